@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from cunzhan.accounts.roles import Perm
+
+
+def nav(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    items = [("accounts:home", _("首页"), None)]
+    items += [
+        ("network:regions", _("行政区划"), Perm.VIEW_NETWORK),
+        ("network:stations", _("服务站"), Perm.VIEW_NETWORK),
+        ("network:map", _("地图"), Perm.VIEW_NETWORK),
+        ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
+        ("core:audit", _("审计日志"), Perm.VIEW_AUDIT),
+    ]
+    out = []
+    path = request.path
+    for name, label, perm in items:
+        if perm is not None and not user.can(perm):
+            continue
+        try:
+            url = reverse(name)
+        except Exception:  # noqa: S112 - a page not built yet is simply not listed
+            continue
+        out.append(
+            {
+                "url": url,
+                "label": label,
+                "active": path == url or (url != "/" and path.startswith(url)),
+            }
+        )
+    return {"nav_items": out}

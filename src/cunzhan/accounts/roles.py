@@ -1,0 +1,47 @@
+"""Roles and what each may do. One role per user; scope comes from assignments."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    NETWORK_ADMIN = "network_admin", _("网络管理员")
+    COUNTY_MANAGER = "county_manager", _("县级运营经理")
+    STATION_OPERATOR = "station_operator", _("村站站长")
+    DRIVER = "driver", _("司机")
+    REGISTRY_OFFICER = "registry_officer", _("建档立卡专员")
+    AUDITOR = "auditor", _("审计员")
+
+
+class Perm:
+    VIEW_NETWORK = "view_network"
+    MANAGE_STATIONS = "manage_stations"  # review, activate, suspend, close
+    APPLY_STATION = "apply_station"  # file an onboarding application
+    VIEW_REGISTRY = "view_registry"
+    EDIT_REGISTRY = "edit_registry"
+    VIEW_ID_NUMBERS = "view_id_numbers"
+    VIEW_AUDIT = "view_audit"
+    MANAGE_USERS = "manage_users"
+    IMPORT_REGIONS = "import_regions"
+
+
+ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
+
+ROLE_PERMS: dict[str, frozenset[str]] = {
+    Role.NETWORK_ADMIN: ALL_PERMS,
+    Role.COUNTY_MANAGER: frozenset(
+        {Perm.VIEW_NETWORK, Perm.MANAGE_STATIONS, Perm.APPLY_STATION, Perm.VIEW_REGISTRY}
+    ),
+    Role.STATION_OPERATOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY}),
+    Role.DRIVER: frozenset({Perm.VIEW_NETWORK}),
+    Role.REGISTRY_OFFICER: frozenset(
+        {Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.EDIT_REGISTRY, Perm.VIEW_ID_NUMBERS}
+    ),
+    Role.AUDITOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.VIEW_AUDIT}),
+}
+
+
+def role_has(role: str, perm: str) -> bool:
+    return perm in ROLE_PERMS.get(role, frozenset())

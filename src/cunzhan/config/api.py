@@ -1,0 +1,107 @@
+"""The one NinjaAPI, mounted at /api/v1. Every domain adds its router here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from cunzhan.accounts.api import router as accounts_router
+from cunzhan.accounts.selectors import user_by_token
+from cunzhan.core import context
+from cunzhan.core.errors import ApplicationError
+from cunzhan.network.api import router as network_router
+from cunzhan.registry.api import router as registry_router
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer <token>``; the user becomes the audit actor."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = user_by_token(token)
+        if user is not None:
+            context.set_current(
+                context.RequestContext(actor=user, ip_address=request.META.get("REMOTE_ADDR"))
+            )
+        return user
+
+
+api = NinjaAPI(
+    title="cunzhan API",
+    version="1.0.0",
+    description=(
+        "村站 cunzhan: regions, stations, registry. Token auth: `Authorization: Bearer <token>`."
+    ),
+    auth=TokenAuth(),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, details: Any = None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"code": code, "message": message, "details": details or {}}, status=status
+    )
+
+
+@api.exception_handler(ApplicationError)
+def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return _error(request, exc.status, exc.code, exc.message, exc.details)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    details = [
+        {
+            "loc": [str(p) for p in e.get("loc", [])],
+            "msg": str(e.get("msg", "")),
+            "type": e.get("type", ""),
+        }
+        for e in exc.errors
+    ]
+    return _error(request, 422, "validation_error", "the request is not valid", {"errors": details})
+
+
+@api.exception_handler(DjangoValidationError)
+def on_django_validation_error(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
+    return _error(request, 400, "validation_error", "; ".join(exc.messages), details)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthorized", "a valid API token is required")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", "not found")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _error(request, exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if settings.DEBUG and not settings.TESTING:
+        raise exc
+    import logging
+
+    logging.getLogger("cunzhan.api").exception("unhandled error")
+    return _error(request, 500, "server_error", "an unexpected error occurred")
+
+
+api.add_router("/accounts", accounts_router)
+api.add_router("/network", network_router)
+api.add_router("/registry", registry_router)

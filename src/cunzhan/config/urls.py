@@ -1,0 +1,14 @@
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from cunzhan.config.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", include("cunzhan.accounts.urls")),
+    path("network/", include("cunzhan.network.urls")),
+    path("registry/", include("cunzhan.registry.urls")),
+    path("audit/", include("cunzhan.core.urls")),
+]

@@ -1,0 +1,127 @@
+"""Reads of the region tree and the station network. Every selector takes a scope."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Count, Q, QuerySet
+
+from cunzhan.core.errors import NotFound
+from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.network.models import Region, RegionAlias, Station
+
+
+def region_resolve(*, code: str) -> tuple[Region, RegionAlias | None]:
+    """The unit for ``code``: itself, or the unit a former (alias) code resolves to."""
+    code = (code or "").strip()
+    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
+        raise NotFound(
+            f"{code!r} is not a region code (2, 4, 6, 9 or 12 digits)", code="unknown_region"
+        )
+    region = Region.objects.filter(code=code).select_related("parent").first()
+    if region is not None:
+        return region, None
+    alias = (
+        RegionAlias.objects.filter(code=code)
+        .select_related("region", "region__parent")
+        .order_by("-valid_until", "id")
+        .first()
+    )
+    if alias is None:
+        raise NotFound(f"unknown region code {code!r}", code="unknown_region")
+    return alias.region, alias
+
+
+def region_get(*, scope: RegionScope, code: str) -> Region:
+    """A region inside ``scope``, or one of its ancestors (needed to drill down to it).
+
+    Raises NotFound otherwise, without telling whether the code exists.
+    """
+    region, _alias = region_resolve(code=code)
+    if scope.contains_code(region.code) or region_is_ancestor_of_scope(
+        scope=scope, code=region.code
+    ):
+        return region
+    raise NotFound(f"unknown region code {code!r}", code="unknown_region")
+
+
+def region_is_ancestor_of_scope(*, scope: RegionScope, code: str) -> bool:
+    return any(p.startswith(code) and p != code for p in scope.prefixes)
+
+
+def region_children(*, scope: RegionScope, code: str | None) -> QuerySet[Region]:
+    """Children of ``code`` (provinces when None) that are in or above the scope."""
+    qs = Region.objects.filter(parent_id=code) if code else Region.objects.filter(level=1)
+    if scope.everything:
+        return qs
+    visible = scope.q("code")
+    for p in scope.prefixes:
+        ancestors = [p[:n] for n in (2, 4, 6, 9) if n < len(p)]
+        if ancestors:
+            visible |= Q(code__in=ancestors)
+    return qs.filter(visible)
+
+
+def region_ancestors(*, region: Region) -> list[Region]:
+    return list(Region.objects.filter(code__in=region.ancestor_codes).order_by("level"))
+
+
+def region_descendant_counts(*, code: str) -> dict[int, int]:
+    """Number of units below ``code`` at each level (withdrawn units not counted)."""
+    rows = (
+        Region.objects.filter(prefix_q("code", code), withdrawn_in="")
+        .exclude(code=code)
+        .values("level")
+        .annotate(n=Count("code"))
+    )
+    return {r["level"]: r["n"] for r in rows}
+
+
+def region_search(*, scope: RegionScope, text: str, limit: int = 20) -> QuerySet[Region]:
+    qs = Region.objects.filter(scope.q("code"))
+    text = text.strip()
+    if text.isdigit():
+        return qs.filter(prefix_q("code", text)).order_by("level", "code")[:limit]
+    return qs.filter(name__contains=text).order_by("level", "code")[:limit]
+
+
+def region_display_name(region: Region, alias: RegionAlias | None = None) -> str:
+    """水城区（原水城县） when reached through a former name."""
+    if alias is not None and alias.name and alias.name != region.name:
+        return f"{region.name}（原{alias.name}）"
+    return region.name
+
+
+def station_list(
+    *,
+    scope: RegionScope,
+    region_code: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+) -> QuerySet[Station]:
+    qs = Station.objects.filter(scope.q("region_id"), scope.station_q("pk")).select_related(
+        "region"
+    )
+    if region_code:
+        qs = qs.filter(prefix_q("region_id", region_code))
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def station_get(*, scope: RegionScope, station_id: int | str) -> Station:
+    qs = station_list(scope=scope)
+    key = str(station_id)
+    station = None
+    if key.isdigit() and len(key) < 18:
+        station = qs.filter(pk=int(key)).first()
+    else:
+        try:
+            station = qs.filter(uuid=uuid.UUID(key)).first()
+        except ValueError:
+            station = None
+    if station is None:
+        raise NotFound("station not found", code="station_not_found")
+    return station
