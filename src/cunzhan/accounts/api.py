@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts import schemas
@@ -22,7 +22,7 @@ def token_create(request: HttpRequest, data: schemas.TokenIn):
     if user is None:
         raise ApplicationError("wrong username or password", code="bad_credentials", status=401)
     token, key = api_token_create(user=user, name=data.name[:80] or "api")  # type: ignore[arg-type]
-    return 201, {"token": key, "prefix": token.prefix}
+    return Status(201, {"token": key, "prefix": token.prefix})
 
 
 @router.get("/me", response={200: schemas.MeOut, **ERROR_RESPONSES})

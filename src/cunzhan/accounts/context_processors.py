@@ -13,7 +13,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    items = [("accounts:home", _("首页"), None)]
+    items: list[tuple[str, str, str | None]] = [("accounts:home", _("首页"), None)]
     items += [
         ("network:regions", _("行政区划"), Perm.VIEW_NETWORK),
         ("network:stations", _("服务站"), Perm.VIEW_NETWORK),

@@ -31,7 +31,7 @@ def scope_for_user(user: Any) -> RegionScope:
                 codes.append(a.region_id)
             elif a.station is not None:
                 codes.append(a.station.region_id)
-                station_ids.append(a.station_id)
+                station_ids.append(a.station.pk)
         base = RegionScope.for_regions(codes)
         scope = RegionScope(
             prefixes=base.prefixes,

@@ -4,7 +4,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from cunzhan.accounts.models import ApiToken, Assignment, User
 from cunzhan.accounts.roles import Role
@@ -41,19 +41,15 @@ def user_create(
             "a user other than a network admin needs a region or a station",
             code="assignment_required",
         )
+    _check_assignment_targets(region_codes, station_ids)
     password = password or secrets.token_urlsafe(9)
     user = User(username=username, role=role, display_name=display_name, phone=phone)
     user.set_password(password)
     user.save()
-    try:
-        for code in region_codes:
-            Assignment.objects.create(user=user, region_id=code)
-        for sid in station_ids:
-            Assignment.objects.create(user=user, station_id=sid)
-    except IntegrityError as exc:
-        raise ApplicationError(
-            "unknown region or station in assignment", code="invalid_assignment"
-        ) from exc
+    for code in region_codes:
+        Assignment.objects.create(user=user, region_id=code)
+    for sid in station_ids:
+        Assignment.objects.create(user=user, station_id=sid)
     audit_record(
         action="create",
         object_type="accounts.User",
@@ -94,6 +90,27 @@ def user_ensure(
         station_ids=station_ids,
     )
     return user
+
+
+def _check_assignment_targets(region_codes: list[str], station_ids: list[int]) -> None:
+    """Every assigned region and station must exist (checked before any write: SQLite
+    only checks foreign keys at commit)."""
+    region_model = Assignment._meta.get_field("region").related_model
+    station_model = Assignment._meta.get_field("station").related_model
+    found = set(
+        region_model._default_manager.filter(pk__in=region_codes).values_list("pk", flat=True)  # type: ignore[union-attr]
+    )
+    missing = [c for c in region_codes if c not in found]
+    found_st = set(
+        station_model._default_manager.filter(pk__in=station_ids).values_list("pk", flat=True)  # type: ignore[union-attr]
+    )
+    missing_st = [s for s in station_ids if s not in found_st]
+    if missing or missing_st:
+        raise ApplicationError(
+            "unknown region or station in assignment",
+            code="invalid_assignment",
+            details={"regions": missing, "stations": missing_st},
+        )
 
 
 @transaction.atomic

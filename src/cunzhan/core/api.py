@@ -42,7 +42,9 @@ class Pagination(PaginationBase):
     items_attribute: str = "items"
     max_page_size = 500
 
-    def paginate_queryset(self, queryset: Any, pagination: Input, **params: Any) -> dict[str, Any]:
+    def paginate_queryset(  # type: ignore[override]
+        self, queryset: Any, pagination: Input, **params: Any
+    ) -> dict[str, Any]:
         page = max(1, pagination.page)
         size = min(max(1, pagination.page_size), self.max_page_size)
         offset = (page - 1) * size
