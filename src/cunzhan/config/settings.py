@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 SRC_DIR = Path(__file__).resolve().parents[1]
 BASE_DIR = Path(os.environ.get("CUNZHAN_HOME", Path(__file__).resolve().parents[3]))
@@ -130,7 +129,8 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+# Each language is named in itself in the switcher.
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [SRC_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
