@@ -171,6 +171,14 @@ class Station(TimeStampedModel):
     class Meta:
         ordering = ["region_id", "kind", "code"]
         indexes = [models.Index(fields=["region", "status"], name="station_region_status_idx")]
+        constraints = [
+            # one live (not closed) station of each kind per region; see network.services
+            models.UniqueConstraint(
+                fields=["region", "kind"],
+                condition=~models.Q(status="closed"),
+                name="station_one_live_per_region_kind",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
