@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import Field, Schema
 from ninja.pagination import PaginationBase
 
 from cunzhan.core.errors import PermissionDenied
@@ -30,8 +30,8 @@ class Pagination(PaginationBase):
     """``?page=1&page_size=50`` -> ``{"count", "page", "page_size", "items"}``."""
 
     class Input(Schema):
-        page: int = 1
-        page_size: int = 50
+        page: int = Field(1, ge=1, le=1_000_000)
+        page_size: int = Field(50, ge=1, le=500)
 
     class Output(Schema):
         count: int
