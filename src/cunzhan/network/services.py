@@ -1,0 +1,520 @@
+"""Writes to the station network: onboarding and the station life cycle.
+
+A station moves through one table of transitions (:data:`TRANSITIONS`)::
+
+    proposed --submit--> under_review --approve--> under_review (application approved)
+                                      --reject---> closed       (application rejected)
+    under_review (approved) --activate--> active  (creates the operator's account)
+    active --suspend--> suspended --reinstate--> active
+    proposed | under_review | active | suspended --close--> closed
+
+Rule for duplicates: a region has at most one *live* (not closed) station of each
+kind, so one village station per village whether it is applied for, under review,
+active or suspended. A closed station frees the village for a new application.
+The rule is checked here (with the region row locked) and by a partial unique
+constraint in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cunzhan.accounts.roles import Perm, Role
+from cunzhan.accounts.selectors import scope_for_user
+from cunzhan.accounts.services import user_create
+from cunzhan.core.audit import audit_record, snapshot
+from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.network import geo
+from cunzhan.network.models import (
+    STATION_KIND_LEVEL,
+    Capability,
+    CoordSource,
+    Level,
+    Region,
+    Station,
+    StationApplication,
+    StationKind,
+    StationStatus,
+)
+
+S = StationStatus
+LIVE_STATUSES = (S.PROPOSED, S.UNDER_REVIEW, S.ACTIVE, S.SUSPENDED)
+
+PREMISES_M2_RANGE = (5, 50_000)
+DEPOSIT_FEN_MAX = 10_000_000  # 100,000 yuan
+PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: str
+    perm: str
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "submit": Transition(frozenset({S.PROPOSED}), S.UNDER_REVIEW, Perm.APPLY_STATION),
+    "approve": Transition(frozenset({S.UNDER_REVIEW}), S.UNDER_REVIEW, Perm.MANAGE_STATIONS),
+    "reject": Transition(frozenset({S.UNDER_REVIEW}), S.CLOSED, Perm.MANAGE_STATIONS),
+    "activate": Transition(frozenset({S.UNDER_REVIEW}), S.ACTIVE, Perm.MANAGE_STATIONS),
+    "suspend": Transition(frozenset({S.ACTIVE}), S.SUSPENDED, Perm.MANAGE_STATIONS),
+    "reinstate": Transition(frozenset({S.SUSPENDED}), S.ACTIVE, Perm.MANAGE_STATIONS),
+    "close": Transition(frozenset(LIVE_STATUSES), S.CLOSED, Perm.MANAGE_STATIONS),
+}
+
+
+def station_actions_allowed(*, station: Station, user: Any) -> list[str]:
+    """The transitions ``user`` may apply to ``station`` now (for buttons in pages)."""
+    decision = _decision(station)
+    out = []
+    for action, t in TRANSITIONS.items():
+        if station.status not in t.sources or not user.can(t.perm):
+            continue
+        if action in ("approve", "reject") and decision != StationApplication.Decision.PENDING:
+            continue
+        if action == "activate" and decision != StationApplication.Decision.APPROVED:
+            continue
+        out.append(action)
+    return out
+
+
+def _decision(station: Station) -> str | None:
+    try:
+        return station.application.decision
+    except StationApplication.DoesNotExist:
+        return None
+
+
+def _check_actor(actor: Any, perm: str, region_code: str, station_id: int | None = None) -> None:
+    """``actor`` None is the system (demo builder, imports): allowed everything."""
+    if actor is None:
+        return
+    scope = scope_for_user(actor)
+    inside = scope.contains_code(region_code) and (
+        station_id is None or scope.station_ids is None or station_id in scope.station_ids
+    )
+    if not inside:
+        # outside the caller's scope: never tell whether it exists
+        raise NotFound(_("没有找到该服务站或地区"), code="not_found")
+    if not actor.can(perm):
+        raise PermissionDenied(
+            _("此操作需要权限 %(perm)s") % {"perm": perm}, details={"perm": perm}
+        )
+
+
+def _illegal(station: Station, action: str, reason: str = "") -> ApplicationError:
+    target = TRANSITIONS[action].target
+    message = _("服务站“%(name)s”不能从“%(frm)s”执行“%(action)s”（目标状态“%(to)s”）") % {
+        "name": station.name,
+        "frm": StationStatus(station.status).label,
+        "action": action,
+        "to": StationStatus(target).label,
+    }
+    if reason:
+        message = f"{message}：{reason}"
+    return ApplicationError(
+        message,
+        code="illegal_transition",
+        details={"from": station.status, "to": target, "action": action},
+    )
+
+
+def _locked(station: Station) -> Station:
+    return Station.objects.select_for_update().select_related("region").get(pk=station.pk)
+
+
+def _transition(
+    *, station: Station, action: str, actor: Any, note: str = "", extra_guard: str = ""
+) -> tuple[Station, dict]:
+    t = TRANSITIONS[action]
+    _check_actor(actor, t.perm, station.region_id, station.pk)
+    station = _locked(station)
+    if station.status not in t.sources:
+        raise _illegal(station, action)
+    if extra_guard:
+        raise _illegal(station, action, extra_guard)
+    return station, snapshot(station)
+
+
+def _audit(
+    station: Station, *, action: str, before: dict | None, actor: Any, note: str = ""
+) -> None:
+    audit_record(
+        action="create" if before is None else "transition",
+        object_type="network.Station",
+        object_id=station.pk,
+        object_repr=f"{station.code} {station.name}",
+        region_code=station.region_id,
+        before=before,
+        after=snapshot(station),
+        note=(f"{action}: {note}" if note else action),
+        actor=actor,
+    )
+
+
+# --- coordinates ------------------------------------------------------------------------------
+
+
+def _point(region: Region | None) -> geo.Point | None:
+    if region is None or region.longitude is None or region.latitude is None:
+        return None
+    return (region.longitude, region.latitude)
+
+
+def station_coordinates(*, region: Region) -> tuple[float, float, bool] | None:
+    """(longitude, latitude, synthetic) for a station in ``region``.
+
+    A county or township with a real point gets it. Otherwise a deterministic
+    synthetic point: a village 1.5-8 km from its township's point (the township's
+    own point, or its synthetic point 4-25 km from the county seat when the data
+    has none), inside the county outline when one ships with the data. The RNG is
+    seeded by the region code, so the same village always gets the same point.
+    """
+    own = _point(region)
+    if own is not None:
+        return own[0], own[1], region.coord_source != CoordSource.REAL
+    codes = region.ancestor_codes
+    ancestors = {r.code: r for r in Region.objects.filter(code__in=codes)}
+    county = ancestors.get(region.code[:6]) if region.level > Level.COUNTY else region
+    county_pt = _point(county)
+    fences = geo.county_fences(settings.DATA_DIR, region.code[:6]) if len(region.code) >= 6 else []
+    if region.level == Level.VILLAGE:
+        township = ancestors.get(region.code[:9])
+        anchor = _point(township) if township is not None else None
+        if anchor is None and county_pt is not None:
+            anchor = geo.synthetic_point(
+                anchor=county_pt,
+                seed_key=region.code[:9],
+                min_km=geo.TOWNSHIP_FROM_COUNTY_KM[0],
+                max_km=geo.TOWNSHIP_FROM_COUNTY_KM[1],
+                fences=fences,
+            )
+        lo, hi = geo.VILLAGE_FROM_TOWNSHIP_KM
+    elif region.level == Level.TOWNSHIP:
+        anchor = county_pt
+        lo, hi = geo.TOWNSHIP_FROM_COUNTY_KM
+    else:  # a county without a point of its own
+        return None
+    if anchor is None:
+        return None
+    lon, lat = geo.synthetic_point(
+        anchor=anchor, seed_key=region.code, min_km=lo, max_km=hi, fences=fences
+    )
+    return lon, lat, True
+
+
+# --- onboarding -------------------------------------------------------------------------------
+
+
+def station_code_next(*, region_code: str) -> str:
+    """``ZS-<region code>-NN``: NN counts every station ever opened in the region."""
+    prefix = f"ZS-{region_code}-"
+    used = [
+        int(c[len(prefix) :])
+        for c in Station.objects.filter(region_id=region_code).values_list("code", flat=True)
+        if c.startswith(prefix) and c[len(prefix) :].isdigit()
+    ]
+    return f"{prefix}{(max(used) + 1 if used else 1):02d}"
+
+
+def _field_error(field: str, message: str, code: str) -> ApplicationError:
+    return ApplicationError(message, code=code, details={"field": field})
+
+
+def _clean_open_days(open_days: str | Iterable[int | str]) -> str:
+    days = list(str(open_days)) if isinstance(open_days, str) else [str(d) for d in open_days]
+    if not days or any(d not in "1234567" or len(d) != 1 for d in days):
+        raise _field_error(
+            "open_days", _("营业日须为1（周一）到7（周日）的数字，至少一天"), "invalid_open_days"
+        )
+    return "".join(sorted(set(days)))
+
+
+@transaction.atomic
+def station_apply(
+    *,
+    region_code: str,
+    kind: str,
+    name: str,
+    address: str = "",
+    applicant_name: str,
+    applicant_phone: str,
+    premises_m2: int,
+    committee_recommendation: bool = False,
+    recommendation_note: str = "",
+    deposit_fen: int = 0,
+    capabilities: Iterable[str] = (Capability.PARCELS,),
+    opens_at: dt.time = dt.time(8, 0),
+    closes_at: dt.time = dt.time(20, 0),
+    open_days: str | Iterable[int | str] = "1234567",
+    actor: Any = None,
+) -> Station:
+    """File an onboarding application: a new station (proposed) and its application."""
+    region_code = (region_code or "").strip()
+    if kind not in StationKind.values:
+        raise _field_error("kind", _("未知的服务站类型：%(k)s") % {"k": kind}, "invalid_kind")
+    region = Region.objects.select_for_update().filter(code=region_code).first()
+    if region is None:
+        raise _field_error(
+            "region_code", _("地区代码 %(c)s 不存在") % {"c": region_code}, "unknown_region"
+        )
+    if actor is not None:
+        try:
+            _check_actor(actor, Perm.APPLY_STATION, region.code)
+        except NotFound as exc:
+            raise _field_error(
+                "region_code",
+                _("地区代码 %(c)s 不在您的管辖范围内") % {"c": region_code},
+                "unknown_region",
+            ) from exc
+    if region.withdrawn_in:
+        raise _field_error(
+            "region_code",
+            _("%(n)s（%(c)s）已撤销，不能新建服务站") % {"n": region.name, "c": region.code},
+            "region_withdrawn",
+        )
+    want = STATION_KIND_LEVEL[StationKind(kind)]
+    if region.level != want:
+        raise _field_error(
+            "region_code",
+            _("%(kind)s须设在%(want)s单位，%(n)s是%(have)s")
+            % {
+                "kind": StationKind(kind).label,
+                "want": Level(want).label,
+                "n": region.name,
+                "have": Level(region.level).label,
+            },
+            "kind_level_mismatch",
+        )
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise _field_error("name", _("名称须为1到120个字符"), "invalid_name")
+    applicant_name = (applicant_name or "").strip()
+    if not applicant_name or len(applicant_name) > 80:
+        raise _field_error("applicant_name", _("申请人姓名须为1到80个字符"), "invalid_applicant")
+    applicant_phone = (applicant_phone or "").strip().replace(" ", "")
+    if not PHONE_RE.match(applicant_phone):
+        raise _field_error(
+            "applicant_phone",
+            _("手机号码格式不正确：%(p)s（11位手机号或带区号的固话）") % {"p": applicant_phone},
+            "invalid_phone",
+        )
+    lo, hi = PREMISES_M2_RANGE
+    if not isinstance(premises_m2, int) or not lo <= premises_m2 <= hi:
+        raise _field_error(
+            "premises_m2",
+            _("场地面积须在%(lo)s到%(hi)s平方米之间") % {"lo": lo, "hi": hi},
+            "invalid_premises",
+        )
+    if not isinstance(deposit_fen, int) or not 0 <= deposit_fen <= DEPOSIT_FEN_MAX:
+        raise _field_error(
+            "deposit_fen",
+            _("保证金须在0到%(max)s元之间") % {"max": DEPOSIT_FEN_MAX // 100},
+            "invalid_deposit",
+        )
+    if kind == StationKind.VILLAGE_STATION and not committee_recommendation:
+        raise _field_error(
+            "committee_recommendation",
+            _("村级服务站须有村委会推荐"),
+            "recommendation_required",
+        )
+    caps = list(dict.fromkeys(capabilities))
+    bad = [c for c in caps if c not in Capability.values]
+    if bad:
+        raise _field_error(
+            "capabilities", _("未知的服务项目：%(c)s") % {"c": ", ".join(bad)}, "invalid_capability"
+        )
+    if opens_at >= closes_at:
+        raise _field_error("closes_at", _("关门时间须晚于开门时间"), "invalid_hours")
+    days = _clean_open_days(open_days)
+    live = Station.objects.filter(region=region, kind=kind, status__in=LIVE_STATUSES).first()
+    if live is not None:
+        raise ApplicationError(
+            _("%(n)s已有%(kind)s %(code)s（%(st)s），同一地区只能有一个")
+            % {
+                "n": region.name,
+                "kind": StationKind(kind).label,
+                "code": live.code,
+                "st": StationStatus(live.status).label,
+            },
+            code="duplicate_station",
+            details={"field": "region_code", "station_id": live.pk},
+        )
+    coords = station_coordinates(region=region)
+    station = Station(
+        code=station_code_next(region_code=region.code),
+        name=name,
+        kind=kind,
+        region=region,
+        status=S.PROPOSED,
+        address=(address or "").strip()[:200],
+        opens_at=opens_at,
+        closes_at=closes_at,
+        open_days=days,
+        capabilities=caps,
+        phone=applicant_phone,
+    )
+    if coords is not None:
+        station.longitude, station.latitude, station.coord_synthetic = coords
+    try:
+        with transaction.atomic():
+            station.save()
+    except IntegrityError as exc:  # the partial unique constraint, under a race
+        raise ApplicationError(
+            _("同一地区只能有一个该类型的服务站"),
+            code="duplicate_station",
+            details={"field": "region_code"},
+        ) from exc
+    StationApplication.objects.create(
+        station=station,
+        applicant_name=applicant_name,
+        applicant_phone=applicant_phone,
+        premises_m2=premises_m2,
+        committee_recommendation=committee_recommendation,
+        recommendation_note=(recommendation_note or "").strip()[:300],
+        deposit_fen=deposit_fen,
+        submitted_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    _audit(station, action="apply", before=None, actor=actor)
+    return station
+
+
+# --- life cycle -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def station_submit_for_review(*, station: Station, actor: Any = None) -> Station:
+    station, before = _transition(station=station, action="submit", actor=actor)
+    station.status = S.UNDER_REVIEW
+    station.save(update_fields=["status", "updated_at"])
+    _audit(station, action="submit", before=before, actor=actor)
+    return station
+
+
+@transaction.atomic
+def station_review(
+    *, station: Station, approve: bool, note: str = "", actor: Any = None
+) -> Station:
+    """The county's decision. Approve: the application is approved and the station
+    waits for activation. Reject: the application is rejected and the station closed."""
+    action = "approve" if approve else "reject"
+    note = (note or "").strip()[:300]
+    if not approve and not note:
+        raise ApplicationError(
+            _("驳回时须填写审核意见"), code="note_required", details={"field": "note"}
+        )
+    guard = ""
+    decision = _decision(station)
+    if decision != StationApplication.Decision.PENDING and station.status == S.UNDER_REVIEW:
+        guard = _("申请已审核过")
+    station, before = _transition(station=station, action=action, actor=actor, extra_guard=guard)
+    app = StationApplication.objects.select_for_update().get(station=station)
+    app_before = snapshot(app)
+    app.decision = (
+        StationApplication.Decision.APPROVED if approve else StationApplication.Decision.REJECTED
+    )
+    app.review_note = note
+    app.reviewed_by = actor if actor is not None and actor.is_authenticated else None
+    app.reviewed_at = timezone.now()
+    app.save(update_fields=["decision", "review_note", "reviewed_by", "reviewed_at", "updated_at"])
+    audit_record(
+        action="transition",
+        object_type="network.StationApplication",
+        object_id=app.pk,
+        object_repr=f"{station.code} {station.name}",
+        region_code=station.region_id,
+        before=app_before,
+        after=snapshot(app),
+        note=f"{action}: {note}" if note else action,
+        actor=actor,
+    )
+    if not approve:
+        station.status = S.CLOSED
+        station.save(update_fields=["status", "updated_at"])
+        _audit(station, action="reject", before=before, actor=actor, note=note)
+    return station
+
+
+def _username_for(station: Station) -> str:
+    return station.code.lower()
+
+
+@transaction.atomic
+def station_activate(
+    *,
+    station: Station,
+    actor: Any = None,
+    operator_username: str = "",
+    operator_display_name: str = "",
+) -> tuple[Station, Any, str]:
+    """Open the station and create its operator's account, scoped to this station only.
+
+    Returns ``(station, operator, one_time_password)``; the password is shown once.
+    """
+    guard = ""
+    if station.status == S.UNDER_REVIEW and _decision(station) != (
+        StationApplication.Decision.APPROVED
+    ):
+        guard = _("申请尚未批准")
+    station, before = _transition(
+        station=station, action="activate", actor=actor, extra_guard=guard
+    )
+    username = (operator_username or "").strip() or _username_for(station)
+    app = StationApplication.objects.filter(station=station).first()
+    display = (operator_display_name or "").strip() or (app.applicant_name if app else "")
+    try:
+        with transaction.atomic():
+            operator, password = user_create(
+                username=username,
+                role=Role.STATION_OPERATOR,
+                display_name=display,
+                phone=station.phone,
+                station_ids=[station.pk],
+                actor=actor,
+            )
+    except ApplicationError as exc:
+        exc.details = {
+            **(exc.details if isinstance(exc.details, dict) else {}),
+            "field": ("operator_username"),
+        }
+        raise
+    station.status = S.ACTIVE
+    station.save(update_fields=["status", "updated_at"])
+    _audit(station, action="activate", before=before, actor=actor, note=f"operator {username}")
+    return station, operator, password
+
+
+@transaction.atomic
+def station_suspend(*, station: Station, note: str = "", actor: Any = None) -> Station:
+    station, before = _transition(station=station, action="suspend", actor=actor)
+    station.status = S.SUSPENDED
+    station.save(update_fields=["status", "updated_at"])
+    _audit(station, action="suspend", before=before, actor=actor, note=note)
+    return station
+
+
+@transaction.atomic
+def station_reinstate(*, station: Station, note: str = "", actor: Any = None) -> Station:
+    station, before = _transition(station=station, action="reinstate", actor=actor)
+    station.status = S.ACTIVE
+    station.save(update_fields=["status", "updated_at"])
+    _audit(station, action="reinstate", before=before, actor=actor, note=note)
+    return station
+
+
+@transaction.atomic
+def station_close(*, station: Station, note: str = "", actor: Any = None) -> Station:
+    station, before = _transition(station=station, action="close", actor=actor)
+    station.status = S.CLOSED
+    station.save(update_fields=["status", "updated_at"])
+    _audit(station, action="close", before=before, actor=actor, note=note)
+    return station
