@@ -5,3 +5,6 @@ class RegistryConfig(AppConfig):
     name = "cunzhan.registry"
     label = "registry"
     verbose_name = "registry"
+
+    def ready(self) -> None:
+        from cunzhan.registry import simulation  # noqa: F401 - registrations
