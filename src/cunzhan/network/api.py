@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router
+from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, require
-from cunzhan.network import schemas
-from cunzhan.network.models import Level, Region, RegionAlias
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.network import schemas, services
+from cunzhan.network.models import Level, Region, RegionAlias, Station
 from cunzhan.network.selectors import (
     region_ancestors,
     region_children,
@@ -15,6 +16,9 @@ from cunzhan.network.selectors import (
     region_display_name,
     region_get,
     region_resolve,
+    station_filters_clean,
+    station_get,
+    station_list,
 )
 
 router = Router(tags=["network"])
@@ -76,3 +80,124 @@ def regions_get(request: HttpRequest, code: str):
     region = region_get(scope=scope, code=code)
     _, alias = region_resolve(code=code)
     return region_detail(region, alias)
+
+
+# --- stations ---------------------------------------------------------------------------------
+
+
+def station_detail(station: Station, user: object) -> Station:
+    """The station, annotated with the actions the caller may take now."""
+    station.allowed_actions = services.station_actions_allowed(  # type: ignore[attr-defined]
+        station=station, user=user
+    )
+    return station
+
+
+def _station(request: HttpRequest, station_id: int, perm: str) -> tuple[object, Station]:
+    user = require(request, perm)
+    return user, station_get(scope=scope_for_user(user), station_id=station_id)
+
+
+@router.get("/stations", response={200: list[schemas.StationOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def stations_list(
+    request: HttpRequest,
+    region: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+):
+    """Stations in the caller's scope; filter by region (code prefix), kind and status."""
+    user = require(request, Perm.VIEW_NETWORK)
+    region_code, kind, status = station_filters_clean(region_code=region, kind=kind, status=status)
+    return station_list(
+        scope=scope_for_user(user), region_code=region_code, kind=kind, status=status
+    )
+
+
+@router.post("/stations/applications", response={201: schemas.StationApplyOut, **ERROR_RESPONSES})
+def stations_apply(request: HttpRequest, data: schemas.StationApplyIn):
+    """File an onboarding application; the station starts as ``proposed``."""
+    user = require(request, Perm.APPLY_STATION)
+    station = services.station_apply(**data.dict(), actor=user)
+    station = station_get(scope=scope_for_user(user), station_id=station.pk)
+    return 201, station_detail(station, user)
+
+
+@router.get("/stations/{station_id}", response={200: schemas.StationDetailOut, **ERROR_RESPONSES})
+def stations_get(request: HttpRequest, station_id: int):
+    user, station = _station(request, station_id, Perm.VIEW_NETWORK)
+    return station_detail(station, user)
+
+
+@router.post(
+    "/stations/{station_id}/submit", response={200: schemas.StationSubmitOut, **ERROR_RESPONSES}
+)
+def stations_submit(request: HttpRequest, station_id: int, data: schemas.StationSubmitIn):
+    """proposed -> under_review."""
+    user, station = _station(request, station_id, Perm.APPLY_STATION)
+    station = services.station_submit_for_review(station=station, actor=user)
+    return station_detail(station, user)
+
+
+@router.post(
+    "/stations/{station_id}/review", response={200: schemas.StationReviewOut, **ERROR_RESPONSES}
+)
+def stations_review(request: HttpRequest, station_id: int, data: schemas.StationReviewIn):
+    """The county's decision: approve (then activate) or reject (the station closes)."""
+    user, station = _station(request, station_id, Perm.MANAGE_STATIONS)
+    station = services.station_review(
+        station=station, approve=data.approve, note=data.note, actor=user
+    )
+    return station_detail(station, user)
+
+
+@router.post(
+    "/stations/{station_id}/activate",
+    response={200: schemas.StationActivateOut, **ERROR_RESPONSES},
+)
+def stations_activate(request: HttpRequest, station_id: int, data: schemas.StationActivateIn):
+    """Open an approved station and create its operator's account. The password is
+    returned here once and never again."""
+    user, station = _station(request, station_id, Perm.MANAGE_STATIONS)
+    station, operator, password = services.station_activate(
+        station=station,
+        actor=user,
+        operator_username=data.operator_username,
+        operator_display_name=data.operator_display_name,
+    )
+    return {
+        "station": station_detail(station, user),
+        "operator_username": operator.username,
+        "one_time_password": password,
+    }
+
+
+@router.post(
+    "/stations/{station_id}/suspend", response={200: schemas.StationSuspendOut, **ERROR_RESPONSES}
+)
+def stations_suspend(request: HttpRequest, station_id: int, data: schemas.StationSuspendIn):
+    """active -> suspended."""
+    user, station = _station(request, station_id, Perm.MANAGE_STATIONS)
+    station = services.station_suspend(station=station, note=data.note, actor=user)
+    return station_detail(station, user)
+
+
+@router.post(
+    "/stations/{station_id}/reinstate",
+    response={200: schemas.StationReinstateOut, **ERROR_RESPONSES},
+)
+def stations_reinstate(request: HttpRequest, station_id: int, data: schemas.StationReinstateIn):
+    """suspended -> active."""
+    user, station = _station(request, station_id, Perm.MANAGE_STATIONS)
+    station = services.station_reinstate(station=station, note=data.note, actor=user)
+    return station_detail(station, user)
+
+
+@router.post(
+    "/stations/{station_id}/close", response={200: schemas.StationCloseOut, **ERROR_RESPONSES}
+)
+def stations_close(request: HttpRequest, station_id: int, data: schemas.StationCloseIn):
+    """Any live status -> closed (final)."""
+    user, station = _station(request, station_id, Perm.MANAGE_STATIONS)
+    station = services.station_close(station=station, note=data.note, actor=user)
+    return station_detail(station, user)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Substr
 
-from cunzhan.core.errors import NotFound
+from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
-from cunzhan.network.models import Region, RegionAlias, Station
+from cunzhan.network.models import Region, RegionAlias, Station, StationApplication, StationStatus
 
 
 def region_resolve(*, code: str) -> tuple[Region, RegionAlias | None]:
@@ -112,7 +113,7 @@ def station_list(
 
 
 def station_get(*, scope: RegionScope, station_id: int | str) -> Station:
-    qs = station_list(scope=scope)
+    qs = station_list(scope=scope).select_related("application")
     key = str(station_id)
     station = None
     if key.isdigit() and len(key) < 18:
@@ -125,3 +126,101 @@ def station_get(*, scope: RegionScope, station_id: int | str) -> Station:
     if station is None:
         raise NotFound("station not found", code="station_not_found")
     return station
+
+
+def station_filters_clean(
+    *, region_code: str | None, kind: str | None, status: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """Validate list filters: a region code of digits, a known kind and status."""
+    from cunzhan.network.models import StationKind
+
+    region_code = (region_code or "").strip() or None
+    if region_code is not None and (not region_code.isdigit() or len(region_code) > 12):
+        raise ApplicationError(
+            f"region filter must be a region code (digits), got {region_code!r}",
+            code="invalid_filter",
+            details={"field": "region"},
+        )
+    kind = kind or None
+    if kind is not None and kind not in StationKind.values:
+        raise ApplicationError(
+            f"unknown station kind {kind!r}",
+            code="invalid_filter",
+            details={"field": "kind", "allowed": list(StationKind.values)},
+        )
+    status = status or None
+    if status is not None and status not in StationStatus.values:
+        raise ApplicationError(
+            f"unknown station status {status!r}",
+            code="invalid_filter",
+            details={"field": "status", "allowed": list(StationStatus.values)},
+        )
+    return region_code, kind, status
+
+
+def station_status_counts(*, scope: RegionScope, region_code: str | None = None) -> dict[str, int]:
+    """Stations in scope by status: ``{status: n}`` (every status present, zeros included)."""
+    rows = (
+        station_list(scope=scope, region_code=region_code)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("id"))
+    )
+    counts = dict.fromkeys(StationStatus.values, 0)
+    counts.update({r["status"]: r["n"] for r in rows})
+    return counts
+
+
+def station_kind_counts(
+    *, scope: RegionScope, status: str | None = StationStatus.ACTIVE
+) -> dict[str, int]:
+    rows = (
+        station_list(scope=scope, status=status).order_by().values("kind").annotate(n=Count("id"))
+    )
+    return {r["kind"]: r["n"] for r in rows}
+
+
+def station_review_queue(*, scope: RegionScope) -> QuerySet[Station]:
+    """Stations under review whose application waits for a decision, oldest first."""
+    return (
+        station_list(scope=scope, status=StationStatus.UNDER_REVIEW)
+        .filter(application__decision=StationApplication.Decision.PENDING)
+        .order_by("updated_at", "id")
+    )
+
+
+def station_counts_by_child(scope: RegionScope, parent_code: str, child_len: int) -> dict[str, int]:
+    """Live (not closed) stations below each child of ``parent_code`` (rollup counter)."""
+    qs = Station.objects.filter(scope.q("region_id"), scope.station_q("pk")).exclude(
+        status=StationStatus.CLOSED
+    )
+    if parent_code:
+        qs = qs.filter(prefix_q("region_id", parent_code))
+    rows = (
+        qs.order_by()
+        .annotate(child=Substr("region_id", 1, child_len))
+        .values("child")
+        .annotate(n=Count("id"))
+    )
+    return {r["child"]: r["n"] for r in rows}
+
+
+def station_map_list(*, scope: RegionScope, region_code: str) -> QuerySet[Station]:
+    """Live stations with coordinates below ``region_code``, for the map."""
+    return (
+        station_list(scope=scope, region_code=region_code)
+        .exclude(status=StationStatus.CLOSED)
+        .filter(longitude__isnull=False, latitude__isnull=False)
+        .only(
+            "id",
+            "code",
+            "name",
+            "kind",
+            "status",
+            "longitude",
+            "latitude",
+            "coord_synthetic",
+            "region_id",
+            "region__name",
+        )
+    )

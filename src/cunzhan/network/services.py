@@ -136,6 +136,7 @@ def _transition(
     *, station: Station, action: str, actor: Any, note: str = "", extra_guard: str = ""
 ) -> tuple[Station, dict]:
     t = TRANSITIONS[action]
+    _no_nul(note=note)
     _check_actor(actor, t.perm, station.region_id, station.pk)
     station = _locked(station)
     if station.status not in t.sources:
@@ -226,6 +227,13 @@ def station_code_next(*, region_code: str) -> str:
     return f"{prefix}{(max(used) + 1 if used else 1):02d}"
 
 
+def _no_nul(**values: Any) -> None:
+    """Refuse text with NUL characters (PostgreSQL cannot store them)."""
+    for field, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _field_error(field, _("文本中含有不允许的控制字符"), "invalid_text")
+
+
 def _field_error(field: str, message: str, code: str) -> ApplicationError:
     return ApplicationError(message, code=code, details={"field": field})
 
@@ -259,7 +267,22 @@ def station_apply(
     actor: Any = None,
 ) -> Station:
     """File an onboarding application: a new station (proposed) and its application."""
+    _no_nul(
+        region_code=region_code,
+        kind=kind,
+        name=name,
+        address=address,
+        applicant_name=applicant_name,
+        applicant_phone=applicant_phone,
+        recommendation_note=recommendation_note,
+    )
     region_code = (region_code or "").strip()
+    if not region_code.isdigit() or len(region_code) not in (6, 9, 12):
+        raise _field_error(
+            "region_code",
+            _("地区代码须为6、9或12位数字：%(c)s") % {"c": region_code},
+            "unknown_region",
+        )
     if kind not in StationKind.values:
         raise _field_error("kind", _("未知的服务站类型：%(k)s") % {"k": kind}, "invalid_kind")
     region = Region.objects.select_for_update().filter(code=region_code).first()
@@ -407,6 +430,7 @@ def station_review(
     """The county's decision. Approve: the application is approved and the station
     waits for activation. Reject: the application is rejected and the station closed."""
     action = "approve" if approve else "reject"
+    _no_nul(note=note)
     note = (note or "").strip()[:300]
     if not approve and not note:
         raise ApplicationError(
@@ -455,11 +479,15 @@ def station_activate(
     actor: Any = None,
     operator_username: str = "",
     operator_display_name: str = "",
+    operator_password_hash: str | None = None,
 ) -> tuple[Station, Any, str]:
     """Open the station and create its operator's account, scoped to this station only.
 
     Returns ``(station, operator, one_time_password)``; the password is shown once.
+    ``operator_password_hash`` (bulk onboarding, the demo) stores a prepared hash
+    instead, and the returned password is then empty.
     """
+    _no_nul(operator_username=operator_username, operator_display_name=operator_display_name)
     guard = ""
     if station.status == S.UNDER_REVIEW and _decision(station) != (
         StationApplication.Decision.APPROVED
@@ -478,6 +506,7 @@ def station_activate(
                 role=Role.STATION_OPERATOR,
                 display_name=display,
                 phone=station.phone,
+                password_hash=operator_password_hash,
                 station_ids=[station.pk],
                 actor=actor,
             )
@@ -495,7 +524,7 @@ def station_activate(
 
 @transaction.atomic
 def station_suspend(*, station: Station, note: str = "", actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="suspend", actor=actor)
+    station, before = _transition(station=station, action="suspend", actor=actor, note=note)
     station.status = S.SUSPENDED
     station.save(update_fields=["status", "updated_at"])
     _audit(station, action="suspend", before=before, actor=actor, note=note)
@@ -504,7 +533,7 @@ def station_suspend(*, station: Station, note: str = "", actor: Any = None) -> S
 
 @transaction.atomic
 def station_reinstate(*, station: Station, note: str = "", actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="reinstate", actor=actor)
+    station, before = _transition(station=station, action="reinstate", actor=actor, note=note)
     station.status = S.ACTIVE
     station.save(update_fields=["status", "updated_at"])
     _audit(station, action="reinstate", before=before, actor=actor, note=note)
@@ -513,7 +542,7 @@ def station_reinstate(*, station: Station, note: str = "", actor: Any = None) ->
 
 @transaction.atomic
 def station_close(*, station: Station, note: str = "", actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="close", actor=actor)
+    station, before = _transition(station=station, action="close", actor=actor, note=note)
     station.status = S.CLOSED
     station.save(update_fields=["status", "updated_at"])
     _audit(station, action="close", before=before, actor=actor, note=note)
