@@ -117,7 +117,7 @@ def test_kinds_follow_the_code_and_the_name(guizhou):
             else Kind.OTHER_TOWNSHIP
         )
         assert region.kind == expected, region
-    assert Region.objects.get(code="520204106").kind == Kind.TOWN  # 玉舍镇
+    assert Region.objects.get(code="520204106").kind == Kind.TOWN  # 比德镇
     villages = Region.objects.filter(prefix_q("code", "5202"), level=Level.VILLAGE)
     assert villages.filter(kind=Kind.VILLAGE).count() == 724
     assert villages.filter(kind=Kind.COMMUNITY).count() == 428
