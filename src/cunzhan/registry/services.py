@@ -92,10 +92,11 @@ def village_for_write(*, scope: RegionScope, village_code: str) -> Region:
     code = str(village_code or "").strip()
     region = Region.objects.filter(code=code).first() if code.isdigit() else None
     if region is None or not scope.contains_code(region.code):
-        raise _field_error(
-            "village",
+        raise ApplicationError(
             _("村代码“%(c)s”不存在或不在您的管辖范围内") % {"c": code},
-            "invalid_village",
+            code="invalid_village",
+            details={"field": "village"},
+            status=404,
         )
     if region.level != Level.VILLAGE:
         raise _field_error(

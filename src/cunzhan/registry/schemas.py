@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from ninja import Schema
+
+
+class PovertyOut(Schema):
+    year_registered: int
+    main_cause: str
+    year_exited: int | None
+
+
+class HouseholdOut(Schema):
+    id: uuid.UUID
+    village_code: str
+    village_name: str
+    number: str
+    address: str
+    head_name: str
+    member_count: int
+    poverty: PovertyOut | None
+
+
+class PersonOut(Schema):
+    id: uuid.UUID
+    name: str
+    sex: str
+    birth_year: int
+    relation: str
+    phone: str
+    id_number_masked: str
+
+
+class IncomeOut(Schema):
+    year: int
+    source: str
+    amount_fen: int
+
+
+class HouseholdDetailOut(HouseholdOut):
+    members: list[PersonOut]
+    incomes: list[IncomeOut]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class HouseholdCreateIn(Schema):
+    village_code: str
+    number: str = ""
+    address: str = ""
+
+
+class HouseholdCreateOut(HouseholdDetailOut):
+    pass
+
+
+class PersonCreateIn(Schema):
+    household: uuid.UUID
+    name: str
+    sex: str
+    relation: str
+    birth_year: int | None = None
+    phone: str = ""
+    id_number: str = ""
+
+
+class PersonCreateOut(PersonOut):
+    household: uuid.UUID
+
+
+class IdNumberOut(Schema):
+    id: uuid.UUID
+    id_number: str
+
+
+class ImportErrorOut(Schema):
+    row: int
+    column: str
+    problem: str
+
+
+class ImportBatchOut(Schema):
+    id: uuid.UUID
+    file_name: str
+    file_format: str
+    encoding: str
+    created_at: dt.datetime
+    rows_total: int
+    rows_imported: int
+    rows_failed: int
+    households_created: int
+    households_updated: int
+    persons_created: int
+    persons_updated: int
+    persons_unchanged: int
+    errors: list[ImportErrorOut]
+
+
+class ImportCreateOut(ImportBatchOut):
+    pass
