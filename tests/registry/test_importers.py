@@ -15,7 +15,10 @@ from tests.factories.registry import id_number
 
 pytestmark = pytest.mark.django_db
 SCOPE = RegionScope.for_regions(["520204"])
-HEADER = "村代码,户编号,地址,姓名,性别,出生年份,与户主关系,电话,身份证号,建档年份,致贫原因,脱贫年份,收入年份,工资性收入(元)"
+HEADER = (
+    "村代码,户编号,地址,姓名,性别,出生年份,与户主关系,电话,身份证号,"
+    "建档年份,致贫原因,脱贫年份,收入年份,工资性收入(元)"
+)
 
 
 def _csv(rows, header=HEADER, encoding="utf-8"):

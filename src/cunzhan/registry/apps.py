@@ -7,4 +7,4 @@ class RegistryConfig(AppConfig):
     verbose_name = "registry"
 
     def ready(self) -> None:
-        from cunzhan.registry import simulation  # noqa: F401 - registrations
+        from cunzhan.registry import hooks, simulation  # noqa: F401 - registrations

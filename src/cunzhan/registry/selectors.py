@@ -60,8 +60,10 @@ def household_list(
         member = Person.objects.filter(household=OuterRef("pk"), name__contains=q)
         qs = qs.filter(Q(Exists(member)) | Q(number=q) | Q(address__contains=q))
     heads = Person.objects.filter(relation="head").only("household_id", "name")
-    return qs.annotate(member_count=Count("members", distinct=True)).prefetch_related(
-        Prefetch("members", queryset=heads, to_attr="heads")
+    return (
+        qs.annotate(member_count=Count("members", distinct=True))
+        .prefetch_related(Prefetch("members", queryset=heads, to_attr="heads"))
+        .order_by("village_id", "number")
     )
 
 
