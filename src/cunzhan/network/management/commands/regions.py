@@ -68,8 +68,13 @@ class Command(BaseCommand):
             data_version=options["data_version"],
         )
         if options["verbosity"] > 0:
+            which = (
+                f"all {len(report.provinces)} provinces"
+                if provinces is None
+                else ",".join(report.provinces)
+            )
             self.stdout.write(
-                f"regions {report.data_version} ({','.join(report.provinces)}): "
+                f"regions {report.data_version} ({which}): "
                 f"{report.total_rows} rows in {report.seconds} s; "
                 f"created {report.created}, updated {report.updated}, "
                 f"unchanged {report.unchanged}, withdrawn {report.withdrawn}; "
