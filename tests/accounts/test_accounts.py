@@ -102,3 +102,19 @@ def test_login_page_logs_in_and_records_the_login(client, make_user, regions):
     bad = client.post("/login/", {"username": "drv", "password": "nope"})
     assert bad.status_code == 200
     assert "errorlist" in bad.content.decode()
+
+
+def test_user_created_with_a_precomputed_hash_logs_in_with_that_password(regions):
+    from django.contrib.auth.hashers import make_password
+
+    encoded = make_password("shared-initial-pw")
+    user, password = user_create(
+        username="bulk1", role=Role.DRIVER, password_hash=encoded, region_codes=["5202"]
+    )
+    assert password == ""
+    assert user.check_password("shared-initial-pw")
+    with pytest.raises(ApplicationError) as exc:
+        user_create(
+            username="bulk2", role=Role.DRIVER, password_hash="nonsense", region_codes=["5202"]
+        )
+    assert exc.value.code == "invalid_password_hash"

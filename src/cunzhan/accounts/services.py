@@ -4,6 +4,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.hashers import identify_hasher
 from django.db import transaction
 
 from cunzhan.accounts.models import ApiToken, Assignment, User
@@ -18,6 +19,7 @@ def user_create(
     username: str,
     role: str,
     password: str | None = None,
+    password_hash: str | None = None,
     display_name: str = "",
     phone: str = "",
     region_codes: Iterable[str] = (),
@@ -25,7 +27,12 @@ def user_create(
     actor: Any = None,
 ) -> tuple[User, str]:
     """Create a user with a role and assignments. Returns the user and the password
-    (generated when not given, to be handed over once)."""
+    (generated when not given, to be handed over once).
+
+    ``password_hash`` (an encoded Django hash, e.g. from ``make_password``) is stored
+    as is and the returned password is empty: bulk onboarding (the demo network)
+    hashes one initial password once instead of paying the hasher's cost per user.
+    """
     if role not in Role.values:
         raise ApplicationError(f"unknown role {role!r}", code="invalid_role")
     if not username or len(username) > 150:
@@ -42,9 +49,19 @@ def user_create(
             code="assignment_required",
         )
     _check_assignment_targets(region_codes, station_ids)
-    password = password or secrets.token_urlsafe(9)
     user = User(username=username, role=role, display_name=display_name, phone=phone)
-    user.set_password(password)
+    if password_hash:
+        try:
+            identify_hasher(password_hash)
+        except ValueError as exc:
+            raise ApplicationError(
+                "unknown password hash format", code="invalid_password_hash"
+            ) from exc
+        user.password = password_hash
+        password = ""
+    else:
+        password = password or secrets.token_urlsafe(9)
+        user.set_password(password)
     user.save()
     for code in region_codes:
         Assignment.objects.create(user=user, region_id=code)
