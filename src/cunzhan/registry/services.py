@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.db import transaction
@@ -53,7 +54,8 @@ def _field_error(field_name: str, message: str, code: str = "invalid") -> Applic
 
 
 def _this_year() -> int:
-    return timezone.localdate().year
+    today = timezone.localdate()
+    return today.year
 
 
 def clean_year(value: Any, *, field_name: str, allow_none: bool = False) -> int | None:
@@ -74,8 +76,13 @@ def clean_year(value: Any, *, field_name: str, allow_none: bool = False) -> int 
     return year
 
 
+@cache
+def _values(choices: Any) -> frozenset[str]:
+    return frozenset(choices.values)
+
+
 def _choice(value: str, choices: Any, field_name: str) -> str:
-    if value not in choices.values:
+    if value not in _values(choices):
         raise _field_error(
             field_name,
             _("“%(v)s”不是有效选项，可选：%(c)s") % {"v": value, "c": "、".join(choices.values)},
