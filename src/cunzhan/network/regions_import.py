@@ -45,12 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
 
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
-from cunzhan.core.scope import code_successor
+from cunzhan.core.scope import code_successor, prefix_q
 from cunzhan.network.models import CoordSource, Kind, Level, Region, RegionAlias
 
 DEFAULT_DATA_VERSION = "nbs2023"
@@ -776,12 +777,8 @@ def _sync_aliases(
 ) -> None:
     existing = RegionAlias.objects.filter(source="areacodes")
     if chosen is not None:
-        from django.db.models import Q
-
         q = Q()
         for p in chosen:
-            from cunzhan.core.scope import prefix_q
-
             q |= prefix_q("region_id", p)
         existing = existing.filter(q)
     seen: set[tuple[str, str, str]] = set()
