@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cunzhan.accounts.roles import Perm
@@ -188,12 +189,12 @@ def station_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 ACTION_DONE = {
-    "submit": _("已提交审核"),
-    "approve": _("申请已批准，可以开通"),
-    "reject": _("申请已驳回，服务站已关闭"),
-    "suspend": _("服务站已暂停"),
-    "reinstate": _("服务站已恢复运营"),
-    "close": _("服务站已关闭"),
+    "submit": gettext_lazy("已提交审核"),
+    "approve": gettext_lazy("申请已批准，可以开通"),
+    "reject": gettext_lazy("申请已驳回，服务站已关闭"),
+    "suspend": gettext_lazy("服务站已暂停"),
+    "reinstate": gettext_lazy("服务站已恢复运营"),
+    "close": gettext_lazy("服务站已关闭"),
 }
 
 
