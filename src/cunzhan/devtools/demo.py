@@ -1,0 +1,259 @@
+"""The demo network: 六盘水市 (5202) built from the real region data, through the services.
+
+Deterministic from a seed and idempotent: running it again creates nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from cunzhan.accounts.models import User
+from cunzhan.accounts.roles import Role
+from cunzhan.accounts.services import user_create
+from cunzhan.core import simulation
+from cunzhan.core.errors import ApplicationError
+from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
+from cunzhan.network.regions_import import regions_import
+from cunzhan.network.services import (
+    station_activate,
+    station_apply,
+    station_review,
+    station_submit_for_review,
+)
+
+DEMO_PREFECTURE = "5202"
+DEMO_PASSWORD = "cunzhan-demo"  # noqa: S105 - printed for the demo, never used elsewhere
+DEMO_DAY = dt.date(2026, 11, 2)
+# Share of 村委会 that get a village station: most in the poverty counties, fewer elsewhere.
+VILLAGE_SHARE_POVERTY = 0.85
+VILLAGE_SHARE_OTHER = 0.35
+
+
+@dataclass
+class DemoReport:
+    regions_created: int = 0
+    stations_created: int = 0
+    stations_total: int = 0
+    users_created: int = 0
+    households: dict[str, Any] = field(default_factory=dict)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _pick(seed: int, code: str, share: float) -> bool:
+    """Deterministic yes/no for a unit: stable across runs and machines."""
+    digest = hashlib.sha256(f"{seed}:{code}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def _short_village_name(name: str) -> str:
+    for suffix in ("村民委员会", "居民委员会", "委员会"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _ensure_user(
+    username: str,
+    role: str,
+    display_name: str,
+    password_hash: str,
+    report: DemoReport,
+    regions: list[str] | None = None,
+) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user, _ = user_create(
+            username=username,
+            role=role,
+            password_hash=password_hash,
+            display_name=display_name,
+            region_codes=regions or [],
+        )
+        report.users_created += 1
+    return user
+
+
+def _ensure_station(
+    *,
+    region: Region,
+    kind: str,
+    name: str,
+    manager: User,
+    seed: int,
+    password_hash: str,
+    report: DemoReport,
+) -> Station:
+    existing = Station.objects.filter(region=region, kind=kind).exclude(status=StationStatus.CLOSED)
+    station = existing.first()
+    if station is not None:
+        return station
+    digest = hashlib.sha256(f"{seed}:{region.code}:premises".encode()).digest()
+    premises = 30 + digest[0] % 90 if kind == StationKind.VILLAGE_STATION else 200 + digest[0] * 4
+    caps = ["parcels", "assisted_purchase", "bill_payment"]
+    if digest[1] % 3 != 0:
+        caps.append("produce_collection")
+    if kind != StationKind.VILLAGE_STATION or digest[2] % 4 == 0:
+        caps.append("training_venue")
+    station = station_apply(
+        region_code=region.code,
+        kind=kind,
+        name=name,
+        address=name,
+        applicant_name=f"{name}负责人",
+        applicant_phone=f"1{38 + digest[3] % 10}{int.from_bytes(digest[4:8], 'big') % 10**8:08d}",
+        premises_m2=premises,
+        committee_recommendation=True,
+        recommendation_note="村委会推荐" if kind == StationKind.VILLAGE_STATION else "",
+        deposit_fen=300_000 if kind == StationKind.VILLAGE_STATION else 0,
+        capabilities=caps,
+        actor=manager,
+    )
+    station_submit_for_review(station=station, actor=manager)
+    station_review(station=station, approve=True, note="demo: approved", actor=manager)
+    station, _operator, _pw = station_activate(
+        station=station, actor=manager, operator_password_hash=password_hash
+    )
+    report.stations_created += 1
+    return station
+
+
+def demo_build(
+    *,
+    seed: int = 2018,
+    households_per_village: int = 12,
+    import_regions: bool = True,
+    only_counties: list[str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> DemoReport:
+    """Build (or complete) the demo; ``only_counties`` limits it to some county codes of 5202."""
+    started = time.perf_counter()
+    report = DemoReport()
+    if import_regions:
+        echo("importing the region tree of 贵州省 (52) from data/cn …")
+        imp = regions_import(provinces=["52"], data_dir=settings.DATA_DIR, progress=False)
+        report.regions_created = imp.created
+    prefecture = Region.objects.filter(code=DEMO_PREFECTURE).first()
+    if prefecture is None:
+        raise ApplicationError(
+            f"region {DEMO_PREFECTURE} is not loaded: run `cunzhan regions import --province 52`",
+            code="unknown_region",
+        )
+    counties = list(
+        Region.objects.filter(parent=prefecture, level=Level.COUNTY, withdrawn_in="").order_by(
+            "code"
+        )
+    )
+    if only_counties is not None:
+        unknown = set(only_counties) - {c.code for c in counties}
+        if unknown:
+            raise ApplicationError(
+                f"not a county of {prefecture.name}: {', '.join(sorted(unknown))}",
+                code="unknown_region",
+            )
+        counties = [c for c in counties if c.code in only_counties]
+    password_hash = make_password(DEMO_PASSWORD)
+
+    _ensure_user("admin", Role.NETWORK_ADMIN, "网络管理员", password_hash, report)
+    report.logins.append(("admin", Role.NETWORK_ADMIN.label, "全国"))
+    for username, role, display, regions in (
+        ("registry-5202", Role.REGISTRY_OFFICER, "六盘水市建档立卡专员", [DEMO_PREFECTURE]),
+        ("auditor-5202", Role.AUDITOR, "六盘水市审计员", [DEMO_PREFECTURE]),
+    ):
+        _ensure_user(username, role, display, password_hash, report, regions)
+        report.logins.append((username, Role(role).label, prefecture.name))
+
+    for county in counties:
+        manager = _ensure_user(
+            f"manager-{county.code}",
+            Role.COUNTY_MANAGER,
+            f"{county.name}运营经理",
+            password_hash,
+            report,
+            [county.code],
+        )
+        report.logins.append((manager.username, Role.COUNTY_MANAGER.label, county.name))
+        driver = _ensure_user(
+            f"driver-{county.code}",
+            Role.DRIVER,
+            f"{county.name}司机",
+            password_hash,
+            report,
+            [county.code],
+        )
+        report.logins.append((driver.username, Role.DRIVER.label, county.name))
+        share = VILLAGE_SHARE_POVERTY if county.is_poverty_county else VILLAGE_SHARE_OTHER
+        with transaction.atomic():
+            _ensure_station(
+                region=county,
+                kind=StationKind.COUNTY_CENTRE,
+                name=f"{county.name}农村电子商务服务中心",
+                manager=manager,
+                seed=seed,
+                password_hash=password_hash,
+                report=report,
+            )
+            townships = Region.objects.filter(
+                parent=county, level=Level.TOWNSHIP, withdrawn_in=""
+            ).exclude(kind=Kind.OTHER_TOWNSHIP)
+            for township in townships:
+                _ensure_station(
+                    region=township,
+                    kind=StationKind.TOWNSHIP_DEPOT,
+                    name=f"{township.name}电商服务站",
+                    manager=manager,
+                    seed=seed,
+                    password_hash=password_hash,
+                    report=report,
+                )
+                villages = Region.objects.filter(
+                    parent=township, level=Level.VILLAGE, kind=Kind.VILLAGE, withdrawn_in=""
+                )
+                for village in villages:
+                    if not _pick(seed, village.code, share):
+                        continue
+                    _ensure_station(
+                        region=village,
+                        kind=StationKind.VILLAGE_STATION,
+                        name=f"{township.name}{_short_village_name(village.name)}村级服务站",
+                        manager=manager,
+                        seed=seed,
+                        password_hash=password_hash,
+                        report=report,
+                    )
+        echo(f"  {county.name}: stations ready")
+        result = simulation.run(
+            seed=seed,
+            county_code=county.code,
+            day=DEMO_DAY,
+            params={"households_per_village": households_per_village},
+        )
+        report.households[county.code] = result.results
+        echo(f"  {county.name}: households ready")
+
+    # one operator login: a village station in the first poverty county built (else any)
+    built = sorted(counties, key=lambda c: (not c.is_poverty_county, c.code))
+    for county in built:
+        station = (
+            Station.objects.filter(
+                region__code__startswith=county.code, kind=StationKind.VILLAGE_STATION
+            )
+            .order_by("code")
+            .first()
+        )
+        op_user = User.objects.filter(assignments__station=station).first() if station else None
+        if station is not None and op_user is not None:
+            report.logins.append((op_user.username, Role.STATION_OPERATOR.label, station.name))
+            break
+    report.stations_total = Station.objects.filter(region__code__startswith=DEMO_PREFECTURE).count()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,65 @@
+"""The demo: built through the services from the real data, deterministic, idempotent."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from cunzhan.accounts.models import User
+from cunzhan.accounts.roles import Role
+from cunzhan.core.errors import ApplicationError
+from cunzhan.devtools.demo import DEMO_PASSWORD, demo_build
+from cunzhan.network.models import Kind, Region, Station, StationKind, StationStatus
+from cunzhan.registry.models import Household
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_for_one_county_is_complete_and_idempotent():
+    report = demo_build(only_counties=["520201"], households_per_village=1, echo=lambda _m: None)
+    zhongshan = Station.objects.filter(region__code__startswith="520201")
+    townships = Region.objects.filter(parent_id="520201", level=4).exclude(kind=Kind.OTHER_TOWNSHIP)
+    assert zhongshan.filter(kind=StationKind.COUNTY_CENTRE).count() == 1
+    assert zhongshan.filter(kind=StationKind.TOWNSHIP_DEPOT).count() == townships.count() == 17
+    villages = Region.objects.filter(code__startswith="520201", level=5, kind=Kind.VILLAGE)
+    n_village_stations = zhongshan.filter(kind=StationKind.VILLAGE_STATION).count()
+    # 钟山 is not a poverty county: a minority of its 村委会 get a station
+    assert 0 < n_village_stations < villages.count() * 0.6
+    assert set(zhongshan.values_list("status", flat=True)) == {StationStatus.ACTIVE}
+    # every station was activated through the onboarding workflow, with its operator
+    for station in zhongshan:
+        assert station.application.decision == "approved"
+        assert User.objects.filter(
+            assignments__station=station, role=Role.STATION_OPERATOR
+        ).exists()
+    roles = {User.objects.get(username=u).role for u, _r, _w in report.logins}
+    assert roles == set(Role.values)
+    assert User.objects.get(username="admin").check_password(DEMO_PASSWORD)
+    households = Household.objects.filter(village__code__startswith="520201").count()
+    assert households > 0
+
+    again = demo_build(
+        only_counties=["520201"],
+        households_per_village=1,
+        import_regions=False,
+        echo=lambda _m: None,
+    )
+    assert again.stations_created == 0 and again.users_created == 0
+    assert Station.objects.filter(region__code__startswith="520201").count() == zhongshan.count()
+    assert Household.objects.filter(village__code__startswith="520201").count() == households
+
+
+@pytest.mark.django_db
+def test_demo_without_regions_says_what_to_do():
+    with pytest.raises(ApplicationError) as exc:
+        demo_build(import_regions=False, echo=lambda _m: None)
+    assert "regions import" in exc.value.message
+
+
+@pytest.mark.django_db
+def test_demo_command_rejects_a_county_outside_liupanshui(regions):
+    Region.objects.filter(code="5202").update(name="六盘水市")
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="530102"):
+        call_command("demo", "--no-import", "--county", "530102")
