@@ -17,7 +17,22 @@ STATUSES: list[int] = []
 
 
 @pytest.fixture
-def admin_headers(db, regions):
+def keep_db_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose handler closes
+    the database connection; the test client disconnects it and so do we (PostgreSQL
+    would otherwise lose the test transaction)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_headers(db, regions, keep_db_connection):
     from cunzhan.accounts.roles import Role
     from cunzhan.accounts.services import api_token_create, user_create
 
