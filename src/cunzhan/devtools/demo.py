@@ -164,13 +164,13 @@ def demo_build(
     password_hash = make_password(DEMO_PASSWORD)
 
     _ensure_user("admin", Role.NETWORK_ADMIN, "网络管理员", password_hash, report)
-    report.logins.append(("admin", Role.NETWORK_ADMIN.label, "全国"))
+    report.logins.append(("admin", str(Role.NETWORK_ADMIN.label), "全国"))
     for username, role, display, regions in (
         ("registry-5202", Role.REGISTRY_OFFICER, "六盘水市建档立卡专员", [DEMO_PREFECTURE]),
         ("auditor-5202", Role.AUDITOR, "六盘水市审计员", [DEMO_PREFECTURE]),
     ):
         _ensure_user(username, role, display, password_hash, report, regions)
-        report.logins.append((username, Role(role).label, prefecture.name))
+        report.logins.append((username, str(Role(role).label), prefecture.name))
 
     for county in counties:
         manager = _ensure_user(
@@ -181,7 +181,7 @@ def demo_build(
             report,
             [county.code],
         )
-        report.logins.append((manager.username, Role.COUNTY_MANAGER.label, county.name))
+        report.logins.append((manager.username, str(Role.COUNTY_MANAGER.label), county.name))
         driver = _ensure_user(
             f"driver-{county.code}",
             Role.DRIVER,
@@ -190,7 +190,7 @@ def demo_build(
             report,
             [county.code],
         )
-        report.logins.append((driver.username, Role.DRIVER.label, county.name))
+        report.logins.append((driver.username, str(Role.DRIVER.label), county.name))
         share = VILLAGE_SHARE_POVERTY if county.is_poverty_county else VILLAGE_SHARE_OTHER
         with transaction.atomic():
             _ensure_station(
@@ -252,7 +252,7 @@ def demo_build(
         )
         op_user = User.objects.filter(assignments__station=station).first() if station else None
         if station is not None and op_user is not None:
-            report.logins.append((op_user.username, Role.STATION_OPERATOR.label, station.name))
+            report.logins.append((op_user.username, str(Role.STATION_OPERATOR.label), station.name))
             break
     report.stations_total = Station.objects.filter(region__code__startswith=DEMO_PREFECTURE).count()
     report.seconds = time.perf_counter() - started
