@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import identify_hasher
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cunzhan.accounts.models import ApiToken, Assignment, User
 from cunzhan.accounts.roles import Role
@@ -36,10 +37,14 @@ def user_create(
     if role not in Role.values:
         raise ApplicationError(f"unknown role {role!r}", code="invalid_role")
     if not username or len(username) > 150:
-        raise ApplicationError("username must be 1-150 characters", code="invalid_username")
+        raise ApplicationError(
+            _("用户名须为 1–150 个字符"), code="invalid_username", details={"field": "username"}
+        )
     if User.objects.filter(username=username).exists():
         raise ApplicationError(
-            f"username {username!r} is taken", code="username_taken", details={"field": "username"}
+            _("用户名“%(u)s”已被使用") % {"u": username},
+            code="username_taken",
+            details={"field": "username"},
         )
     region_codes = list(region_codes)
     station_ids = list(station_ids)
@@ -98,7 +103,7 @@ def user_ensure(
         existing.set_password(password)
         existing.save(update_fields=["password"])
         return existing
-    user, _ = user_create(
+    user, _password = user_create(
         username=username,
         role=role,
         password=password,

@@ -14,6 +14,7 @@ from cunzhan.accounts.roles import Perm, Role
 from cunzhan.core.rollups import register_region_counter
 from cunzhan.core.scope import RegionScope
 from cunzhan.network import selectors
+from cunzhan.network.forms import WEEKDAYS
 from cunzhan.network.models import StationKind, StationStatus
 
 
@@ -68,7 +69,7 @@ def station_operator_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] |
     if not stations:
         return {"title": _("我的服务站"), "stats": [], "links": []}
     st = stations[0]
-    days = "".join("一二三四五六日"[int(d) - 1] for d in st.open_days)
+    days = _("、").join(str(label) for d, label in WEEKDAYS if d in st.open_days)
     return {
         "title": _("我的服务站：%(name)s") % {"name": st.name},
         "stats": [
@@ -77,7 +78,7 @@ def station_operator_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] |
                 "label": _("营业时间"),
                 "value": f"{st.opens_at:%H:%M}–{st.closes_at:%H:%M}",
             },
-            {"label": _("营业日"), "value": _("周") + days},
+            {"label": _("营业日"), "value": days},
             {"label": _("站点编码"), "value": st.code},
         ],
         "links": [

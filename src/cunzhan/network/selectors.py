@@ -6,6 +6,7 @@ import uuid
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
+from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
@@ -89,7 +90,7 @@ def region_search(*, scope: RegionScope, text: str, limit: int = 20) -> QuerySet
 def region_display_name(region: Region, alias: RegionAlias | None = None) -> str:
     """水城区（原水城县） when reached through a former name."""
     if alias is not None and alias.name and alias.name != region.name:
-        return f"{region.name}（原{alias.name}）"
+        return _("%(name)s（原%(old)s）") % {"name": region.name, "old": alias.name}
     return region.name
 
 

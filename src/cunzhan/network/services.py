@@ -120,7 +120,7 @@ def _illegal(station: Station, action: str, reason: str = "") -> ApplicationErro
         "to": StationStatus(target).label,
     }
     if reason:
-        message = f"{message}：{reason}"
+        message = _("%(message)s：%(reason)s") % {"message": message, "reason": reason}
     return ApplicationError(
         message,
         code="illegal_transition",
