@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
@@ -120,7 +120,7 @@ def stations_apply(request: HttpRequest, data: schemas.StationApplyIn):
     user = require(request, Perm.APPLY_STATION)
     station = services.station_apply(**data.dict(), actor=user)
     station = station_get(scope=scope_for_user(user), station_id=station.pk)
-    return 201, station_detail(station, user)
+    return Status(201, station_detail(station, user))
 
 
 @router.get("/stations/{station_id}", response={200: schemas.StationDetailOut, **ERROR_RESPONSES})
