@@ -145,6 +145,7 @@ def households_get(request: HttpRequest, household_id: uuid.UUID):
     """One household with its members (ID numbers masked) and income records."""
     user = require(request, Perm.VIEW_REGISTRY)
     household = selectors.household_get(scope=scope_for_user(user), household_id=household_id)
+    selectors.household_record_read(household=household, user=user, channel="api")
     return household_detail(household)
 
 

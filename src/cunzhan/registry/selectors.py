@@ -81,6 +81,22 @@ def household_get(*, scope: RegionScope, household_id: Any) -> Household:
     return household
 
 
+def household_record_read(*, household: Household, user: Any, channel: str) -> None:
+    """Log that ``user`` opened the household's record (its members' names, phones,
+    birth years, poverty status and income are personal data; DESIGN: every read of
+    personal data is audited). ``channel`` is 'page' or 'api'."""
+    audit_record(
+        action="read",
+        object_type="registry.Household",
+        object_id=household.uuid,
+        object_repr=str(household),
+        region_code=household.village_id,
+        note=f"household record ({channel})",
+        personal_data=True,
+        actor=user,
+    )
+
+
 def household_members(*, household: Household) -> QuerySet[Person]:
     return Person.objects.filter(household=household).order_by("birth_year", "id")
 

@@ -79,6 +79,7 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
 @require_perm(Perm.VIEW_REGISTRY)
 def household_detail_page(request: HttpRequest, household_id: uuid.UUID) -> HttpResponse:
     household = _household_or_404(request, household_id)
+    selectors.household_record_read(household=household, user=request.user, channel="page")
     incomes = list(selectors.household_incomes(household=household))
     labels = dict(IncomeSource.choices)
     by_year: dict[int, dict[str, Any]] = {}
