@@ -43,6 +43,7 @@ from cunzhan.network.selectors import (
     region_children,
     region_display_name,
     region_get,
+    region_is_ancestor_of_scope,
     region_resolve,
     region_search,
     station_get,
@@ -354,7 +355,16 @@ def map_context(*, scope: Any, region: Region) -> dict[str, Any]:
     if region.level >= Level.COUNTY:
         counties = [region.code[:6]]
     else:
-        counties = [c for c in index if len(c) == 6 and c.startswith(region.code) and c[4:] != "00"]
+        # outlines of the counties the caller may see (an ancestor's map must not draw,
+        # and name, the sibling counties outside the caller's scope)
+        counties = [
+            c
+            for c in index
+            if len(c) == 6
+            and c.startswith(region.code)
+            and c[4:] != "00"
+            and (scope.contains_code(c) or region_is_ancestor_of_scope(scope=scope, code=c))
+        ]
     fence_codes = sorted({f for c in counties for f in index.get(c, ())})
     outlines: list[dict[str, Any]] = []
     for fcode in fence_codes:

@@ -1,0 +1,313 @@
+"""A small world for access tests, built through the services.
+
+Three counties of the small region tree (tests/factories/regions.py):
+
+- ``520204`` 水城区 — IN scope: every test user (one per role) is assigned here (the
+  station operator to its village station);
+- ``520203`` 六枝特区 — OUT of scope, a sibling county under the same prefecture (the
+  sharpest leak test: same ``5202`` prefix);
+- ``530102`` 五华区 — OUT of scope, another province.
+
+Each county gets a county centre, a township depot and village stations in every
+state an action needs (proposed, under review, approved, active, suspended), their
+onboarding applications, a household with a person (valid ID number), a poverty
+registration and an income record, a registry import batch, users and audit events.
+
+Every OUT object carries :data:`OUT_MARKER` (names, addresses, display names, file
+names) and the world lists further strings that only OUT objects have (station codes,
+full ID numbers, region names): :meth:`World.out_markers`. A response body holding any
+of them leaked something. None of these strings is ever sent in a request, so an echo
+of the request cannot look like a leak.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from cunzhan.accounts.models import User
+from cunzhan.accounts.roles import Role
+from cunzhan.accounts.services import user_create
+from cunzhan.core.audit import audit_record
+from cunzhan.core.scope import RegionScope
+from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
+from cunzhan.registry import services as registry_services
+from cunzhan.registry.idcard import make_id_number
+from cunzhan.registry.importers import COLUMNS, registry_import
+from cunzhan.registry.models import Household, ImportBatch, Person
+from tests.factories.regions import make_region_tree
+from tests.factories.stations import make_station
+
+IN_COUNTY = "520204"
+OUT_COUNTIES = ("520203", "530102")
+OUT_PREFIXES = ("520203", "53")  # 53 云南省 is wholly outside the IN scope
+OUT_MARKER = "OUTSIDE-MARKER"
+IN_MARKER = "INSIDE-VISIBLE"
+PASSWORD = "pw-secret-1"
+
+# county -> (township, first village) in the small tree
+TREE_POINTS = {
+    "520204": ("520204106", "520204106201"),
+    "520203": ("520203101", "520203101201"),
+    "530102": ("530102001", "530102001001"),
+}
+# names of OUT regions: the IN users see 52/5202/520204 and below, never these
+OUT_REGION_NAMES = (
+    "六枝特区",
+    "平寨镇",
+    "那玉村",
+    "云南省",
+    "昆明市",
+    "五华区",
+    "华山街道",
+    "光华社区",
+)
+# extra villages per OUT township, one per station state an action starts from, and
+# one free village where an application can be filed
+EXTRA_VILLAGES = ("291", "292", "293", "294", "295")
+
+
+@dataclass
+class County:
+    code: str
+    township: str
+    village: str
+    free_village: str  # no station yet: a new application fits here
+    stations: dict[str, Station] = field(default_factory=dict)  # role in world -> station
+    household: Household | None = None
+    person: Person | None = None
+    id_number: str = ""
+    batch: ImportBatch | None = None
+    users: list[User] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    regions: dict[str, Region]
+    counties: dict[str, County]
+    users: dict[str, User]  # role -> the IN user of that role
+
+    @property
+    def inside(self) -> County:
+        return self.counties[IN_COUNTY]
+
+    @property
+    def out(self) -> County:
+        """The sibling county: the default OUT target."""
+        return self.counties["520203"]
+
+    @property
+    def far(self) -> County:
+        return self.counties["530102"]
+
+    def out_markers(self) -> list[str]:
+        markers = [OUT_MARKER, *OUT_REGION_NAMES]
+        for code in OUT_COUNTIES:
+            c = self.counties[code]
+            markers += [s.code for s in c.stations.values()]
+            markers.append(c.id_number)
+        return markers
+
+    def leaked(self, text: str) -> list[str]:
+        """The OUT markers found in ``text`` (case-insensitive: usernames are lowercased)."""
+        low = text.lower()
+        return [m for m in self.out_markers() if m and m.lower() in low]
+
+
+def _add_villages(regions: dict[str, Region], township: str) -> list[str]:
+    parent = regions[township]
+    codes = []
+    for suffix in EXTRA_VILLAGES:
+        code = township + suffix
+        kind = Kind.COMMUNITY if township.startswith("53") else Kind.VILLAGE
+        regions[code] = Region.objects.create(
+            code=code,
+            name=f"{parent.name}{suffix}村",
+            level=Level.VILLAGE,
+            kind=kind,
+            parent=parent,
+        )
+        codes.append(code)
+    return codes
+
+
+def _import_csv(village: str, number: str, name: str, id_number: str) -> bytes:
+    header = [c.label for c in COLUMNS]
+    row = {c.key: "" for c in COLUMNS}
+    row.update(
+        village_code=village,
+        household_number=number,
+        name=name,
+        sex="男",
+        relation="户主",
+        birth_year=id_number[6:10],
+        id_number=id_number,
+    )
+    # a row error whose report echoes the marker (an unknown relation is quoted)
+    bad = dict(row, household_number=number + "X", relation=name, id_number="")
+    lines = [",".join(header), ",".join(row[c.key] for c in COLUMNS)]
+    lines.append(",".join(bad[c.key] for c in COLUMNS))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _county(regions: dict[str, Region], code: str, seq: int) -> County:
+    township, village = TREE_POINTS[code]
+    extra = _add_villages(regions, township)
+    tag = IN_MARKER if code == IN_COUNTY else OUT_MARKER
+    c = County(code=code, township=township, village=village, free_village=extra[4])
+
+    def station(region: str, status: str, label: str) -> Station:
+        return make_station(
+            region,
+            status,
+            name=f"{tag} {label} {region}",
+            address=f"{tag} 地址 {region}",
+            applicant_name=f"{tag}-申请人",
+        )
+
+    c.stations["centre"] = station(code, StationStatus.ACTIVE, "县级服务中心")
+    c.stations["depot"] = station(township, StationStatus.SUSPENDED, "乡镇服务站")
+    c.stations["village"] = station(village, StationStatus.ACTIVE, "村级服务站")
+    c.stations["proposed"] = station(extra[0], StationStatus.PROPOSED, "待提交")
+    c.stations["under_review"] = station(extra[1], StationStatus.UNDER_REVIEW, "审核中")
+    c.stations["approved"] = station(extra[2], "approved", "已批准")
+    c.stations["suspended"] = station(extra[3], StationStatus.SUSPENDED, "已暂停")
+
+    national = RegionScope.national()
+    c.household = registry_services.household_create(
+        scope=national, village_code=village, address=f"{tag} {code} 1组"
+    )
+    c.id_number = make_id_number(
+        region=code, birth_date=dt.date(1970 + seq, 3, 9), sequence=2 * (100 + seq) + 1
+    )
+    c.person = registry_services.person_create(
+        household=c.household,
+        name=f"{tag}-李{seq}",
+        sex="male",
+        relation="head",
+        birth_year=1970 + seq,
+        phone="13900000000",
+        id_number=c.id_number,
+    )
+    registry_services.poverty_register(
+        household=c.household, year_registered=2014, main_cause="illness"
+    )
+    registry_services.income_record_set(
+        household=c.household, year=2023, source="farming", amount_fen=1_234_500
+    )
+
+    # people of this county: a county manager and a registry officer (their display
+    # names carry the marker), who uploads the county's import batch
+    manager, _ = user_create(
+        username=f"cm-{code}",
+        role=Role.COUNTY_MANAGER,
+        password=PASSWORD,
+        display_name=f"{tag}-经理",
+        region_codes=[code],
+    )
+    officer, _ = user_create(
+        username=f"ro-{code}",
+        role=Role.REGISTRY_OFFICER,
+        password=PASSWORD,
+        display_name=f"{tag}-专员",
+        region_codes=[code],
+    )
+    c.users = [manager, officer]
+    id2 = make_id_number(region=code, birth_date=dt.date(1990, 1, 1), sequence=2 * (200 + seq) + 1)
+    c.batch = registry_import(
+        scope=RegionScope.for_regions([code]),
+        user=officer,
+        file_name=f"{tag}-{code}.csv",
+        data=_import_csv(extra[0], f"{code[-3:]}IMP", f"{tag}-王{seq}", id2),
+    )
+    audit_record(
+        action="update",
+        object_type="tests.Probe",
+        object_id=f"probe-{code}",
+        object_repr=f"{tag} audit {code}",
+        region_code=village,
+        personal_data=True,
+        note=f"{tag} note",
+    )
+    return c
+
+
+def make_world() -> World:
+    regions = make_region_tree()
+    counties = {
+        code: _county(regions, code, seq)
+        for seq, code in enumerate((IN_COUNTY, *OUT_COUNTIES), start=1)
+    }
+    inside = counties[IN_COUNTY]
+    users: dict[str, User] = {}
+    for role in Role.values:
+        kwargs: dict[str, Any] = {}
+        if role == Role.STATION_OPERATOR:
+            kwargs["station_ids"] = [inside.stations["village"].pk]
+        elif role != Role.NETWORK_ADMIN:
+            kwargs["region_codes"] = [IN_COUNTY]
+        users[role], _ = user_create(
+            username=f"matrix-{role}", role=role, password=PASSWORD, **kwargs
+        )
+    return World(regions=regions, counties=counties, users=users)
+
+
+def out_snapshot() -> dict[str, Any]:
+    """Every OUT row that a write could touch, plus global counts (users, stations)."""
+    from django.db.models import Q
+
+    from cunzhan.accounts.models import ApiToken, Assignment
+    from cunzhan.network.models import StationApplication
+    from cunzhan.registry.models import IncomeRecord, PovertyRegistration
+
+    def out_q(field_name: str) -> Q:
+        return RegionScope.for_regions(OUT_PREFIXES).q(field_name)
+
+    def rows(qs: Any, *fields: str) -> list[tuple]:
+        return sorted(qs.values_list("pk", *fields))
+
+    return {
+        "stations": rows(
+            Station.objects.filter(out_q("region_id")),
+            "status",
+            "updated_at",
+            "name",
+            "address",
+            "region_id",
+        ),
+        "applications": rows(
+            StationApplication.objects.filter(out_q("station__region_id")),
+            "decision",
+            "updated_at",
+            "review_note",
+        ),
+        "households": rows(
+            Household.objects.filter(out_q("village_id")), "address", "number", "updated_at"
+        ),
+        "persons": rows(
+            Person.objects.filter(out_q("household__village_id")),
+            "name",
+            "updated_at",
+            "id_number_index",
+            "household_id",
+        ),
+        "registrations": rows(
+            PovertyRegistration.objects.filter(out_q("household__village_id")),
+            "year_registered",
+            "year_exited",
+            "updated_at",
+        ),
+        "incomes": rows(
+            IncomeRecord.objects.filter(out_q("household__village_id")), "amount_fen", "updated_at"
+        ),
+        "batches": rows(ImportBatch.objects.filter(out_q("region_code")), "updated_at"),
+        "users": rows(User.objects.all(), "password", "is_active", "role", "updated_at"),
+        "assignments": rows(Assignment.objects.all(), "region_id", "station_id"),
+        "out_tokens": ApiToken.objects.filter(
+            user__assignments__region_id__in=OUT_COUNTIES
+        ).count(),
+        "stations_total": Station.objects.count(),
+        "households_total": Household.objects.count(),
+        "persons_total": Person.objects.count(),
+    }

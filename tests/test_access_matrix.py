@@ -1,0 +1,816 @@
+"""The access matrix: EVERY API operation and EVERY page, called by a user of each role
+(assigned to 水城区 520204) on objects of another county (六枝特区 520203, a sibling, and
+五华区 530102 in another province). Nothing may leak, for reads and for writes.
+
+The routes are not listed by hand: the API operations come from the live OpenAPI schema
+and the pages from Django's URL resolver. A route whose parameter this file cannot
+fill, or a write that has no hint here, FAILS with a message saying what to add. So a
+new endpoint cannot reach CI without being walked by this matrix.
+
+A leak is detected by markers (tests/factories/world.py): strings that only OUT
+objects carry and that are never sent in a request. The network admin (national
+scope) is the control: it must see those markers and its writes must change the OUT
+rows, which proves that every probe here targets a real object with a request that
+would succeed if scoping were missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from cunzhan.accounts.roles import Role
+from cunzhan.devtools.openapi import openapi_schema
+from cunzhan.network.services import TRANSITIONS
+from cunzhan.registry.idcard import make_id_number
+from cunzhan.registry.importers import COLUMNS
+from tests.factories.world import World, make_world, out_snapshot
+
+API_PREFIX = "/api/v1"
+SCHEMA = openapi_schema()
+ROLES = [r for r in Role.values if r != Role.NETWORK_ADMIN]
+CONTROL = Role.NETWORK_ADMIN
+DENIED = {400, 401, 403, 404, 422}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+PROBE = "ACCESS-PROBE"  # names given to what a write would create
+
+
+# --- the world, once per module ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Built once, inside a transaction rolled back at the end of the module; every test
+    runs in its own savepoint (pytest-django's ``db``), so writes never carry over."""
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield make_world()
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@pytest.fixture
+def w(world, db) -> World:
+    return world
+
+
+# --- API: identifiers, query probes and write hints -------------------------------------------
+
+# path parameter name -> the OUT identifiers to try (every one must be denied)
+API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
+    "code": lambda w: [w.out.code, w.out.township, w.out.village, w.far.code, "53", "5301"],
+    "station_id": lambda w: [s.pk for c in (w.out, w.far) for s in c.stations.values()],
+    "household_id": lambda w: [w.out.household.uuid, w.far.household.uuid],  # type: ignore[union-attr]
+    "person_id": lambda w: [w.out.person.uuid, w.far.person.uuid],  # type: ignore[union-attr]
+    "batch_id": lambda w: [w.out.batch.uuid, w.far.batch.uuid],  # type: ignore[union-attr]
+}
+
+# read operations without path parameters: query strings that aim at the OUT regions
+API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
+    "GET /network/regions": lambda w: [
+        {"parent": w.out.code},
+        {"parent": w.out.township},
+        {"parent": "53"},
+        {"parent": "5301"},
+        {"parent": "5202"},
+    ],
+    "GET /network/stations": lambda w: [
+        {"region": w.out.code},
+        {"region": "53"},
+        {"region": "5202"},
+        {"status": "proposed"},
+        {"page_size": 500},
+    ],
+    "GET /registry/households": lambda w: [
+        {"region": w.out.code},
+        {"region": "53"},
+        {"region": "5202"},
+        {"poor_only": "true"},
+        {"q": "1组"},
+        {"page_size": 500},
+    ],
+    "GET /accounts/users": lambda w: [{"page_size": 500}],
+}
+
+# list reads in which the control (network admin) must find OUT markers
+API_CONTROL_LISTS = {
+    "GET /network/regions",
+    "GET /network/stations",
+    "GET /registry/households",
+    "GET /accounts/users",
+}
+
+# routes any caller may use (no token): checked for 401 on bad credentials instead
+API_PUBLIC = {"POST /accounts/token"}
+
+FROM_SCHEMA = object()  # a hint body built from the request schema's required fields
+
+
+@dataclass
+class WriteHint:
+    """How to aim a write at an OUT object so that it WOULD succeed without scoping.
+
+    ``path``: path parameters (a station in the state the action starts from);
+    ``body``: JSON body, or FROM_SCHEMA; ``files``: multipart upload instead;
+    ``collection``: a write on a collection (the caller may get 2xx for its own rows,
+    e.g. an import whose OUT rows are reported as errors), checked by the snapshot.
+    """
+
+    body: Callable[[World], Any] = lambda w: FROM_SCHEMA
+    path: Callable[[World], dict[str, Any]] = lambda w: {}
+    files: Callable[[World], dict[str, Any]] | None = None
+    collection: bool = False
+
+
+def fresh_id_number(region: str, seq: int = 7) -> str:
+    import datetime as dt
+
+    return make_id_number(region=region, birth_date=dt.date(1985, 6, 1), sequence=2 * seq)
+
+
+def import_csv(w: World) -> bytes:
+    """Two rows aimed outside: one updates the OUT household, one adds a person to the
+    far county. Without scoping both would be written."""
+
+    def row(**values: str) -> str:
+        base = {c.key: "" for c in COLUMNS}
+        base.update(values)
+        return ",".join(base[c.key] for c in COLUMNS)
+
+    lines = [
+        ",".join(c.label for c in COLUMNS),
+        row(
+            village_code=w.out.village,
+            household_number=w.out.household.number,  # type: ignore[union-attr]
+            address=f"{PROBE} 改地址",
+            name=f"{PROBE}甲",
+            sex="女",
+            relation="配偶",
+            birth_year="1985",
+            id_number=fresh_id_number(w.out.code, 11),
+        ),
+        row(
+            village_code=w.far.village,
+            household_number="PROBE1",
+            name=f"{PROBE}乙",
+            sex="女",
+            relation="户主",
+            birth_year="1985",
+            id_number=fresh_id_number(w.far.code, 12),
+        ),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def station_apply_body(w: World) -> dict[str, Any]:
+    return {
+        "region_code": w.out.free_village,
+        "kind": "village_station",
+        "name": f"{PROBE} 站",
+        "address": "村委会旁",
+        "applicant_name": "王小二",
+        "applicant_phone": "13800000000",
+        "premises_m2": 40,
+        "committee_recommendation": True,
+        "deposit_fen": 100_000,
+    }
+
+
+API_WRITE_HINTS: dict[str, WriteHint] = {
+    "POST /accounts/token": WriteHint(
+        body=lambda w: {"username": w.out.users[0].username, "password": "not-the-password"}
+    ),
+    "POST /network/stations/applications": WriteHint(body=station_apply_body),
+    "POST /network/stations/{station_id}/submit": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["proposed"].pk}
+    ),
+    "POST /network/stations/{station_id}/review": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["under_review"].pk},
+        body=lambda w: {"approve": False, "note": "probe"},
+    ),
+    "POST /network/stations/{station_id}/activate": WriteHint(
+        path=lambda w: {"station_id": w.far.stations["approved"].pk},
+        body=lambda w: {"operator_username": "probe-operator"},
+    ),
+    "POST /network/stations/{station_id}/suspend": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["centre"].pk},
+        body=lambda w: {"note": "probe"},
+    ),
+    "POST /network/stations/{station_id}/reinstate": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["suspended"].pk},
+        body=lambda w: {"note": "probe"},
+    ),
+    "POST /network/stations/{station_id}/close": WriteHint(
+        path=lambda w: {"station_id": w.far.stations["village"].pk},
+        body=lambda w: {"note": "probe"},
+    ),
+    "POST /registry/households": WriteHint(
+        body=lambda w: {"village_code": w.out.village, "address": f"{PROBE} 地址"}
+    ),
+    "POST /registry/persons": WriteHint(
+        body=lambda w: {
+            "household": str(w.out.household.uuid),  # type: ignore[union-attr]
+            "name": f"{PROBE}丙",
+            "sex": "female",
+            "relation": "spouse",
+            "birth_year": 1985,
+            "id_number": fresh_id_number(w.out.code, 13),
+        }
+    ),
+    "POST /registry/imports": WriteHint(
+        files=lambda w: {"file": SimpleUploadedFile("probe.csv", import_csv(w), "text/csv")},
+        collection=True,
+    ),
+}
+
+
+# --- the operations, from the live schema -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # without /api/v1
+    spec: dict = field(hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+    @property
+    def path_params(self) -> list[str]:
+        return [p["name"] for p in self.spec.get("parameters", []) if p["in"] == "path"]
+
+    @property
+    def required_query(self) -> list[str]:
+        return [
+            p["name"]
+            for p in self.spec.get("parameters", [])
+            if p["in"] == "query" and p.get("required")
+        ]
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in WRITE_METHODS
+
+    def url(self, params: dict[str, Any], query: dict[str, Any] | None = None) -> str:
+        path = self.path
+        for name, value in params.items():
+            path = path.replace("{" + name + "}", str(value))
+        return API_PREFIX + path + ("?" + urlencode(query) if query else "")
+
+
+def all_operations() -> list[Operation]:
+    ops = []
+    for path, methods in SCHEMA["paths"].items():
+        assert path.startswith(API_PREFIX), path
+        for method, spec in methods.items():
+            ops.append(Operation(method=method, path=path[len(API_PREFIX) :], spec=spec))
+    return ops
+
+
+OPERATIONS = all_operations()
+OP_IDS = [op.key for op in OPERATIONS]
+
+
+def _resolve(ref_or_schema: dict) -> dict:
+    while "$ref" in ref_or_schema:
+        name = ref_or_schema["$ref"].rsplit("/", 1)[-1]
+        ref_or_schema = SCHEMA["components"]["schemas"][name]
+    return ref_or_schema
+
+
+def minimal_body(op: Operation) -> dict[str, Any]:
+    """The required fields of the JSON request schema, with plain values."""
+    content = op.spec.get("requestBody", {}).get("content", {})
+    schema = _resolve(content.get("application/json", {}).get("schema", {}))
+    samples = {"string": "probe", "integer": 1, "number": 1, "boolean": True, "array": []}
+    body = {}
+    for name in schema.get("required", []):
+        prop = _resolve(schema.get("properties", {}).get(name, {}))
+        body[name] = prop.get("default", samples.get(prop.get("type", "string"), "probe"))
+    return body
+
+
+def _missing_params(op: Operation) -> list[str]:
+    return [p for p in op.path_params if p not in API_PATH_PARAMS]
+
+
+def _check_known(op: Operation) -> None:
+    missing = _missing_params(op)
+    assert not missing, (
+        f"{op.key}: path parameter(s) {missing} are unknown to the access matrix. Add them to "
+        f"API_PATH_PARAMS in tests/test_access_matrix.py (mapping to the identifiers of "
+        f"OUT-of-scope objects in tests/factories/world.py), so the route is checked for leaks."
+    )
+    assert not op.required_query or op.key in API_QUERY_PROBES, (
+        f"{op.key}: required query parameter(s) {op.required_query}: add the route to "
+        f"API_QUERY_PROBES in tests/test_access_matrix.py."
+    )
+    if op.is_write:
+        assert op.key in API_WRITE_HINTS, (
+            f"{op.key}: a write without a hint. Add it to API_WRITE_HINTS in "
+            f"tests/test_access_matrix.py: the path parameters and body that would change an "
+            f"OUT-of-scope object if the route were not scoped."
+        )
+
+
+def _call(client: Client, op: Operation, w: World, params: dict[str, Any], query=None):
+    url = op.url(params, query)
+    if not op.is_write:
+        return client.generic(op.method.upper(), url)
+    hint = API_WRITE_HINTS[op.key]
+    if hint.files is not None:
+        return client.post(url, hint.files(w))
+    body = hint.body(w)
+    if body is FROM_SCHEMA:
+        body = minimal_body(op)
+    return client.generic(
+        op.method.upper(), url, json.dumps(body, default=str), content_type="application/json"
+    )
+
+
+def _read_cases(op: Operation, w: World) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(path params, query) pairs to try for a read operation."""
+    if op.path_params:
+        names = op.path_params
+        combos = itertools.product(*(API_PATH_PARAMS[n](w) for n in names))
+        return [(dict(zip(names, combo, strict=True)), None) for combo in combos]
+    probes = API_QUERY_PROBES.get(op.key, lambda w: [])(w)
+    return [({}, None)] + [({}, q) for q in probes]
+
+
+def _write_params(op: Operation, w: World) -> dict[str, Any]:
+    params = API_WRITE_HINTS[op.key].path(w)
+    for name in op.path_params:
+        params.setdefault(name, API_PATH_PARAMS[name](w)[0])
+    return params
+
+
+def _text(response) -> str:
+    """The body as text; JSON is re-serialised without \\u escapes so that Chinese
+    markers are found."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    text = content.decode("utf-8", errors="replace")
+    if "json" in response.get("Content-Type", ""):
+        try:
+            return json.dumps(json.loads(text), ensure_ascii=False)
+        except ValueError:
+            return text
+    return text
+
+
+# --- API tests --------------------------------------------------------------------------------
+
+
+def test_every_api_operation_is_known_to_the_matrix():
+    """One place that lists every gap at once (the per-role tests fail on each too)."""
+    problems = []
+    for op in OPERATIONS:
+        try:
+            _check_known(op)
+        except AssertionError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
+    assert len(OPERATIONS) >= 20  # the schema is really walked
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=OP_IDS)
+@pytest.mark.parametrize("role", ROLES)
+def test_api_out_of_scope(role, op, w, api_client):
+    _check_known(op)
+    client = api_client(w.users[role])
+    where = f"[{role}] {op.key}"
+    if not op.is_write:
+        for params, query in _read_cases(op, w):
+            r = client.generic(op.method.upper(), op.url(params, query))
+            body = _text(r)
+            label = f"{where} {params or ''} {query or ''}"
+            assert r.status_code < 500, f"{label} -> {r.status_code}: {body[:300]}"
+            if op.path_params:
+                assert r.status_code in DENIED, f"{label}: OUT object served: {r.status_code}"
+            else:
+                assert r.status_code in DENIED | {200}, f"{label} -> {r.status_code}"
+            assert not w.leaked(body), f"{label} leaked {w.leaked(body)}: {body[:500]}"
+        return
+    before = out_snapshot()
+    r = _call(client, op, w, _write_params(op, w))
+    body = _text(r)
+    assert r.status_code < 500, f"{where} -> {r.status_code}: {body[:300]}"
+    allowed = DENIED | ({200, 201} if API_WRITE_HINTS[op.key].collection else set())
+    assert r.status_code in allowed, (
+        f"{where}: write on an OUT object -> {r.status_code}: {body[:300]}"
+    )
+    assert not w.leaked(body), f"{where} leaked {w.leaked(body)}: {body[:500]}"
+    after = out_snapshot()
+    changed = [k for k in before if before[k] != after[k]]
+    assert not changed, f"{where} changed OUT-of-scope rows: {changed}"
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=OP_IDS)
+def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
+    """The national role sees and changes the OUT objects with the very same requests:
+    the probes target real objects, and the leak checks are able to fail."""
+    _check_known(op)
+    client = api_client(w.users[CONTROL])
+    if op.key in API_PUBLIC:
+        r = _call(client, op, w, {})
+        assert r.status_code == 401, _text(r)[:300]
+        return
+    if not op.is_write:
+        cases = _read_cases(op, w)
+        seen = []
+        for params, query in cases:
+            r = client.generic(op.method.upper(), op.url(params, query))
+            body = _text(r)
+            assert r.status_code == 200, (
+                f"{op.key} {params} {query} -> {r.status_code}: {body[:300]}"
+            )
+            if op.path_params:
+                assert w.leaked(body), (
+                    f"control: {op.key} {params} shows no OUT marker: {body[:300]}"
+                )
+            seen += w.leaked(body)
+        if op.key in API_CONTROL_LISTS:
+            assert seen, f"control: {op.key} lists no OUT object"
+        return
+    before = out_snapshot()
+    r = _call(client, op, w, _write_params(op, w))
+    assert r.status_code in (200, 201), f"control: {op.key} -> {r.status_code}: {_text(r)[:400]}"
+    after = out_snapshot()
+    assert before != after, f"control: {op.key} succeeded without changing any OUT row"
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=OP_IDS)
+def test_api_without_token_is_401(op, w):
+    _check_known(op)
+    client = Client()
+    params = _write_params(op, w) if op.is_write else _read_cases(op, w)[0][0]
+    before = out_snapshot()
+    r = _call(client, op, w, params)
+    assert r.status_code == 401, f"{op.key} without a token -> {r.status_code}: {_text(r)[:300]}"
+    assert r.json()["code"] in {"unauthorized", "bad_credentials"}
+    assert not w.leaked(_text(r))
+    assert out_snapshot() == before
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+PAGE_NAMESPACES = {"accounts", "network", "registry", "core"}
+SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
+
+# URL kwarg name -> OUT values to try
+PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
+    "code": lambda w: [w.out.code, w.out.village, w.far.code, "53"],
+    "pk": lambda w: [
+        w.out.stations["centre"].pk,
+        w.out.stations["proposed"].pk,
+        w.far.stations["village"].pk,
+    ],
+    "household_id": API_PATH_PARAMS["household_id"],
+    "person_id": API_PATH_PARAMS["person_id"],
+    "batch_id": API_PATH_PARAMS["batch_id"],
+    "action": lambda w: list(TRANSITIONS),
+}
+
+# pages without kwargs: query strings aimed at the OUT regions
+PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
+    "network:regions": lambda w: [],
+    "network:region_search": lambda w: [
+        {"q": "5202"},
+        {"q": "52020"},
+        {"q": "53"},
+        {"q": "平"},
+        {"q": "华"},
+        {"region_code": w.out.code},
+    ],
+    "network:stations": lambda w: [
+        {"region": w.out.code},
+        {"region": "53"},
+        {"region": "5202"},
+        {"status": "proposed"},
+    ],
+    "network:station_apply": lambda w: [{"region": w.out.free_village}],
+    "network:map": lambda w: [{"region": w.out.code}, {"region": "53"}, {"region": "5202"}],
+    "registry:households": lambda w: [
+        {"region": w.out.code},
+        {"region": "53"},
+        {"region": "5202"},
+        {"q": "1组"},
+        {"poor": "on"},
+    ],
+    "core:audit": lambda w: [
+        {"object_type": "tests.Probe"},
+        {"personal_data": "1"},
+        {"action": "update"},
+        {"object_type": "registry.Person"},
+    ],
+}
+
+# pages in which the control must find OUT markers (some probe, or the plain page)
+PAGE_CONTROL_LISTS = {
+    "network:regions",
+    "network:stations",
+    "network:map",
+    "registry:households",
+    "registry:import",
+    "core:audit",
+}
+
+
+@dataclass
+class PagePost:
+    kwargs: dict[str, Any]
+    data: dict[str, Any]
+    effective: bool = False  # the control's POST changes OUT rows
+
+
+def _station_for(w: World, action: str) -> int:
+    start = {
+        "submit": "proposed",
+        "approve": "under_review",
+        "reject": "far:under_review",  # approve and reject each need a pending application
+        "activate": "approved",
+        "suspend": "centre",
+        "reinstate": "suspended",
+        "close": "village",
+    }
+    county, _, key = start[action].rpartition(":")
+    return (w.far if county == "far" else w.out).stations[key].pk
+
+
+def _action_data(action: str) -> dict[str, str]:
+    if action == "activate":
+        return {"operator_username": "probe-operator", "operator_display_name": PROBE}
+    return {"note": "probe"}
+
+
+# page route -> the POSTs to try (every page is POSTed to, forms or not)
+PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
+    "accounts:home": lambda w: [PagePost({}, {})],
+    "accounts:login": lambda w: [
+        PagePost({}, {"username": w.out.users[0].username, "password": "wrong-password"})
+    ],
+    "accounts:logout": lambda w: [PagePost({}, {})],
+    "network:regions": lambda w: [PagePost({}, {})],
+    "network:region_search": lambda w: [PagePost({}, {"q": "5202"})],
+    "network:region": lambda w: [PagePost({"code": c}, {}) for c in PAGE_KWARGS["code"](w)],
+    "network:stations": lambda w: [PagePost({}, {"region": w.out.code})],
+    "network:station_apply": lambda w: [
+        PagePost(
+            {},
+            {
+                "region_code": w.out.free_village,
+                "kind": "village_station",
+                "name": f"{PROBE} 站",
+                "applicant_name": "王小二",
+                "applicant_phone": "13800000000",
+                "premises_m2": "40",
+                "committee_recommendation": "on",
+                "deposit_yuan": "1000",
+                "capabilities": ["parcels"],
+                "opens_at": "08:00",
+                "closes_at": "20:00",
+                "open_days": ["1", "2", "3", "4", "5"],
+            },
+            effective=True,
+        )
+    ],
+    "network:station": lambda w: [PagePost({"pk": w.out.stations["centre"].pk}, {})],
+    "network:station_action": lambda w: [
+        PagePost({"pk": _station_for(w, a), "action": a}, _action_data(a), effective=True)
+        for a in TRANSITIONS
+    ],
+    "network:map": lambda w: [PagePost({}, {"region": w.out.code})],
+    "registry:households": lambda w: [PagePost({}, {"region": w.out.code})],
+    "registry:household_create": lambda w: [
+        PagePost({}, {"village_code": w.out.village, "address": PROBE}, effective=True)
+    ],
+    "registry:household": lambda w: [
+        PagePost({"household_id": w.out.household.uuid}, {})  # type: ignore[union-attr]
+    ],
+    "registry:person_create": lambda w: [
+        PagePost(
+            {"household_id": w.out.household.uuid},  # type: ignore[union-attr]
+            {
+                "name": f"{PROBE}丁",
+                "sex": "female",
+                "relation": "spouse",
+                "birth_year": "1985",
+                "id_number": fresh_id_number(w.out.code, 14),
+            },
+            effective=True,
+        )
+    ],
+    "registry:id_number": lambda w: [
+        PagePost({"person_id": p}, {}) for p in PAGE_KWARGS["person_id"](w)
+    ],
+    "registry:import": lambda w: [
+        PagePost(
+            {},
+            {"file": SimpleUploadedFile("probe.csv", import_csv(w), "text/csv")},
+            effective=True,
+        )
+    ],
+    "registry:import_template": lambda w: [PagePost({}, {})],
+    "registry:import_batch": lambda w: [PagePost({"batch_id": w.out.batch.uuid}, {})],  # type: ignore[union-attr]
+    "registry:import_report": lambda w: [PagePost({"batch_id": w.out.batch.uuid}, {})],  # type: ignore[union-attr]
+    "core:audit": lambda w: [PagePost({}, {"object_type": "tests.Probe"})],
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str  # namespace:name
+    kwargs: tuple[str, ...]
+
+
+def _pattern_kwargs(p: URLPattern) -> tuple[str, ...]:
+    converters = getattr(p.pattern, "converters", None)
+    if converters:
+        return tuple(converters)
+    return tuple(p.pattern.regex.groupindex)
+
+
+def all_pages() -> tuple[list[Page], list[str]]:
+    """Every named page in the project's namespaces, and namespaces nobody classified."""
+    pages: list[Page] = []
+    unknown: list[str] = []
+
+    def walk(patterns: list, ns: str | None) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                inner = p.namespace or ns
+                if p.namespace and p.namespace not in PAGE_NAMESPACES | SKIPPED_NAMESPACES:
+                    unknown.append(p.namespace)
+                    continue
+                if inner in SKIPPED_NAMESPACES:
+                    continue
+                walk(p.url_patterns, inner)
+            elif isinstance(p, URLPattern) and ns in PAGE_NAMESPACES:
+                assert p.name, f"unnamed page pattern {p.pattern} in {ns}"
+                pages.append(Page(f"{ns}:{p.name}", _pattern_kwargs(p)))
+
+    walk(get_resolver().url_patterns, None)
+    return pages, unknown
+
+
+PAGES, UNKNOWN_NAMESPACES = all_pages()
+PAGE_IDS = [p.name for p in PAGES]
+LOGIN_PATH = "/login/"
+
+
+def _check_page_known(page: Page) -> None:
+    missing = [k for k in page.kwargs if k not in PAGE_KWARGS]
+    assert not missing, (
+        f"{page.name}: URL kwarg(s) {missing} are unknown to the access matrix. Add them to "
+        f"PAGE_KWARGS in tests/test_access_matrix.py (OUT-of-scope identifiers from "
+        f"tests/factories/world.py)."
+    )
+    assert page.name in PAGE_POSTS, (
+        f"{page.name}: no POST probe. Add it to PAGE_POSTS in tests/test_access_matrix.py "
+        f"(form data that would change an OUT-of-scope object, or {{}} for a read-only page)."
+    )
+
+
+def _page_gets(page: Page, w: World) -> list[str]:
+    if page.kwargs:
+        combos = itertools.product(*(PAGE_KWARGS[k](w) for k in page.kwargs))
+        return [reverse(page.name, kwargs=dict(zip(page.kwargs, c, strict=True))) for c in combos]
+    url = reverse(page.name)
+    probes = PAGE_QUERY_PROBES.get(page.name, lambda w: [])(w)
+    return [url] + [f"{url}?{urlencode(q)}" for q in probes]
+
+
+def test_every_page_is_known_to_the_matrix():
+    assert not UNKNOWN_NAMESPACES, (
+        f"URL namespaces {UNKNOWN_NAMESPACES} are not walked by the access matrix: add them "
+        f"to PAGE_NAMESPACES (or SKIPPED_NAMESPACES with a reason) in tests/test_access_matrix.py"
+    )
+    problems = []
+    for page in PAGES:
+        try:
+            _check_page_known(page)
+        except AssertionError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
+    assert {p.name.split(":")[0] for p in PAGES} == PAGE_NAMESPACES
+    assert len(PAGES) >= 15
+
+
+def _login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+@pytest.mark.parametrize("role", ROLES)
+def test_page_get_out_of_scope(role, page, w):
+    _check_page_known(page)
+    client = _login(w.users[role])
+    for url in _page_gets(page, w):
+        r = client.get(url)
+        body = _text(r)
+        label = f"[{role}] GET {url} ({page.name})"
+        assert r.status_code < 500, f"{label} -> {r.status_code}"
+        if page.kwargs:
+            ok = r.status_code in {403, 404, 405} or (
+                r.status_code == 302 and r["Location"].startswith(LOGIN_PATH)
+            )
+            assert ok, f"{label}: OUT object served -> {r.status_code}"
+        else:
+            # a query aimed at an OUT region may also be answered with a 404
+            allowed = {200, 302, 403, 405} | ({404} if "?" in url else set())
+            assert r.status_code in allowed, f"{label} -> {r.status_code}"
+        assert not w.leaked(body), f"{label} leaked {w.leaked(body)}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+@pytest.mark.parametrize("role", ROLES)
+def test_page_post_out_of_scope(role, page, w):
+    _check_page_known(page)
+    for post in PAGE_POSTS[page.name](w):
+        client = _login(w.users[role])
+        url = reverse(page.name, kwargs=post.kwargs)
+        label = f"[{role}] POST {url} ({page.name}) {sorted(post.data)}"
+        before = out_snapshot()
+        r = client.post(url, post.data)
+        body = _text(r)
+        assert r.status_code < 500, f"{label} -> {r.status_code}"
+        if page.kwargs:
+            assert r.status_code in {400, 403, 404, 405}, f"{label}: OUT object -> {r.status_code}"
+        else:
+            assert r.status_code in {200, 302, 400, 403, 405}, f"{label} -> {r.status_code}"
+        assert not w.leaked(body), f"{label} leaked {w.leaked(body)}"
+        after = out_snapshot()
+        changed = [k for k in before if before[k] != after[k]]
+        assert not changed, f"{label} changed OUT-of-scope rows: {changed}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_page_control_network_admin_reaches_the_out_objects(page, w):
+    _check_page_known(page)
+    client = _login(w.users[CONTROL])
+    seen: list[str] = []
+    statuses = set()
+    for url in _page_gets(page, w):
+        r = client.get(url)
+        statuses.add(r.status_code)
+        assert r.status_code < 500, f"control: GET {url} -> {r.status_code}"
+        body = _text(r)
+        if page.kwargs and r.status_code == 200:
+            assert w.leaked(body), f"control: GET {url} shows no OUT marker"
+        seen += w.leaked(body)
+    if page.kwargs:
+        # a detail page shows the OUT object; an action URL is POST-only (405)
+        assert statuses in ({200}, {405}), f"control: {page.name} -> {statuses}"
+    if page.name in PAGE_CONTROL_LISTS:
+        assert seen, f"control: {page.name} shows no OUT object"
+    for post in PAGE_POSTS[page.name](w):
+        if not post.effective:
+            continue
+        client = _login(w.users[CONTROL])
+        before = out_snapshot()
+        url = reverse(page.name, kwargs=post.kwargs)
+        r = client.post(url, post.data)
+        assert r.status_code in {200, 302}, f"control: POST {url} -> {r.status_code}: " + (
+            _text(r)[:3000] if r.status_code == 400 else ""
+        )
+        assert out_snapshot() != before, f"control: POST {url} changed no OUT row"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_page_anonymous_is_sent_to_login(page, w):
+    _check_page_known(page)
+    client = Client()
+    for url in _page_gets(page, w)[:1]:
+        r = client.get(url)
+        if page.name == "accounts:login":
+            assert r.status_code == 200
+        elif page.name == "accounts:logout":
+            assert r.status_code == 405  # POST only; nothing to show
+        else:
+            assert r.status_code == 302, f"anonymous GET {url} -> {r.status_code}"
+            assert r["Location"].startswith(LOGIN_PATH), r["Location"]
+        assert not w.leaked(_text(r))
+    for post in PAGE_POSTS[page.name](w)[:1]:
+        before = out_snapshot()
+        r = client.post(reverse(page.name, kwargs=post.kwargs), post.data)
+        assert r.status_code in {200, 302}, f"anonymous POST {page.name} -> {r.status_code}"
+        if page.name not in {"accounts:login", "accounts:logout"}:
+            assert r["Location"].startswith(LOGIN_PATH)
+        assert out_snapshot() == before
