@@ -15,6 +15,6 @@ def test_login_shows_the_home_of_the_role_and_switches_language(page, login, mak
     assert "水城区" in page.inner_text("main")
     assert "县级运营经理" in page.inner_text("main h1")
 
-    page.select_option("select[name=language]", "en")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the switch submits its form on change
+        page.select_option("select[name=language]", "en")
     assert page.locator("html").get_attribute("lang") == "en"
