@@ -3,29 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from cunzhan.core.models import AuditEvent
-from cunzhan.network.models import Kind, Level, Region, RegionAlias
-from cunzhan.network.regions_import import regions_import
-
-
-def remove_regions() -> None:
-    RegionAlias.objects.all().delete()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {Region._meta.db_table}")  # noqa: S608
-    AuditEvent.objects.filter(object_type="network.region").delete()
-
-
-@pytest.fixture(scope="module")
-def guizhou(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        remove_regions()
-        report = regions_import(provinces=["52"], data_dir=settings.DATA_DIR, progress=False)
-    yield report
-    with django_db_blocker.unblock():
-        remove_regions()
+from cunzhan.network.models import Kind, Level, Region
 
 
 @pytest.fixture

@@ -8,43 +8,19 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from tests.network.conftest import import_guizhou
 
 from cunzhan.core.scope import prefix_q
 from cunzhan.network.models import Kind, Level, Region, RegionAlias
-from cunzhan.network.regions_import import ImportReport, kind_for, regions_import
+from cunzhan.network.regions_import import kind_for
 from cunzhan.network.selectors import (
     region_descendant_counts,
     region_display_name,
     region_resolve,
 )
-
-
-def import_guizhou() -> ImportReport:
-    return regions_import(provinces=["52"], data_dir=settings.DATA_DIR, progress=False)
-
-
-def remove_regions() -> None:
-    from cunzhan.core.models import AuditEvent
-
-    RegionAlias.objects.all().delete()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {Region._meta.db_table}")  # noqa: S608
-    AuditEvent.objects.filter(object_type="network.region").delete()
-
-
-@pytest.fixture(scope="module")
-def guizhou(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        remove_regions()
-        report = import_guizhou()
-    yield report
-    with django_db_blocker.unblock():
-        remove_regions()
-
 
 pytestmark = pytest.mark.django_db
 

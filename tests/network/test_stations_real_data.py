@@ -6,32 +6,13 @@ import re
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from tests.factories.stations import make_station
 
 from cunzhan.accounts.roles import Role
 from cunzhan.network import geo, services
-from cunzhan.network.models import Level, Region, RegionAlias
-from cunzhan.network.regions_import import regions_import
-
-
-def _remove_regions() -> None:
-    RegionAlias.objects.all().delete()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {Region._meta.db_table}")  # noqa: S608
-
-
-@pytest.fixture(scope="module")
-def guizhou(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        _remove_regions()
-        regions_import(provinces=["52"], data_dir=settings.DATA_DIR, progress=False)
-    yield
-    with django_db_blocker.unblock():
-        _remove_regions()
-
+from cunzhan.network.models import Level, Region
 
 pytestmark = pytest.mark.django_db
 
