@@ -257,3 +257,22 @@ def test_home_panels_per_role(regions, make_user):
     admin = make_user(Role.NETWORK_ADMIN)
     r = client_for(admin).get(reverse("accounts:home"))
     assert "全国服务站网络" in r.text
+
+
+def test_region_browser_totals_add_up_with_the_units_own_stations(manager):
+    make_station("520204106", "active")  # the township's depot, on the unit itself
+    make_station(VILLAGE, "active")
+    make_station("520204106202", "active")
+    page = client_for(manager).get(reverse("network:region", args=["520204106"])).text
+    own = re.search(r'<tr class="own-level">.*?</tr>', page, re.S).group(0)
+    assert "本级" in own and '<td class="num">1</td>' in own
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    station_col = [
+        int(m)
+        for m in re.findall(
+            r'<tr[^>]*>\s*<td><code>\d+</code>.*?<td class="num">(\d+)</td>', body, re.S
+        )
+    ]
+    total = int(re.search(r'<tfoot>.*?<th class="num">(\d+)</th>', page, re.S).group(1))
+    assert total == 3
+    assert sum(station_col) == total

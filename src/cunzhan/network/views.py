@@ -91,11 +91,15 @@ def region_browser(request: HttpRequest, code: str | None = None) -> HttpRespons
         {"region": child, "counts": [values.get(child.code, 0) for _c, values in columns]}
         for child in children
     ]
+    # Objects attached to the unit itself (a county's centre, a township's depot): the
+    # counters key them by the unit's own code; shown as a row so the totals add up.
+    own_counts = [values.get(region.code, 0) for _c, values in columns] if region else []
     ctx = {
         "region": region,
         "display_name": region_display_name(region, alias) if region else "",
         "ancestors": region_ancestors(region=region) if region else [],
         "rows": rows,
+        "own_counts": own_counts if any(own_counts) else None,
         "columns": [c for c, _v in columns],
         "totals": [sum(v.values()) for _c, v in columns],
         "can_apply": request.user.can(Perm.APPLY_STATION),  # type: ignore[union-attr]
