@@ -6,19 +6,13 @@ import datetime as dt
 from typing import Any
 
 from cunzhan.network import services
-from cunzhan.network.models import Station, StationKind, StationStatus
-
-KIND_FOR_LENGTH = {
-    6: StationKind.COUNTY_CENTRE,
-    9: StationKind.TOWNSHIP_DEPOT,
-    12: StationKind.VILLAGE_STATION,
-}
+from cunzhan.network.models import KIND_FOR_CODE_LENGTH, Station, StationStatus
 
 
 def apply_kwargs(region_code: str, **overrides: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "region_code": region_code,
-        "kind": KIND_FOR_LENGTH[len(region_code)],
+        "kind": KIND_FOR_CODE_LENGTH[len(region_code)],
         "name": f"服务站 {region_code}",
         "address": "村委会旁",
         "applicant_name": "王小二",

@@ -276,3 +276,12 @@ def test_region_browser_totals_add_up_with_the_units_own_stations(manager):
     total = int(re.search(r'<tfoot>.*?<th class="num">(\d+)</th>', page, re.S).group(1))
     assert total == 3
     assert sum(station_col) == total
+
+
+def test_apply_form_defaults_to_a_village_station_or_the_kind_of_the_linked_region(manager):
+    c = client_for(manager)
+    blank = c.get(reverse("network:station_apply")).text
+    assert re.search(r'<option value="village_station" selected>', blank)
+    township = c.get(reverse("network:station_apply") + "?region=520204106").text
+    assert re.search(r'<option value="township_depot" selected>', township)
+    assert 'value="520204106"' in township

@@ -125,6 +125,7 @@ STATION_KIND_LEVEL = {
     StationKind.TOWNSHIP_DEPOT: Level.TOWNSHIP,
     StationKind.VILLAGE_STATION: Level.VILLAGE,
 }
+KIND_FOR_CODE_LENGTH = {LEVEL_CODE_LENGTH[lvl]: kind for kind, lvl in STATION_KIND_LEVEL.items()}
 
 
 class StationStatus(models.TextChoices):

@@ -31,6 +31,7 @@ from cunzhan.network.forms import (
     StationReviewForm,
 )
 from cunzhan.network.models import (
+    KIND_FOR_CODE_LENGTH,
     LEVEL_CODE_LENGTH,
     Capability,
     Level,
@@ -291,9 +292,13 @@ def station_apply_page(request: HttpRequest) -> HttpResponse:
                 return redirect("network:station", pk=station.pk)
         status = 400
     else:
-        initial = {}
-        if request.GET.get("region", "").isdigit():
-            initial["region_code"] = request.GET["region"]
+        # Most applications are for village stations; a region given in the link
+        # (the region browser's "apply here") chooses the kind that fits its level.
+        initial = {"kind": StationKind.VILLAGE_STATION}
+        code = request.GET.get("region", "")
+        if code.isdigit():
+            initial["region_code"] = code
+            initial["kind"] = KIND_FOR_CODE_LENGTH.get(len(code), StationKind.VILLAGE_STATION)
         form = StationApplyForm(initial=initial)
         status = 200
     return render(request, "network/station_apply.html", {"form": form}, status=status)
