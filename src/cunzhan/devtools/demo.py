@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from cunzhan.network.services import (
     station_review,
     station_submit_for_review,
 )
+from cunzhan.registry.simulation import person_name
 
 DEMO_PREFECTURE = "5202"
 DEMO_PASSWORD = "cunzhan-demo"  # noqa: S105 - printed for the demo, never used elsewhere
@@ -36,6 +38,8 @@ DEMO_DAY = dt.date(2026, 11, 2)
 # Share of 村委会 that get a village station: most in the poverty counties, fewer elsewhere.
 VILLAGE_SHARE_POVERTY = 0.85
 VILLAGE_SHARE_OTHER = 0.35
+# Of the villages without a station, the share with an application still in onboarding.
+PENDING_SHARE = 0.08
 
 
 @dataclass
@@ -92,6 +96,7 @@ def _ensure_station(
     seed: int,
     password_hash: str,
     report: DemoReport,
+    stop_at: str = StationStatus.ACTIVE,
 ) -> Station:
     existing = Station.objects.filter(region=region, kind=kind).exclude(status=StationStatus.CLOSED)
     station = existing.first()
@@ -109,7 +114,11 @@ def _ensure_station(
         kind=kind,
         name=name,
         address=name,
-        applicant_name=f"{name}负责人",
+        applicant_name=person_name(
+            random.Random(digest),
+            sex="male" if digest[5] % 3 else "female",
+            birth_year=1970 + digest[6] % 30,
+        ),
         applicant_phone=f"1{38 + digest[3] % 10}{int.from_bytes(digest[4:8], 'big') % 10**8:08d}",
         premises_m2=premises,
         committee_recommendation=True,
@@ -118,12 +127,16 @@ def _ensure_station(
         capabilities=caps,
         actor=manager,
     )
+    report.stations_created += 1
+    if stop_at == StationStatus.PROPOSED:
+        return station
     station_submit_for_review(station=station, actor=manager)
+    if stop_at == StationStatus.UNDER_REVIEW:
+        return station
     station_review(station=station, approve=True, note="demo: approved", actor=manager)
     station, _operator, _pw = station_activate(
         station=station, actor=manager, operator_password_hash=password_hash
     )
-    report.stations_created += 1
     return station
 
 
@@ -163,7 +176,7 @@ def demo_build(
         counties = [c for c in counties if c.code in only_counties]
     password_hash = make_password(DEMO_PASSWORD)
 
-    _ensure_user("admin", Role.NETWORK_ADMIN, "网络管理员", password_hash, report)
+    _ensure_user("admin", Role.NETWORK_ADMIN, "系统管理员", password_hash, report)
     report.logins.append(("admin", str(Role.NETWORK_ADMIN.label), "全国"))
     for username, role, display, regions in (
         ("registry-5202", Role.REGISTRY_OFFICER, "六盘水市建档立卡专员", [DEMO_PREFECTURE]),
@@ -219,7 +232,16 @@ def demo_build(
                     parent=township, level=Level.VILLAGE, kind=Kind.VILLAGE, withdrawn_in=""
                 )
                 for village in villages:
-                    if not _pick(seed, village.code, share):
+                    if _pick(seed, village.code, share):
+                        stop_at = StationStatus.ACTIVE
+                    elif _pick(seed + 1, village.code, PENDING_SHARE):
+                        # a few villages still in onboarding: the county's review queue
+                        stop_at = (
+                            StationStatus.UNDER_REVIEW
+                            if _pick(seed + 2, village.code, 0.5)
+                            else StationStatus.PROPOSED
+                        )
+                    else:
                         continue
                     _ensure_station(
                         region=village,
@@ -229,6 +251,7 @@ def demo_build(
                         seed=seed,
                         password_hash=password_hash,
                         report=report,
+                        stop_at=stop_at,
                     )
         echo(f"  {county.name}: stations ready")
         result = simulation.run(

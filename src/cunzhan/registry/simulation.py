@@ -107,6 +107,13 @@ def name_lists(data_dir: str | None = None) -> NameLists:
     )
 
 
+def person_name(rng: random.Random, *, sex: str, birth_year: int) -> str:
+    """A plausible name (weighted surname, era-typical given name) for other domains'
+    synthetic people, e.g. the demo's station applicants."""
+    maker = _PersonMaker(rng=rng, names=name_lists(), region="", year=birth_year, used=set())
+    return maker.surname() + maker.given(sex, birth_year)
+
+
 class _PersonMaker:
     def __init__(
         self, *, rng: random.Random, names: NameLists, region: str, year: int, used: set[str]
