@@ -162,6 +162,15 @@ def _audit(
     )
 
 
+def _move(station: Station, *, action: str, actor: Any, note: str = "") -> Station:
+    """Apply a plain transition: check it, set the target status, save, audit."""
+    station, before = _transition(station=station, action=action, actor=actor, note=note)
+    station.status = TRANSITIONS[action].target
+    station.save(update_fields=["status", "updated_at"])
+    _audit(station, action=action, before=before, actor=actor, note=note)
+    return station
+
+
 # --- coordinates ------------------------------------------------------------------------------
 
 
@@ -416,11 +425,7 @@ def station_apply(
 
 @transaction.atomic
 def station_submit_for_review(*, station: Station, actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="submit", actor=actor)
-    station.status = S.UNDER_REVIEW
-    station.save(update_fields=["status", "updated_at"])
-    _audit(station, action="submit", before=before, actor=actor)
-    return station
+    return _move(station, action="submit", actor=actor)
 
 
 @transaction.atomic
@@ -524,26 +529,14 @@ def station_activate(
 
 @transaction.atomic
 def station_suspend(*, station: Station, note: str = "", actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="suspend", actor=actor, note=note)
-    station.status = S.SUSPENDED
-    station.save(update_fields=["status", "updated_at"])
-    _audit(station, action="suspend", before=before, actor=actor, note=note)
-    return station
+    return _move(station, action="suspend", actor=actor, note=note)
 
 
 @transaction.atomic
 def station_reinstate(*, station: Station, note: str = "", actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="reinstate", actor=actor, note=note)
-    station.status = S.ACTIVE
-    station.save(update_fields=["status", "updated_at"])
-    _audit(station, action="reinstate", before=before, actor=actor, note=note)
-    return station
+    return _move(station, action="reinstate", actor=actor, note=note)
 
 
 @transaction.atomic
 def station_close(*, station: Station, note: str = "", actor: Any = None) -> Station:
-    station, before = _transition(station=station, action="close", actor=actor, note=note)
-    station.status = S.CLOSED
-    station.save(update_fields=["status", "updated_at"])
-    _audit(station, action="close", before=before, actor=actor, note=note)
-    return station
+    return _move(station, action="close", actor=actor, note=note)
