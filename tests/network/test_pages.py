@@ -285,3 +285,11 @@ def test_apply_form_defaults_to_a_village_station_or_the_kind_of_the_linked_regi
     township = c.get(reverse("network:station_apply") + "?region=520204106").text
     assert re.search(r'<option value="township_depot" selected>', township)
     assert 'value="520204106"' in township
+
+
+def test_opening_days_read_as_a_person_would_say_them():
+    from cunzhan.network.forms import open_days_label
+
+    assert open_days_label("1234567") == "每天"
+    assert open_days_label("135") == "周一、周三、周五"
+    assert open_days_label("12345") == "周一、周二、周三、周四、周五"

@@ -23,6 +23,13 @@ WEEKDAYS = [
 ]
 
 
+def open_days_label(open_days: str) -> str:
+    """'1234567' -> 每天; otherwise the days, e.g. 周一、周三、周五."""
+    if set("1234567") <= set(open_days):
+        return str(_("每天"))
+    return str(_("、")).join(str(label) for d, label in WEEKDAYS if d in open_days)
+
+
 class StationFilterForm(forms.Form):
     region = forms.CharField(label=_("地区代码"), required=False, max_length=12)
     kind = forms.ChoiceField(

@@ -14,7 +14,7 @@ from cunzhan.accounts.roles import Perm, Role
 from cunzhan.core.rollups import register_region_counter
 from cunzhan.core.scope import RegionScope
 from cunzhan.network import selectors
-from cunzhan.network.forms import WEEKDAYS
+from cunzhan.network.forms import open_days_label
 from cunzhan.network.models import StationKind, StationStatus
 
 
@@ -69,7 +69,7 @@ def station_operator_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] |
     if not stations:
         return {"title": _("我的服务站"), "stats": [], "links": []}
     st = stations[0]
-    days = _("、").join(str(label) for d, label in WEEKDAYS if d in st.open_days)
+    days = open_days_label(st.open_days)
     return {
         "title": _("我的服务站：%(name)s") % {"name": st.name},
         "stats": [

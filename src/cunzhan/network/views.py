@@ -23,12 +23,12 @@ from cunzhan.core.rollups import region_counters
 from cunzhan.core.views import require_perm
 from cunzhan.network import geo
 from cunzhan.network.forms import (
-    WEEKDAYS,
     StationActivateForm,
     StationApplyForm,
     StationFilterForm,
     StationNoteForm,
     StationReviewForm,
+    open_days_label,
 )
 from cunzhan.network.models import (
     KIND_FOR_CODE_LENGTH,
@@ -177,7 +177,7 @@ def _detail_context(request: HttpRequest, station: Station, **extra: Any) -> dic
         "capabilities": [
             Capability(c).label for c in station.capabilities if c in Capability.values
         ],
-        "days": [label for d, label in WEEKDAYS if d in station.open_days],
+        "days": open_days_label(station.open_days),
         "actions": station_actions_allowed(station=station, user=request.user),
         "ancestors": region_ancestors(region=station.region),
         "review_form": extra.pop("review_form", None) or StationReviewForm(),
@@ -294,7 +294,7 @@ def station_apply_page(request: HttpRequest) -> HttpResponse:
     else:
         # Most applications are for village stations; a region given in the link
         # (the region browser's "apply here") chooses the kind that fits its level.
-        initial = {"kind": StationKind.VILLAGE_STATION}
+        initial: dict[str, str] = {"kind": StationKind.VILLAGE_STATION}
         code = request.GET.get("region", "")
         if code.isdigit():
             initial["region_code"] = code
