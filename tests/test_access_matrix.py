@@ -76,6 +76,8 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "household_id": lambda w: [w.out.household.uuid, w.far.household.uuid],  # type: ignore[union-attr]
     "person_id": lambda w: [w.out.person.uuid, w.far.person.uuid],  # type: ignore[union-attr]
     "batch_id": lambda w: [w.out.batch.uuid, w.far.batch.uuid],  # type: ignore[union-attr]
+    "user_id": lambda w: [u.pk for c in (w.out, w.far) for u in c.users],
+    "token_id": lambda w: out_token_ids(w),
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -102,7 +104,14 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"q": "1组"},
         {"page_size": 500},
     ],
-    "GET /accounts/users": lambda w: [{"page_size": 500}],
+    "GET /accounts/users": lambda w: [
+        {"page_size": 500},
+        {"region": w.out.code},
+        {"region": "53"},
+        {"role": "county_manager"},
+        {"active": "false"},
+        {"q": "cm-"},
+    ],
 }
 
 # list reads in which the control (network admin) must find OUT markers
@@ -189,7 +198,42 @@ def station_apply_body(w: World) -> dict[str, Any]:
     }
 
 
+def out_token_ids(w: World) -> list[int]:
+    from cunzhan.accounts.models import ApiToken
+
+    users = [u.pk for c in (w.out, w.far) for u in c.users]
+    return list(ApiToken.objects.filter(user_id__in=users).values_list("pk", flat=True))
+
+
+def out_user(w: World, index: int = 0) -> int:
+    """An OUT user: 0 the county manager, 1 the registry officer, 2 a deactivated driver."""
+    return w.out.users[index].pk
+
+
 API_WRITE_HINTS: dict[str, WriteHint] = {
+    "POST /accounts/users": WriteHint(
+        body=lambda w: {
+            "username": "probe-user",
+            "role": "driver",
+            "display_name": PROBE,
+            "region_codes": [w.out.code],
+        }
+    ),
+    "PATCH /accounts/users/{user_id}": WriteHint(
+        path=lambda w: {"user_id": out_user(w)}, body=lambda w: {"display_name": PROBE}
+    ),
+    "POST /accounts/users/{user_id}/deactivate": WriteHint(
+        path=lambda w: {"user_id": out_user(w)}, body=lambda w: {}
+    ),
+    "POST /accounts/users/{user_id}/reactivate": WriteHint(
+        path=lambda w: {"user_id": out_user(w, 2)}, body=lambda w: {}
+    ),
+    "POST /accounts/users/{user_id}/reset-password": WriteHint(
+        path=lambda w: {"user_id": out_user(w, 1)}, body=lambda w: {}
+    ),
+    "DELETE /accounts/tokens/{token_id}": WriteHint(
+        path=lambda w: {"token_id": out_token_ids(w)[0]}, body=lambda w: {}
+    ),
     "POST /accounts/token": WriteHint(
         body=lambda w: {"username": w.out.users[0].username, "password": "not-the-password"}
     ),

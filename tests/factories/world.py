@@ -28,7 +28,7 @@ from typing import Any
 
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Role
-from cunzhan.accounts.services import user_create
+from cunzhan.accounts.services import api_token_create, user_create
 from cunzhan.core.audit import audit_record
 from cunzhan.core.scope import RegionScope
 from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
@@ -213,7 +213,17 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
         display_name=f"{tag}-专员",
         region_codes=[code],
     )
-    c.users = [manager, officer]
+    # a deactivated driver (a reactivation can aim at it) and a token of the manager
+    driver, _ = user_create(
+        username=f"drv-{code}",
+        role=Role.DRIVER,
+        password=PASSWORD,
+        display_name=f"{tag}-司机",
+        region_codes=[code],
+    )
+    User.objects.filter(pk=driver.pk).update(is_active=False)
+    api_token_create(user=manager, name=f"{tag}-token")
+    c.users = [manager, officer, driver]
     id2 = make_id_number(region=code, birth_date=dt.date(1990, 1, 1), sequence=2 * (200 + seq) + 1)
     c.batch = registry_import(
         scope=RegionScope.for_regions([code]),
@@ -304,9 +314,9 @@ def out_snapshot() -> dict[str, Any]:
         "batches": rows(ImportBatch.objects.filter(out_q("region_code")), "updated_at"),
         "users": rows(User.objects.all(), "password", "is_active", "role", "updated_at"),
         "assignments": rows(Assignment.objects.all(), "region_id", "station_id"),
-        "out_tokens": ApiToken.objects.filter(
-            user__assignments__region_id__in=OUT_COUNTIES
-        ).count(),
+        "out_tokens": rows(
+            ApiToken.objects.filter(user__assignments__region_id__in=OUT_COUNTIES), "revoked_at"
+        ),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

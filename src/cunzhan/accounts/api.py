@@ -1,14 +1,31 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts import schemas
+from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import ROLE_PERMS, Perm
-from cunzhan.accounts.selectors import scope_for_user, user_list
-from cunzhan.accounts.services import api_token_create
+from cunzhan.accounts.selectors import (
+    api_token_get,
+    api_token_list,
+    scope_for_user,
+    user_get,
+    user_manageable_list,
+)
+from cunzhan.accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    user_assignments_set,
+    user_create,
+    user_deactivate,
+    user_password_reset,
+    user_reactivate,
+    user_update,
+)
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import ApplicationError
 
@@ -42,6 +59,109 @@ def me(request: HttpRequest):
 
 @router.get("/users", response={200: list[schemas.UserOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def users(request: HttpRequest):
+def users(
+    request: HttpRequest,
+    role: str | None = None,
+    region: str | None = None,
+    active: bool | None = None,
+    q: str | None = None,
+):
+    """Users the caller may manage: everyone for network admins; station operators and
+    drivers wholly inside their county for county managers."""
     user = require(request, Perm.MANAGE_USERS)
-    return user_list(scope=scope_for_user(user))
+    return user_manageable_list(
+        actor=user,
+        role=(role or "")[:30],
+        region=(region or "").strip()[:12],
+        active=active,
+        q=(q or "").strip()[:80],
+    )
+
+
+def _managed(request: HttpRequest, user_id: int) -> tuple[User, User]:
+    actor = require(request, Perm.MANAGE_USERS)
+    return actor, user_get(actor=actor, user_id=user_id)
+
+
+@router.post("/users", response={201: schemas.UserCreateOut, **ERROR_RESPONSES})
+def users_create(request: HttpRequest, data: schemas.UserCreateIn):
+    """Create a user with a role the caller may grant, assigned inside the caller's scope.
+    The initial password is returned once."""
+    actor = require(request, Perm.MANAGE_USERS)
+    user, password = user_create(
+        username=data.username,
+        role=data.role,
+        display_name=data.display_name,
+        phone=data.phone,
+        region_codes=data.region_codes,
+        station_ids=data.station_ids,
+        actor=actor,
+    )
+    return Status(201, {"user": user_get(actor=actor, user_id=user.pk), "password": password})
+
+
+@router.get("/users/{user_id}", response={200: schemas.UserOut, **ERROR_RESPONSES})
+def users_get(request: HttpRequest, user_id: int):
+    _actor, user = _managed(request, user_id)
+    return user
+
+
+@router.patch("/users/{user_id}", response={200: schemas.UserOut, **ERROR_RESPONSES})
+def users_update(request: HttpRequest, user_id: int, data: schemas.UserUpdateIn):
+    """Change name, phone, role and (when given) the assignments, all or nothing."""
+    actor, user = _managed(request, user_id)
+    with transaction.atomic():
+        if data.region_codes is not None or data.station_ids is not None:
+            user = user_assignments_set(
+                actor=actor,
+                user=user,
+                region_codes=data.region_codes or [],
+                station_ids=data.station_ids or [],
+            )
+        user_update(
+            actor=actor,
+            user=user,
+            display_name=data.display_name,
+            phone=data.phone,
+            role=data.role,
+        )
+    return user_get(actor=actor, user_id=user_id)
+
+
+@router.post("/users/{user_id}/deactivate", response={200: schemas.UserOut, **ERROR_RESPONSES})
+def users_deactivate(request: HttpRequest, user_id: int):
+    """The user can no longer log in or use API tokens."""
+    actor, user = _managed(request, user_id)
+    user_deactivate(actor=actor, user=user)
+    return user_get(actor=actor, user_id=user_id)
+
+
+@router.post("/users/{user_id}/reactivate", response={200: schemas.UserOut, **ERROR_RESPONSES})
+def users_reactivate(request: HttpRequest, user_id: int):
+    actor, user = _managed(request, user_id)
+    user_reactivate(actor=actor, user=user)
+    return user_get(actor=actor, user_id=user_id)
+
+
+@router.post(
+    "/users/{user_id}/reset-password", response={200: schemas.PasswordResetOut, **ERROR_RESPONSES}
+)
+def users_reset_password(request: HttpRequest, user_id: int):
+    """A new one-time password, returned once."""
+    actor, user = _managed(request, user_id)
+    return {"password": user_password_reset(actor=actor, user=user)}
+
+
+@router.get("/tokens", response={200: list[schemas.ApiTokenOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def tokens(request: HttpRequest):
+    """The caller's own API tokens (keys are never shown again)."""
+    return api_token_list(user=request.auth)  # type: ignore[attr-defined]
+
+
+@router.delete("/tokens/{token_id}", response={200: schemas.ApiTokenOut, **ERROR_RESPONSES})
+def tokens_revoke(request: HttpRequest, token_id: int):
+    """Revoke one of the caller's tokens (network admins: any token)."""
+    actor = request.auth  # type: ignore[attr-defined]
+    token = api_token_get(actor=actor, token_id=token_id)
+    return api_token_revoke(actor=actor, token=token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +16,11 @@ class Role(models.TextChoices):
     REGISTRY_OFFICER = "registry_officer", _("建档立卡专员")
     AUDITOR = "auditor", _("审计员")
 
+    @staticmethod
+    def manageable_roles(actor: Any) -> frozenset[str]:
+        """The roles ``actor`` may create and manage (see :func:`manageable_roles`)."""
+        return manageable_roles(actor)
+
 
 class Perm:
     VIEW_NETWORK = "view_network"
@@ -23,7 +30,7 @@ class Perm:
     EDIT_REGISTRY = "edit_registry"
     VIEW_ID_NUMBERS = "view_id_numbers"
     VIEW_AUDIT = "view_audit"
-    MANAGE_USERS = "manage_users"
+    MANAGE_USERS = "manage_users"  # which users: manageable_roles() and the actor's scope
     IMPORT_REGIONS = "import_regions"
 
 
@@ -32,7 +39,13 @@ ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
 ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.NETWORK_ADMIN: ALL_PERMS,
     Role.COUNTY_MANAGER: frozenset(
-        {Perm.VIEW_NETWORK, Perm.MANAGE_STATIONS, Perm.APPLY_STATION, Perm.VIEW_REGISTRY}
+        {
+            Perm.VIEW_NETWORK,
+            Perm.MANAGE_STATIONS,
+            Perm.APPLY_STATION,
+            Perm.VIEW_REGISTRY,
+            Perm.MANAGE_USERS,
+        }
     ),
     Role.STATION_OPERATOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY}),
     Role.DRIVER: frozenset({Perm.VIEW_NETWORK}),
@@ -45,3 +58,27 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
 
 def role_has(role: str, perm: str) -> bool:
     return perm in ROLE_PERMS.get(role, frozenset())
+
+
+# Who manages whom (docs/adr/0006-who-manages-users.md). Network admins manage every
+# user; county managers manage the people who work their stations and runs, inside
+# their own scope, and never admins, auditors or registry officers (those are
+# appointed nationally: an auditor chosen by the audited, or a registry officer with
+# access to ID numbers appointed by a network manager, would defeat their purpose).
+MANAGEABLE_ROLES: dict[str, frozenset[str]] = {
+    Role.NETWORK_ADMIN: frozenset(Role.values),
+    Role.COUNTY_MANAGER: frozenset({Role.STATION_OPERATOR, Role.DRIVER}),
+}
+
+
+def manageable_roles(actor: Any) -> frozenset[str]:
+    """The roles ``actor`` may grant and whose holders it may manage (inside its scope).
+
+    Empty for anonymous or deactivated users and for roles without ``MANAGE_USERS``.
+    """
+    if actor is None or not getattr(actor, "is_active", False):
+        return frozenset()
+    role = getattr(actor, "role", "")
+    if not role_has(role, Perm.MANAGE_USERS):
+        return frozenset()
+    return MANAGEABLE_ROLES.get(role, frozenset())

@@ -6,12 +6,14 @@ from typing import Any
 
 from django.contrib.auth.hashers import identify_hasher
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cunzhan.accounts.models import ApiToken, Assignment, User
-from cunzhan.accounts.roles import Role
+from cunzhan.accounts.roles import Role, manageable_roles
+from cunzhan.accounts.selectors import scope_for_user, user_is_manageable
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
 
 
 @transaction.atomic
@@ -33,6 +35,10 @@ def user_create(
     ``password_hash`` (an encoded Django hash, e.g. from ``make_password``) is stored
     as is and the returned password is empty: bulk onboarding (the demo network)
     hashes one initial password once instead of paying the hasher's cost per user.
+
+    With an ``actor`` (a person, not the system) the rule of ADR 0006 applies: the role
+    must be one the actor may grant (:func:`~cunzhan.accounts.roles.manageable_roles`)
+    and every assigned region or station must lie inside the actor's own scope.
     """
     if role not in Role.values:
         raise ApplicationError(f"unknown role {role!r}", code="invalid_role")
@@ -53,6 +59,8 @@ def user_create(
             "a user other than a network admin needs a region or a station",
             code="assignment_required",
         )
+    if _is_person(actor):
+        _check_grant(actor=actor, role=role, region_codes=region_codes, station_ids=station_ids)
     _check_assignment_targets(region_codes, station_ids)
     user = User(username=username, role=role, display_name=display_name, phone=phone)
     if password_hash:
@@ -114,6 +122,266 @@ def user_ensure(
     return user
 
 
+def _is_person(actor: Any) -> bool:
+    return actor is not None and bool(getattr(actor, "is_authenticated", False))
+
+
+def _check_grant(*, actor: Any, role: str, region_codes: list[str], station_ids: list[int]) -> None:
+    """The actor may grant ``role`` and every region and station lies inside its scope.
+
+    Checked before existence, so a code outside the scope is refused the same way
+    whether or not it exists (nothing is revealed about other counties)."""
+    if role not in manageable_roles(actor):
+        raise PermissionDenied(
+            _("您不能授予“%(role)s”角色") % {"role": Role(role).label},
+            code="role_not_allowed",
+            details={"field": "role"},
+        )
+    scope = scope_for_user(actor)
+    if scope.everything:
+        return
+    bad_regions = [c for c in region_codes if not scope.contains_code(str(c))]
+    station_model = Assignment._meta.get_field("station").related_model
+    rows = dict(
+        station_model._default_manager.filter(pk__in=station_ids).values_list("pk", "region_id")  # type: ignore[union-attr]
+    )
+    bad_stations = [
+        sid
+        for sid in station_ids
+        if sid not in rows
+        or not scope.contains_code(rows[sid])
+        or (scope.station_ids is not None and sid not in scope.station_ids)
+    ]
+    if bad_regions or bad_stations:
+        raise ApplicationError(
+            _("只能分配您管辖范围内的地区和服务站"),
+            code="assignment_out_of_scope",
+            details={"field": "region_codes", "regions": bad_regions, "stations": bad_stations},
+        )
+
+
+def _check_manageable(*, actor: Any, user: User) -> None:
+    """NotFound unless ``actor`` may manage ``user`` (out of scope looks like missing)."""
+    if not user_is_manageable(actor=actor, user=user):
+        raise NotFound()
+
+
+def _lock(user: User) -> User:
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+def _user_region(user: User) -> str:
+    a = Assignment.objects.filter(user=user).select_related("station").first()
+    if a is None:
+        return ""
+    return a.region_id or (a.station.region_id if a.station is not None else "")
+
+
+def _assignment_state(user: User) -> dict[str, list]:
+    rows = list(Assignment.objects.filter(user=user).values_list("region_id", "station_id"))
+    return {
+        "regions": sorted(r for r, _s in rows if r),
+        "stations": sorted(s for _r, s in rows if s),
+    }
+
+
+@transaction.atomic
+def user_update(
+    *,
+    actor: Any,
+    user: User,
+    display_name: str | None = None,
+    phone: str | None = None,
+    role: str | None = None,
+) -> User:
+    """Change a managed user's name, phone or role (a role the actor may grant).
+
+    Nobody changes their own role (an admin cannot demote themselves by accident and
+    nobody promotes themselves); a role other than network admin needs an assignment.
+    """
+    _check_manageable(actor=actor, user=user)
+    user = _lock(user)
+    before = snapshot(user, exclude=("password",))
+    fields: list[str] = []
+    if display_name is not None:
+        display_name = display_name.strip()
+        if len(display_name) > 80:
+            raise ApplicationError(
+                _("姓名最多 80 个字符"), code="invalid", details={"field": "display_name"}
+            )
+        user.display_name = display_name
+        fields.append("display_name")
+    if phone is not None:
+        phone = phone.strip()
+        if len(phone) > 20 or (phone and not phone.replace("-", "").replace("+", "").isdigit()):
+            raise ApplicationError(
+                _("手机号码格式不正确"), code="invalid_phone", details={"field": "phone"}
+            )
+        user.phone = phone
+        fields.append("phone")
+    if role is not None and role != user.role:
+        if role not in Role.values:
+            raise ApplicationError(_("未知角色"), code="invalid_role", details={"field": "role"})
+        if user.pk == getattr(actor, "pk", None):
+            raise ApplicationError(
+                _("不能修改自己的角色"), code="own_role", details={"field": "role"}
+            )
+        if role not in manageable_roles(actor):
+            raise PermissionDenied(
+                _("您不能授予“%(role)s”角色") % {"role": Role(role).label},
+                code="role_not_allowed",
+                details={"field": "role"},
+            )
+        if role != Role.NETWORK_ADMIN and not Assignment.objects.filter(user=user).exists():
+            raise ApplicationError(
+                _("除网络管理员外，用户至少需要分配一个地区或服务站"),
+                code="assignment_required",
+                details={"field": "region_codes"},
+            )
+        user.role = role
+        fields.append("role")
+    if not fields:
+        return user
+    user.save(update_fields=[*fields, "updated_at"])
+    audit_record(
+        action="update",
+        object_type="accounts.User",
+        object_id=user.pk,
+        object_repr=user.username,
+        region_code=_user_region(user),
+        before=before,
+        after=snapshot(user, exclude=("password",)),
+        actor=actor,
+    )
+    return user
+
+
+@transaction.atomic
+def user_assignments_set(
+    *,
+    actor: Any,
+    user: User,
+    region_codes: Iterable[str] = (),
+    station_ids: Iterable[int] = (),
+) -> User:
+    """Replace a managed user's regions and stations, each inside the actor's scope.
+
+    At least one is required unless the user is a network admin."""
+    _check_manageable(actor=actor, user=user)
+    user = _lock(user)
+    region_codes = list(dict.fromkeys(str(c).strip() for c in region_codes if str(c).strip()))
+    station_ids = list(dict.fromkeys(int(s) for s in station_ids))
+    if user.role != Role.NETWORK_ADMIN and not region_codes and not station_ids:
+        raise ApplicationError(
+            _("除网络管理员外，用户至少需要分配一个地区或服务站"),
+            code="assignment_required",
+            details={"field": "region_codes"},
+        )
+    _check_grant(actor=actor, role=user.role, region_codes=region_codes, station_ids=station_ids)
+    _check_assignment_targets(region_codes, station_ids)
+    before = _assignment_state(user)
+    Assignment.objects.filter(user=user).exclude(region_id__in=region_codes).exclude(
+        station_id__in=station_ids
+    ).delete()
+    have = _assignment_state(user)
+    for code in region_codes:
+        if code not in have["regions"]:
+            Assignment.objects.create(user=user, region_id=code)
+    for sid in station_ids:
+        if sid not in have["stations"]:
+            Assignment.objects.create(user=user, station_id=sid)
+    after = _assignment_state(user)
+    User.objects.filter(pk=user.pk).update(updated_at=timezone.now())
+    if hasattr(user, "_cunzhan_scope"):
+        del user._cunzhan_scope
+    if before != after:
+        audit_record(
+            action="update",
+            object_type="accounts.User",
+            object_id=user.pk,
+            object_repr=user.username,
+            region_code=_user_region(user),
+            before=before,
+            after=after,
+            note="assignments",
+            actor=actor,
+        )
+    return user
+
+
+def _set_active(*, actor: Any, user: User, active: bool) -> User:
+    _check_manageable(actor=actor, user=user)
+    if not active and user.pk == getattr(actor, "pk", None):
+        raise ApplicationError(_("不能停用自己的账号"), code="self_deactivate")
+    user = _lock(user)
+    if user.is_active == active:
+        raise ApplicationError(
+            _("该账号已启用") if active else _("该账号已停用"),
+            code="already_active" if active else "already_inactive",
+        )
+    user.is_active = active
+    user.save(update_fields=["is_active", "updated_at"])
+    audit_record(
+        action="reactivate" if active else "deactivate",
+        object_type="accounts.User",
+        object_id=user.pk,
+        object_repr=user.username,
+        region_code=_user_region(user),
+        before={"is_active": not active},
+        after={"is_active": active},
+        actor=actor,
+    )
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: Any, user: User) -> User:
+    """A deactivated user can no longer log in, and their sessions and API tokens stop
+    working (Django's backend and ``user_by_token`` refuse inactive users). Nobody
+    deactivates themselves, so an admin always remains."""
+    return _set_active(actor=actor, user=user, active=False)
+
+
+@transaction.atomic
+def user_reactivate(*, actor: Any, user: User) -> User:
+    return _set_active(actor=actor, user=user, active=True)
+
+
+@transaction.atomic
+def user_password_reset(*, actor: Any, user: User) -> str:
+    """A new one-time password for a managed user, returned once (never stored in clear
+    or audited). Their API tokens keep working; deactivate to cut those off too."""
+    _check_manageable(actor=actor, user=user)
+    user = _lock(user)
+    password = secrets.token_urlsafe(9)
+    user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    audit_record(
+        action="password_reset",
+        object_type="accounts.User",
+        object_id=user.pk,
+        object_repr=user.username,
+        region_code=_user_region(user),
+        actor=actor,
+    )
+    return password
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str) -> User:
+    """``user`` changes their own password (the form has checked the old one)."""
+    user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    audit_record(
+        action="password_change",
+        object_type="accounts.User",
+        object_id=user.pk,
+        object_repr=user.username,
+        actor=user,
+    )
+    return user
+
+
 def _check_assignment_targets(region_codes: list[str], station_ids: list[int]) -> None:
     """Every assigned region and station must exist (checked before any write: SQLite
     only checks foreign keys at commit)."""
@@ -150,3 +418,24 @@ def api_token_create(*, user: User, name: str = "api") -> tuple[ApiToken, str]:
         actor=user,
     )
     return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+    """Revoke one of the actor's own tokens, or any token for a network admin."""
+    is_admin = bool(actor.is_active and actor.role == Role.NETWORK_ADMIN)
+    if token.user_id != actor.pk and not is_admin:
+        raise NotFound()
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise ApplicationError(_("该令牌已被撤销"), code="token_revoked")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at", "updated_at"])
+    audit_record(
+        action="revoke",
+        object_type="accounts.ApiToken",
+        object_id=token.pk,
+        object_repr=f"{token.prefix} ({token.user.username})",
+        actor=actor,
+    )
+    return token
