@@ -100,6 +100,9 @@ TEMPLATES = [
 ]
 
 _default_sqlite = f"sqlite:///{BASE_DIR / 'var' / 'cunzhan.sqlite3'}"
+if not os.environ.get("DATABASE_URL"):
+    # the embedded default lives in ./var, which a fresh clone does not have yet
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or _default_sqlite, conn_max_age=60
