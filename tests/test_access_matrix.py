@@ -528,6 +528,8 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "person_id": API_PATH_PARAMS["person_id"],
     "batch_id": API_PATH_PARAMS["batch_id"],
     "action": lambda w: list(TRANSITIONS),
+    "user_id": API_PATH_PARAMS["user_id"],
+    "token_id": API_PATH_PARAMS["token_id"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -556,6 +558,13 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"q": "1组"},
         {"poor": "on"},
     ],
+    "accounts:users": lambda w: [
+        {"region": w.out.code},
+        {"region": "53"},
+        {"role": "county_manager"},
+        {"active": "0"},
+        {"q": "cm-"},
+    ],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -572,6 +581,7 @@ PAGE_CONTROL_LISTS = {
     "registry:households",
     "registry:import",
     "core:audit",
+    "accounts:users",
 }
 
 
@@ -609,6 +619,45 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         PagePost({}, {"username": w.out.users[0].username, "password": "wrong-password"})
     ],
     "accounts:logout": lambda w: [PagePost({}, {})],
+    "accounts:account": lambda w: [PagePost({}, {})],
+    "accounts:token_create": lambda w: [PagePost({}, {"name": PROBE})],
+    "accounts:token_revoke": lambda w: [
+        PagePost({"token_id": out_token_ids(w)[0]}, {}, effective=True)
+    ],
+    "accounts:password_change": lambda w: [
+        PagePost(
+            {},
+            {"old_password": "wrong", "new_password1": "Probe-pw-42x", "new_password2": "x"},
+        )
+    ],
+    "accounts:users": lambda w: [PagePost({}, {"region": w.out.code})],
+    "accounts:user_create": lambda w: [
+        PagePost(
+            {},
+            {
+                "username": "probe-user",
+                "role": "driver",
+                "display_name": PROBE,
+                "region_codes": w.out.code,
+            },
+            effective=True,
+        )
+    ],
+    "accounts:user": lambda w: [PagePost({"user_id": out_user(w)}, {})],
+    "accounts:user_edit": lambda w: [
+        PagePost(
+            {"user_id": out_user(w)},
+            {"display_name": PROBE, "role": "county_manager", "region_codes": w.out.code},
+            effective=True,
+        )
+    ],
+    "accounts:user_deactivate": lambda w: [PagePost({"user_id": out_user(w)}, {}, effective=True)],
+    "accounts:user_reactivate": lambda w: [
+        PagePost({"user_id": out_user(w, 2)}, {}, effective=True)
+    ],
+    "accounts:user_password_reset": lambda w: [
+        PagePost({"user_id": out_user(w, 1)}, {}, effective=True)
+    ],
     "network:regions": lambda w: [PagePost({}, {})],
     "network:region_search": lambda w: [PagePost({}, {"q": "5202"})],
     "network:region": lambda w: [PagePost({"code": c}, {}) for c in PAGE_KWARGS["code"](w)],

@@ -84,7 +84,7 @@ def test_token_endpoint_and_me(client, regions, make_user):
     assert me.json()["role"] == "county_manager"
 
 
-def test_users_list_needs_manage_users(api_client, make_user, regions):
+def test_users_list_is_scoped_for_county_managers(api_client, make_user, regions):
     mgr = make_user(Role.COUNTY_MANAGER, regions=["520204"])
     assert api_client(mgr).get("/api/v1/accounts/users").json()["count"] == 0
     admin = make_user(Role.NETWORK_ADMIN)

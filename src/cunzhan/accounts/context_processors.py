@@ -20,6 +20,8 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         ("network:map", _("地图"), Perm.VIEW_NETWORK),
         ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
         ("core:audit", _("审计日志"), Perm.VIEW_AUDIT),
+        ("accounts:users", _("用户"), Perm.MANAGE_USERS),
+        ("accounts:account", _("我的账号"), None),
     ]
     out = []
     path = request.path
