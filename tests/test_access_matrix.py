@@ -76,6 +76,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "household_id": lambda w: [w.out.household.uuid, w.far.household.uuid],  # type: ignore[union-attr]
     "person_id": lambda w: [w.out.person.uuid, w.far.person.uuid],  # type: ignore[union-attr]
     "batch_id": lambda w: [w.out.batch.uuid, w.far.batch.uuid],  # type: ignore[union-attr]
+    "consent_id": lambda w: [w.out.consent.pk, w.far.consent.pk],  # type: ignore[union-attr]
     "user_id": lambda w: [u.pk for c in (w.out, w.far) for u in c.users],
     "token_id": lambda w: out_token_ids(w),
 }
@@ -274,6 +275,11 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
             "id_number": fresh_id_number(w.out.code, 13),
         }
     ),
+    "PATCH /registry/persons/{person_id}": WriteHint(body=lambda w: {"name": f"{PROBE}戊"}),
+    "POST /registry/persons/{person_id}/consents": WriteHint(
+        body=lambda w: {"purpose": "sms", "method": "paper"}
+    ),
+    "POST /registry/consents/{consent_id}/withdraw": WriteHint(body=lambda w: {}),
     "POST /registry/imports": WriteHint(
         files=lambda w: {"file": SimpleUploadedFile("probe.csv", import_csv(w), "text/csv")},
         collection=True,
@@ -527,6 +533,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "household_id": API_PATH_PARAMS["household_id"],
     "person_id": API_PATH_PARAMS["person_id"],
     "batch_id": API_PATH_PARAMS["batch_id"],
+    "consent_id": API_PATH_PARAMS["consent_id"],
     "action": lambda w: list(TRANSITIONS),
     "user_id": API_PATH_PARAMS["user_id"],
     "token_id": API_PATH_PARAMS["token_id"],
@@ -550,13 +557,22 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"status": "proposed"},
     ],
     "network:station_apply": lambda w: [{"region": w.out.free_village}],
-    "network:map": lambda w: [{"region": w.out.code}, {"region": "53"}, {"region": "5202"}],
+    "network:map": lambda w: [
+        {"region": w.out.code},
+        {"region": "53"},
+        {"region": "5202"},
+        {"region": "六枝"},
+        {"region": "华"},
+    ],
     "registry:households": lambda w: [
         {"region": w.out.code},
         {"region": "53"},
         {"region": "5202"},
         {"q": "1组"},
         {"poor": "on"},
+        {"region": "六枝"},
+        {"region": "那玉"},
+        {"region": "华"},
     ],
     "accounts:users": lambda w: [
         {"region": w.out.code},
@@ -707,6 +723,45 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
             },
             effective=True,
         )
+    ],
+    "registry:person_edit": lambda w: [
+        PagePost(
+            {"person_id": w.out.person.uuid},  # type: ignore[union-attr]
+            {"name": f"{PROBE}戊", "sex": "male", "relation": "head", "birth_year": "1972"},
+            effective=True,
+        )
+    ],
+    "registry:household_edit": lambda w: [
+        PagePost(
+            {"household_id": w.out.household.uuid},  # type: ignore[union-attr]
+            {"address": f"{PROBE} 新地址"},
+            effective=True,
+        )
+    ],
+    "registry:poverty_register": lambda w: [
+        PagePost(
+            {"household_id": w.out.household.uuid},  # type: ignore[union-attr]
+            {"year_registered": "2015", "main_cause": "water"},
+            effective=True,
+        )
+    ],
+    "registry:poverty_exit": lambda w: [
+        PagePost(
+            {"household_id": w.out.household.uuid},  # type: ignore[union-attr]
+            {"year_exited": "2020"},
+            effective=True,
+        )
+    ],
+    "registry:consent_grant": lambda w: [
+        PagePost(
+            {"person_id": p},
+            {"purpose": "sms", "method": "paper"},
+            effective=True,
+        )
+        for p in PAGE_KWARGS["person_id"](w)
+    ],
+    "registry:consent_withdraw": lambda w: [
+        PagePost({"consent_id": c}, {}, effective=True) for c in PAGE_KWARGS["consent_id"](w)
     ],
     "registry:id_number": lambda w: [
         PagePost({"person_id": p}, {}) for p in PAGE_KWARGS["person_id"](w)

@@ -35,7 +35,7 @@ from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
 from cunzhan.registry import services as registry_services
 from cunzhan.registry.idcard import make_id_number
 from cunzhan.registry.importers import COLUMNS, registry_import
-from cunzhan.registry.models import Household, ImportBatch, Person
+from cunzhan.registry.models import Consent, Household, ImportBatch, Person
 from tests.factories.regions import make_region_tree
 from tests.factories.stations import make_station
 
@@ -79,6 +79,7 @@ class County:
     person: Person | None = None
     id_number: str = ""
     batch: ImportBatch | None = None
+    consent: Consent | None = None  # in force: a withdrawal would change it
     users: list[User] = field(default_factory=list)
 
 
@@ -192,6 +193,9 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     )
     registry_services.poverty_register(
         household=c.household, year_registered=2014, main_cause="illness"
+    )
+    c.consent = registry_services.consent_grant(
+        person=c.person, purpose="data_processing", method="paper"
     )
     registry_services.income_record_set(
         household=c.household, year=2023, source="farming", amount_fen=1_234_500
@@ -310,6 +314,12 @@ def out_snapshot() -> dict[str, Any]:
         ),
         "incomes": rows(
             IncomeRecord.objects.filter(out_q("household__village_id")), "amount_fen", "updated_at"
+        ),
+        "consents": rows(
+            Consent.objects.filter(out_q("person__household__village_id")),
+            "purpose",
+            "withdrawn_at",
+            "updated_at",
         ),
         "batches": rows(ImportBatch.objects.filter(out_q("region_code")), "updated_at"),
         "users": rows(User.objects.all(), "password", "is_active", "role", "updated_at"),

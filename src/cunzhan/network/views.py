@@ -344,8 +344,20 @@ def _default_map_code(scope: Any) -> str | None:
 def station_map(request: HttpRequest) -> HttpResponse:
     """County outlines (GeoJSON shipped with the data) and stations, as an inline SVG."""
     scope = scope_for_user(request.user)
-    code = (request.GET.get("region") or "").strip() or _default_map_code(scope)
-    ctx: dict[str, Any] = {"region": None, "svg": None, "kinds": []}
+    code = (request.GET.get("region") or "").strip()[:40] or _default_map_code(scope)
+    ctx: dict[str, Any] = {"region": None, "svg": None, "kinds": [], "typed": code or ""}
+    if code and not code.isdigit():
+        # a name (水城): one unit in scope resolves; several are offered; none is said so
+        named = [] if "\x00" in code else list(region_search(scope=scope, text=code, limit=50))
+        exact = [r for r in named if r.name == code] or [
+            r for r in named if r.name.startswith(code) and len(r.name) - len(code) <= 2
+        ]
+        named = exact or named
+        if len(named) == 1:
+            code = named[0].code
+        else:
+            ctx.update(region_choices=named[:20], region_missing=not named)
+            code = None
     if code:
         try:
             region = region_get(scope=scope, code=code)

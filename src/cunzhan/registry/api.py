@@ -20,7 +20,7 @@ from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import ApplicationError
 from cunzhan.registry import schemas, selectors, services
 from cunzhan.registry.importers import registry_import
-from cunzhan.registry.models import Household, ImportBatch, Person
+from cunzhan.registry.models import Consent, Household, ImportBatch, Person
 
 router = Router(tags=["registry"])
 
@@ -199,3 +199,86 @@ def imports_get(request: HttpRequest, batch_id: uuid.UUID):
     user = require(request, Perm.VIEW_REGISTRY)
     batch = selectors.import_batch_get(scope=scope_for_user(user), user=user, batch_id=batch_id)
     return batch_out(batch)
+
+
+@router.patch("/persons/{person_id}", response={200: schemas.PersonDetailOut, **ERROR_RESPONSES})
+def persons_update(request: HttpRequest, person_id: uuid.UUID, data: schemas.PersonUpdateIn):
+    """Change a person's fields (only those given). The ID number is validated (GB 11643,
+    birth year and sex must agree); an empty or missing one keeps the number on record."""
+    user = require(request, Perm.EDIT_REGISTRY)
+    person = selectors.person_get(scope=scope_for_user(user), person_id=person_id)
+    given = data.dict(exclude_unset=True)
+    fields: dict[str, Any] = {
+        "name": person.name,
+        "sex": person.sex,
+        "relation": person.relation,
+        "birth_year": person.birth_year,
+        "phone": person.phone,
+    }
+    fields.update({k: v for k, v in given.items() if k != "id_number" and v is not None})
+    if "birth_year" not in given and given.get("id_number"):
+        fields["birth_year"] = None  # taken from the new ID number
+    person, _changed = services.person_update(
+        person=person, actor=user, id_number=given.get("id_number") or "", **fields
+    )
+    return {**person_out(person), "household": person.household.uuid}
+
+
+def consent_out(c: Consent) -> dict:
+    return {
+        "id": c.pk,
+        "purpose": c.purpose,
+        "method": c.method,
+        "granted_at": c.granted_at,
+        "withdrawn_at": c.withdrawn_at,
+        "in_force": c.withdrawn_at is None,
+        "recorded_by": str(c.recorded_by) if c.recorded_by else "",
+    }
+
+
+@router.get(
+    "/persons/{person_id}/consents",
+    response={200: schemas.PersonConsentsOut, **ERROR_RESPONSES},
+)
+def persons_consents(request: HttpRequest, person_id: uuid.UUID):
+    """The person's consent records, newest first (withdrawn ones included)."""
+    user = require(request, Perm.VIEW_REGISTRY)
+    person = selectors.person_get(scope=scope_for_user(user), person_id=person_id)
+    return {
+        "person_id": person.uuid,
+        "person_name": person.name,
+        "consents": [consent_out(c) for c in selectors.consent_list(person=person)],
+    }
+
+
+@router.post(
+    "/persons/{person_id}/consents",
+    response={201: schemas.ConsentDetailOut, **ERROR_RESPONSES},
+)
+def persons_consents_grant(
+    request: HttpRequest, person_id: uuid.UUID, data: schemas.ConsentGrantIn
+):
+    """Record a consent (``purpose``, ``method``; ``granted_at`` defaults to now). A
+    consent for the same purpose already in force is returned unchanged."""
+    user = require(request, Perm.EDIT_REGISTRY)
+    person = selectors.person_get(scope=scope_for_user(user), person_id=person_id)
+    consent = services.consent_grant(
+        person=person,
+        purpose=data.purpose,
+        method=data.method,
+        granted_at=data.granted_at,
+        actor=user,
+    )
+    return Status(201, {**consent_out(consent), "person_id": person.uuid})
+
+
+@router.post(
+    "/consents/{consent_id}/withdraw",
+    response={200: schemas.ConsentDetailOut, **ERROR_RESPONSES},
+)
+def consents_withdraw(request: HttpRequest, consent_id: int, data: schemas.ConsentWithdrawIn):
+    """Record that a consent was withdrawn (``withdrawn_at`` defaults to now)."""
+    user = require(request, Perm.EDIT_REGISTRY)
+    consent = selectors.consent_get(scope=scope_for_user(user), consent_id=consent_id)
+    consent = services.consent_withdraw(consent=consent, withdrawn_at=data.withdrawn_at, actor=user)
+    return {**consent_out(consent), "person_id": consent.person.uuid}

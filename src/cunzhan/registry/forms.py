@@ -5,26 +5,32 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cunzhan.registry.models import Relation, Sex
+from cunzhan.registry.models import ConsentMethod, ConsentPurpose, PovertyCause, Relation, Sex
 
 FIELD_MAP = {"village": "village_code", "number": "number", "address": "address"}
 
 
 class HouseholdFilterForm(forms.Form):
     region = forms.CharField(
-        label=_("地区代码"),
+        label=_("地区（名称或代码）"),
         required=False,
-        max_length=12,
-        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "list": "region-options",
+                "placeholder": _("如 玉舍 或 520204"),
+            }
+        ),
     )
     q = forms.CharField(label=_("姓名/户编号/地址"), required=False, max_length=40)
     poor = forms.BooleanField(label=_("仅建档立卡户"), required=False)
 
     def clean_region(self) -> str:
-        code = self.cleaned_data["region"].strip()
-        if code and not code.isdigit():
-            raise forms.ValidationError(_("地区代码只能是数字"))
-        return code
+        text = " ".join(self.cleaned_data["region"].split())
+        if "\x00" in text:
+            raise forms.ValidationError(_("地区名称含有无效字符"))
+        return text
 
 
 class HouseholdCreateForm(forms.Form):
@@ -57,6 +63,35 @@ class PersonCreateForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+
+class PersonEditForm(PersonCreateForm):
+    """Edit a member; an empty ID number keeps the number on record."""
+
+    id_number = forms.CharField(
+        label=_("身份证号（留空则保持不变）"),
+        max_length=22,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class HouseholdEditForm(forms.Form):
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+
+
+class PovertyRegisterForm(forms.Form):
+    year_registered = forms.IntegerField(label=_("建档年份"), min_value=1900, max_value=2100)
+    main_cause = forms.ChoiceField(label=_("主要致贫原因"), choices=PovertyCause.choices)
+
+
+class PovertyExitForm(forms.Form):
+    year_exited = forms.IntegerField(label=_("脱贫年份"), min_value=1900, max_value=2100)
+
+
+class ConsentGrantForm(forms.Form):
+    purpose = forms.ChoiceField(label=_("用途"), choices=ConsentPurpose.choices)
+    method = forms.ChoiceField(label=_("方式"), choices=ConsentMethod.choices)
 
 
 class ImportForm(forms.Form):

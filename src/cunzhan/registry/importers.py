@@ -17,20 +17,30 @@ household's columns repeated on each member's row.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.money import yuan_to_fen
 from cunzhan.core.scope import RegionScope
-from cunzhan.registry import services
-from cunzhan.registry.models import Household, ImportBatch, Person
+from cunzhan.registry import idcard, services
+from cunzhan.registry.models import (
+    Household,
+    ImportBatch,
+    IncomeSource,
+    Person,
+    PovertyCause,
+    Relation,
+    Sex,
+)
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -651,12 +661,79 @@ def registry_import(*, scope: RegionScope, user: Any, file_name: str, data: byte
     return RegistryImporter(scope=scope, user=user, file_name=file_name, data=data).run()
 
 
-def template_csv() -> str:
-    """An empty import file with every column, and one example row (UTF-8 with BOM)."""
+EXAMPLE_HOUSEHOLD_NUMBER = "示例0001"
+EXAMPLE_BIRTH = dt.date(1980, 1, 1)
+EXAMPLE_SEQUENCE = 999  # odd: a man; the last sequence of the day, rarely issued
+
+
+def example_row(village_code: str) -> dict[str, str]:
+    """One row that passes validation as it stands: a fictional head of household in
+    ``village_code`` with a demo ID number built by :func:`idcard.make_id_number`."""
+    number = idcard.make_id_number(
+        region=village_code[:6], birth_date=EXAMPLE_BIRTH, sequence=EXAMPLE_SEQUENCE
+    )
+    return {
+        "village_code": village_code,
+        "household_number": EXAMPLE_HOUSEHOLD_NUMBER,
+        "address": "示例地址1组",
+        "name": "示例户主",
+        "sex": "男",
+        "birth_year": str(EXAMPLE_BIRTH.year),
+        "relation": "户主",
+        "phone": "13800000000",
+        "id_number": number,
+        "poverty_year_registered": "2014",
+        "poverty_cause": "因病",
+        "poverty_year_exited": "2019",
+        "income_year": "2023",
+        "income_farming": "5200.50",
+        "income_wages": "12000",
+        "income_business_ecommerce": "0",
+        "income_transfers": "1800",
+    }
+
+
+def template_csv(village_code: str | None = None) -> str:
+    """The import file's header with every column and, given a village (the first in
+    the importer's scope), one example row that imports as it stands. UTF-8 with BOM
+    so that Excel shows the Chinese headers."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow([c.label for c in COLUMNS])
+    if village_code:
+        row = example_row(village_code)
+        w.writerow([row.get(c.key, "") for c in COLUMNS])
     return "\ufeff" + out.getvalue()
+
+
+def accepted_values() -> list[dict[str, Any]]:
+    """For the import help: the values each coded column accepts, from the model choices
+    (the Chinese label, as written in files, and the code), plus the other spellings the
+    importer understands."""
+    with translation.override("zh-hans"):
+        rows = []
+        for column, choices, aliases in (
+            ("sex", Sex, SEX_VALUES),
+            ("relation", Relation, RELATION_VALUES),
+            ("poverty_cause", PovertyCause, CAUSE_VALUES),
+        ):
+            values = [
+                {"label": str(label), "code": value, "display": label}
+                for value, label in choices.choices
+            ]
+            labels = {v["label"] for v in values} | {v["code"] for v in values}
+            extra = [a for a in aliases if a not in labels]
+            rows.append({"column": COLUMN_BY_KEY[column].label, "values": values, "also": extra})
+    return rows
+
+
+def income_columns() -> list[dict[str, Any]]:
+    """The income columns and the model's income source each fills."""
+    labels = dict(IncomeSource.choices)
+    return [
+        {"column": COLUMN_BY_KEY[key].label, "code": source, "display": labels[source]}
+        for key, source in INCOME_COLUMNS.items()
+    ]
 
 
 def report_csv(batch: ImportBatch) -> str:

@@ -100,3 +100,49 @@ class ImportBatchOut(Schema):
 
 class ImportCreateOut(ImportBatchOut):
     pass
+
+
+class PersonUpdateIn(Schema):
+    """Only the fields given are changed; an empty or missing ``id_number`` keeps the
+    number on record."""
+
+    name: str | None = None
+    sex: str | None = None
+    relation: str | None = None
+    birth_year: int | None = None
+    phone: str | None = None
+    id_number: str | None = None
+
+
+class PersonDetailOut(PersonOut):
+    household: uuid.UUID
+
+
+class ConsentOut(Schema):
+    id: int
+    purpose: str
+    method: str
+    granted_at: dt.datetime
+    withdrawn_at: dt.datetime | None
+    in_force: bool
+    recorded_by: str
+
+
+class PersonConsentsOut(Schema):
+    person_id: uuid.UUID
+    person_name: str
+    consents: list[ConsentOut]
+
+
+class ConsentGrantIn(Schema):
+    purpose: str
+    method: str
+    granted_at: dt.datetime | None = None
+
+
+class ConsentWithdrawIn(Schema):
+    withdrawn_at: dt.datetime | None = None
+
+
+class ConsentDetailOut(ConsentOut):
+    person_id: uuid.UUID

@@ -13,7 +13,10 @@ from cunzhan.core import crypto
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import NotFound, PermissionDenied
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.network.models import Level, Region
+from cunzhan.network.selectors import region_search
 from cunzhan.registry.models import (
+    Consent,
     Household,
     ImportBatch,
     IncomeRecord,
@@ -29,6 +32,49 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (TypeError, ValueError):
         return None
+
+
+# what follows a place name in the official names: 玉舍 -> 玉舍镇, 水城 -> 水城区
+UNIT_SUFFIXES = (
+    "村民委员会",
+    "居民委员会",
+    "居委会",
+    "村委会",
+    "自治县",
+    "特区",
+    "街道",
+    "社区",
+    "省",
+    "市",
+    "区",
+    "县",
+    "镇",
+    "乡",
+    "村",
+)
+
+
+def region_matches(*, scope: RegionScope, text: str, limit: int = 20) -> list[Region]:
+    """Units in ``scope`` that a typed region name (or code) means.
+
+    A code (digits) is looked up as is. A name: the unit of exactly that name; else
+    the units whose name is the text plus a unit suffix (玉舍 -> 玉舍镇); else every
+    unit whose name contains the text. One result resolves the filter; several are
+    choices for the user; none means nothing in scope is called that."""
+    text = " ".join(str(text or "").split())[:40]
+    if not text or "\x00" in text:
+        return []
+    if text.isdigit():
+        region = Region.objects.filter(scope.q("code"), code=text).first()
+        return [region] if region is not None else []
+    candidates = list(region_search(scope=scope, text=text, limit=200))
+    exact = [r for r in candidates if r.name == text]
+    if exact:
+        return exact[:limit]
+    stems = [
+        r for r in candidates if r.name.startswith(text) and r.name[len(text) :] in UNIT_SUFFIXES
+    ]
+    return (stems or candidates)[:limit]
 
 
 def household_list(
@@ -117,6 +163,41 @@ def person_get(*, scope: RegionScope, person_id: Any) -> Person:
     if person is None:
         raise NotFound("person not found", code="person_not_found")
     return person
+
+
+def consent_list(*, person: Person) -> QuerySet[Consent]:
+    return Consent.objects.filter(person=person).select_related("recorded_by")
+
+
+def household_consents(*, household: Household) -> dict[int, list[Consent]]:
+    """``{person pk: consents}`` of every member (newest first), in one query."""
+    out: dict[int, list[Consent]] = {}
+    qs = Consent.objects.filter(person__household=household).select_related("recorded_by")
+    for c in qs.order_by("person_id", "-granted_at", "-id"):
+        out.setdefault(c.person_id, []).append(c)
+    return out
+
+
+def consent_get(*, scope: RegionScope, consent_id: Any) -> Consent:
+    try:
+        key = int(str(consent_id))
+    except (TypeError, ValueError):
+        key = None
+    consent = (
+        Consent.objects.filter(scope.q("person__household__village_id"), pk=key)
+        .select_related("person", "person__household", "recorded_by")
+        .first()
+        if key is not None and 0 < key < 2**63
+        else None
+    )
+    if consent is None:
+        raise NotFound("consent not found", code="consent_not_found")
+    return consent
+
+
+def first_village(*, scope: RegionScope) -> Region | None:
+    """The first village (by code) in ``scope``: where an example import row can go."""
+    return Region.objects.filter(scope.q("code"), level=Level.VILLAGE).order_by("code").first()
 
 
 def person_by_id_number(*, scope: RegionScope, index: str) -> Person | None:

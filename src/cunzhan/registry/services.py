@@ -501,6 +501,19 @@ def income_record_set(
     return record, True
 
 
+def _consent_time(value: dt.datetime | None, field_name: str) -> dt.datetime | None:
+    """An aware time not in the future (a naive one is read in the project time zone)."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > timezone.now() + dt.timedelta(minutes=5):
+        raise _field_error(field_name, _("时间不能晚于现在"), "in_future")
+    if value.year < MIN_YEAR:
+        raise _field_error(field_name, _("时间无效"), "invalid")
+    return value
+
+
 @transaction.atomic
 def consent_grant(
     *,
@@ -511,8 +524,10 @@ def consent_grant(
     actor: Any = None,
 ) -> Consent:
     """Record a person's consent for ``purpose``. A consent already in force is kept."""
-    purpose = _choice(purpose, ConsentPurpose, "purpose")
-    method = _choice(method, ConsentMethod, "method")
+    purpose = _choice(str(purpose or "").strip(), ConsentPurpose, "purpose")
+    method = _choice(str(method or "").strip(), ConsentMethod, "method")
+    granted_at = _consent_time(granted_at, "granted_at")
+    Person.objects.select_for_update().filter(pk=person.pk).first()  # one grant at a time
     current = Consent.objects.filter(
         person=person, purpose=purpose, withdrawn_at__isnull=True
     ).first()
@@ -542,12 +557,19 @@ def consent_grant(
 def consent_withdraw(
     *, consent: Consent, withdrawn_at: dt.datetime | None = None, actor: Any = None
 ) -> Consent:
+    # re-read under a row lock: two officers recording the same withdrawal at once
+    consent.withdrawn_at = (
+        Consent.objects.select_for_update()
+        .values_list("withdrawn_at", flat=True)
+        .get(pk=consent.pk)
+    )
     if consent.withdrawn_at is not None:
         raise ApplicationError(_("该同意已撤回"), code="already_withdrawn")
-    before = snapshot(consent)
-    consent.withdrawn_at = withdrawn_at or timezone.now()
-    if consent.withdrawn_at < consent.granted_at:
+    withdrawn_at = _consent_time(withdrawn_at, "withdrawn_at") or timezone.now()
+    if withdrawn_at < consent.granted_at:
         raise _field_error("withdrawn_at", _("撤回时间早于同意时间"))
+    before = snapshot(consent)
+    consent.withdrawn_at = withdrawn_at
     consent.save(update_fields=["withdrawn_at", "updated_at"])
     audit_record(
         action="update",

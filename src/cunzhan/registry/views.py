@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,12 +21,17 @@ from cunzhan.core.views import require_perm
 from cunzhan.registry import importers, selectors, services
 from cunzhan.registry.forms import (
     FIELD_MAP,
+    ConsentGrantForm,
     HouseholdCreateForm,
+    HouseholdEditForm,
     HouseholdFilterForm,
     ImportForm,
     PersonCreateForm,
+    PersonEditForm,
+    PovertyExitForm,
+    PovertyRegisterForm,
 )
-from cunzhan.registry.models import Household, IncomeSource, PovertyCause
+from cunzhan.registry.models import Household, IncomeSource, Person, PovertyCause
 
 
 def _household_or_404(request: HttpRequest, household_id: uuid.UUID) -> Household:
@@ -52,11 +58,30 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
     form = HouseholdFilterForm(request.GET or None)
     region = q = ""
     poor = False
+    resolved = None
+    choices: list[Any] = []
+    region_missing = False
     if form.is_valid():
         region = form.cleaned_data["region"]
         q = form.cleaned_data["q"]
         poor = form.cleaned_data["poor"]
-    qs = selectors.household_list(scope=scope, region=region, poor_only=poor, q=q)
+    code = region if region.isdigit() else ""
+    if region and not code:
+        # a name (玉舍): one unit resolves it, several are offered as choices
+        matches = selectors.region_matches(scope=scope, text=region)
+        if len(matches) == 1:
+            resolved = matches[0]
+            code = resolved.code
+        else:
+            choices, region_missing = matches, not matches
+    qs = selectors.household_list(
+        scope=scope,
+        region=code,
+        poor_only=poor,
+        q=q,
+    )
+    if region and not code:
+        qs = qs.none()
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -64,6 +89,11 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": params.urlencode(),
+        "region_text": region,
+        "resolved": resolved,
+        "region_choices": choices,
+        "region_missing": region_missing,
+        "choice_query": _without(params, "region"),
         "can_edit": request.user.can(Perm.EDIT_REGISTRY),  # type: ignore[union-attr]
     }
     template = (
@@ -73,6 +103,12 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
         else "registry/households.html"
     )
     return render(request, template, ctx)
+
+
+def _without(params: Any, key: str) -> str:
+    rest = params.copy()
+    rest.pop(key, None)
+    return str(rest.urlencode())
 
 
 @login_required
@@ -92,12 +128,18 @@ def household_detail_page(request: HttpRequest, household_id: uuid.UUID) -> Http
         for r in sorted(by_year.values(), key=lambda r: -r["year"])
     ]
     reg = getattr(household, "poverty_registration", None)
+    members = list(selectors.household_members(household=household))
+    consents = selectors.household_consents(household=household)
+    for m in members:
+        m.consent_list = consents.get(m.pk, [])  # type: ignore[attr-defined]
+        m.consent_form = ConsentGrantForm(auto_id=f"id_%s_{m.uuid}")  # type: ignore[attr-defined]
     return render(
         request,
         "registry/household_detail.html",
         {
             "household": household,
-            "members": selectors.household_members(household=household),
+            "members": members,
+            "can_audit": request.user.can(Perm.VIEW_AUDIT),  # type: ignore[union-attr]
             "registration": reg,
             "cause_label": dict(PovertyCause.choices).get(reg.main_cause) if reg else "",
             "income_rows": income_rows,
@@ -175,11 +217,22 @@ def import_page(request: HttpRequest) -> HttpResponse:
             form.add_error("file", exc.message)
         else:
             return redirect("registry:import_batch", batch_id=batch.uuid)
-    recent = selectors.import_batch_list(scope=scope_for_user(request.user), user=request.user)[:10]
+    scope = scope_for_user(request.user)
+    recent = selectors.import_batch_list(scope=scope, user=request.user)[:10]
+    village = selectors.first_village(scope=scope)
     return render(
         request,
         "registry/import.html",
-        {"form": form, "columns": importers.COLUMNS, "recent": recent},
+        {
+            "form": form,
+            "columns": importers.COLUMNS,
+            "recent": recent,
+            "accepted": importers.accepted_values(),
+            "income_columns": importers.income_columns(),
+            "example_village": village,
+            "max_mb": importers.MAX_BYTES // (1024 * 1024),
+            "max_rows": importers.MAX_ROWS,
+        },
     )
 
 
@@ -221,6 +274,210 @@ def _quote(text: str) -> str:
 @login_required
 @require_perm(Perm.EDIT_REGISTRY)
 def import_template(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(importers.template_csv(), content_type="text/csv; charset=utf-8")
+    """The header and, if the user's scope has a village, one example row that imports
+    as it stands (into the first village of the scope)."""
+    village = selectors.first_village(scope=scope_for_user(request.user))
+    response = HttpResponse(
+        importers.template_csv(village.code if village else None),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = 'attachment; filename="registry-import-template.csv"'
     return response
+
+
+# -- editing: members, the household, the poverty register, consents ------------------
+
+
+def _person_or_404(request: HttpRequest, person_id: uuid.UUID) -> Person:
+    try:
+        return selectors.person_get(scope=scope_for_user(request.user), person_id=person_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+@require_perm(Perm.EDIT_REGISTRY)
+def person_edit_page(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """Edit a member. An empty ID number keeps the number on record."""
+    person = _person_or_404(request, person_id)
+    initial = {
+        "name": person.name,
+        "sex": person.sex,
+        "relation": person.relation,
+        "birth_year": person.birth_year,
+        "phone": person.phone,
+    }
+    form = PersonEditForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                _p, changed = services.person_update(
+                    person=person, actor=request.user, **form.cleaned_data
+                )
+            except ApplicationError as exc:
+                _form_error(form, exc, {k: k for k in form.fields})
+            else:
+                if changed:
+                    messages.success(request, _("已保存成员“%(n)s”的信息") % {"n": person.name})
+                return redirect("registry:household", household_id=person.household.uuid)
+        status = 400
+    return render(
+        request,
+        "registry/person_edit.html",
+        {"form": form, "person": person, "household": person.household},
+        status=status,
+    )
+
+
+@login_required
+@require_perm(Perm.EDIT_REGISTRY)
+def household_edit_page(request: HttpRequest, household_id: uuid.UUID) -> HttpResponse:
+    household = _household_or_404(request, household_id)
+    form = HouseholdEditForm(request.POST or None, initial={"address": household.address})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            services.household_update(
+                household=household, address=form.cleaned_data["address"], actor=request.user
+            )
+            return redirect("registry:household", household_id=household.uuid)
+        status = 400
+    return render(
+        request,
+        "registry/household_edit.html",
+        {"form": form, "household": household},
+        status=status,
+    )
+
+
+@login_required
+@require_perm(Perm.EDIT_REGISTRY)
+def poverty_register_page(request: HttpRequest, household_id: uuid.UUID) -> HttpResponse:
+    """Register the household as poor (建档立卡), or correct year and cause."""
+    household = _household_or_404(request, household_id)
+    reg = getattr(household, "poverty_registration", None)
+    initial = {"year_registered": reg.year_registered, "main_cause": reg.main_cause} if reg else {}
+    form = PovertyRegisterForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.poverty_register(
+                    household=household,
+                    actor=request.user,
+                    year_exited=reg.year_exited if reg else None,
+                    **form.cleaned_data,
+                )
+            except ApplicationError as exc:
+                _form_error(form, exc, {k: k for k in form.fields})
+            else:
+                return redirect("registry:household", household_id=household.uuid)
+        status = 400
+    return render(
+        request,
+        "registry/poverty_form.html",
+        {"form": form, "household": household, "registration": reg, "mode": "register"},
+        status=status,
+    )
+
+
+@login_required
+@require_perm(Perm.EDIT_REGISTRY)
+def poverty_exit_page(request: HttpRequest, household_id: uuid.UUID) -> HttpResponse:
+    """Record the year a registered household exited poverty (脱贫)."""
+    household = _household_or_404(request, household_id)
+    reg = getattr(household, "poverty_registration", None)
+    form = PovertyExitForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.poverty_exit(
+                    household=household,
+                    year_exited=form.cleaned_data["year_exited"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                _form_error(form, exc, {k: k for k in form.fields})
+            else:
+                return redirect("registry:household", household_id=household.uuid)
+        status = 400
+    return render(
+        request,
+        "registry/poverty_form.html",
+        {"form": form, "household": household, "registration": reg, "mode": "exit"},
+        status=status,
+    )
+
+
+def _consents_fragment(
+    request: HttpRequest, person: Person, form: Any = None, status: int = 200, error: str = ""
+) -> HttpResponse:
+    return render(
+        request,
+        "registry/_consents.html",
+        {
+            "m": person,
+            "consent_error": error,
+            "consents": list(selectors.consent_list(person=person)),
+            "consent_form": form or ConsentGrantForm(auto_id=f"id_%s_{person.uuid}"),
+            "can_edit": True,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_perm(Perm.EDIT_REGISTRY)
+def consent_grant_page(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """Record a member's consent (htmx: answers with the member's consent block)."""
+    person = _person_or_404(request, person_id)
+    form = ConsentGrantForm(request.POST or None, auto_id=f"id_%s_{person.uuid}")
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.consent_grant(person=person, actor=request.user, **form.cleaned_data)
+            except ApplicationError as exc:
+                _form_error(form, exc, {k: k for k in form.fields})
+            else:
+                if request.headers.get("HX-Request"):
+                    return _consents_fragment(request, person)
+                return redirect("registry:household", household_id=person.household.uuid)
+        status = 400
+        if request.headers.get("HX-Request"):
+            return _consents_fragment(request, person, form, status=status)
+    return render(
+        request,
+        "registry/consent_form.html",
+        {
+            "m": person,
+            "household": person.household,
+            "consents": list(selectors.consent_list(person=person)),
+            "consent_form": form,
+            "can_edit": True,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_perm(Perm.EDIT_REGISTRY)
+@require_POST
+def consent_withdraw_page(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Record that a consent was withdrawn (now); htmx answers with the consent block."""
+    try:
+        consent = selectors.consent_get(scope=scope_for_user(request.user), consent_id=consent_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    person = consent.person
+    try:
+        services.consent_withdraw(consent=consent, actor=request.user)
+    except ApplicationError as exc:
+        if request.headers.get("HX-Request"):
+            return _consents_fragment(request, person, status=400, error=exc.message)
+        messages.error(request, exc.message)
+    if request.headers.get("HX-Request"):
+        return _consents_fragment(request, person)
+    return redirect("registry:household", household_id=person.household.uuid)
