@@ -239,6 +239,10 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         body=lambda w: {"username": w.out.users[0].username, "password": "not-the-password"}
     ),
     "POST /network/stations/applications": WriteHint(body=station_apply_body),
+    "PATCH /network/stations/{station_id}": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["village"].pk},
+        body=lambda w: {"address": f"{PROBE} 新址", "opens_at": "07:00"},
+    ),
     "POST /network/stations/{station_id}/submit": WriteHint(
         path=lambda w: {"station_id": w.out.stations["proposed"].pk}
     ),
@@ -699,6 +703,20 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         )
     ],
     "network:station": lambda w: [PagePost({"pk": w.out.stations["centre"].pk}, {})],
+    "network:station_edit": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk},
+            {
+                "name": f"{PROBE} 站",
+                "address": f"{PROBE} 新址",
+                "capabilities": ["parcels"],
+                "opens_at": "07:00",
+                "closes_at": "19:00",
+                "open_days": ["1", "2", "3"],
+            },
+            effective=True,
+        )
+    ],
     "network:station_action": lambda w: [
         PagePost({"pk": _station_for(w, a), "action": a}, _action_data(a), effective=True)
         for a in TRANSITIONS

@@ -26,6 +26,7 @@ class Perm:
     VIEW_NETWORK = "view_network"
     MANAGE_STATIONS = "manage_stations"  # review, activate, suspend, close
     APPLY_STATION = "apply_station"  # file an onboarding application
+    EDIT_STATION = "edit_station"  # hours, services, phone, address, point (own station)
     VIEW_REGISTRY = "view_registry"
     EDIT_REGISTRY = "edit_registry"
     VIEW_ID_NUMBERS = "view_id_numbers"
@@ -43,11 +44,12 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.VIEW_NETWORK,
             Perm.MANAGE_STATIONS,
             Perm.APPLY_STATION,
+            Perm.EDIT_STATION,
             Perm.VIEW_REGISTRY,
             Perm.MANAGE_USERS,
         }
     ),
-    Role.STATION_OPERATOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY}),
+    Role.STATION_OPERATOR: frozenset({Perm.VIEW_NETWORK, Perm.EDIT_STATION, Perm.VIEW_REGISTRY}),
     Role.DRIVER: frozenset({Perm.VIEW_NETWORK}),
     Role.REGISTRY_OFFICER: frozenset(
         {Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.EDIT_REGISTRY, Perm.VIEW_ID_NUMBERS}

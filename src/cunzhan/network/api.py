@@ -129,6 +129,15 @@ def stations_get(request: HttpRequest, station_id: int):
     return station_detail(station, user)
 
 
+@router.patch("/stations/{station_id}", response={200: schemas.StationUpdateOut, **ERROR_RESPONSES})
+def stations_update(request: HttpRequest, station_id: int, data: schemas.StationUpdateIn):
+    """Change details: hours, open days, services, phone, address, a surveyed point;
+    the name (county managers only)."""
+    user, station = _station(request, station_id, Perm.EDIT_STATION)
+    station = services.station_update(station=station, actor=user, **data.dict(exclude_unset=True))
+    return station_detail(station, user)
+
+
 @router.post(
     "/stations/{station_id}/submit", response={200: schemas.StationSubmitOut, **ERROR_RESPONSES}
 )

@@ -46,7 +46,20 @@ class StationFilterForm(forms.Form):
         return code
 
 
-class StationApplyForm(forms.Form):
+class ServiceErrorFormMixin:
+    """Show a service's ApplicationError on the field its details name (or above the form)."""
+
+    FIELD_FOR: dict[str, str] = {}  # service field name -> form field name
+
+    def add_service_error(self, exc: ApplicationError) -> None:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        field = str(details.get("field") or "")
+        field = self.FIELD_FOR.get(field, field)
+        fields = self.fields  # type: ignore[attr-defined]
+        self.add_error(field if field in fields else None, exc.message)  # type: ignore[attr-defined]
+
+
+class StationApplyForm(ServiceErrorFormMixin, forms.Form):
     """Service-field names map onto form fields (``deposit_fen`` -> ``deposit_yuan``)."""
 
     region_code = forms.CharField(
@@ -108,12 +121,56 @@ class StationApplyForm(forms.Form):
         data["open_days"] = "".join(data["open_days"])
         return data
 
-    def add_service_error(self, exc: ApplicationError) -> None:
-        """Show a service error on the field it names (or above the form)."""
-        details = exc.details if isinstance(exc.details, dict) else {}
-        field = str(details.get("field") or "")
-        field = self.FIELD_FOR.get(field, field)
-        self.add_error(field if field in self.fields else None, exc.message)
+
+class StationEditForm(ServiceErrorFormMixin, forms.Form):
+    """The details of a station that its operator and the county may change."""
+
+    name = forms.CharField(label=_("服务站名称"), max_length=120)
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    phone = forms.CharField(
+        label=_("电话"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel"}),
+    )
+    capabilities = forms.MultipleChoiceField(
+        label=_("服务项目"),
+        choices=Capability.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    opens_at = forms.TimeField(label=_("开门时间"), widget=forms.TimeInput(attrs={"type": "time"}))
+    closes_at = forms.TimeField(label=_("关门时间"), widget=forms.TimeInput(attrs={"type": "time"}))
+    open_days = forms.MultipleChoiceField(
+        label=_("营业日"), choices=WEEKDAYS, widget=forms.CheckboxSelectMultiple
+    )
+    longitude = forms.FloatField(
+        label=_("经度(GCJ-02)"),
+        required=False,
+        help_text=_("实地测得的坐标；留空则不改"),
+        widget=forms.NumberInput(attrs={"step": "0.000001"}),
+    )
+    latitude = forms.FloatField(
+        label=_("纬度(GCJ-02)"),
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.000001"}),
+    )
+
+    def __init__(self, *args: Any, can_rename: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.can_rename = can_rename
+        if not can_rename:
+            self.fields["name"].disabled = True
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["open_days"] = "".join(data["open_days"])
+        if not self.can_rename:
+            data.pop("name", None)
+        if data.get("longitude") is None and data.get("latitude") is None:
+            data.pop("longitude", None)
+            data.pop("latitude", None)
+        return data
 
 
 class StationReviewForm(forms.Form):

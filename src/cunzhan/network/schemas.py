@@ -179,3 +179,21 @@ class StationCloseIn(StationNoteIn):
 
 class StationCloseOut(StationDetailOut):
     pass
+
+
+class StationUpdateIn(Schema):
+    """Only the fields sent are changed. A point is GCJ-02 and makes coordinates real."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    address: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=20)
+    opens_at: dt.time | None = None
+    closes_at: dt.time | None = None
+    open_days: str | None = Field(None, min_length=1, max_length=7)
+    capabilities: list[str] | None = Field(None, max_length=10)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: float | None = Field(None, ge=-90, le=90)
+
+
+class StationUpdateOut(StationDetailOut):
+    pass

@@ -256,6 +256,39 @@ def _clean_open_days(open_days: str | Iterable[int | str]) -> str:
     return "".join(sorted(set(days)))
 
 
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise _field_error("name", _("名称须为1到120个字符"), "invalid_name")
+    return name
+
+
+def _clean_phone(phone: str, *, field: str) -> str:
+    phone = (phone or "").strip().replace(" ", "")
+    if not PHONE_RE.match(phone):
+        raise _field_error(
+            field,
+            _("手机号码格式不正确：%(p)s（11位手机号或带区号的固话）") % {"p": phone},
+            "invalid_phone",
+        )
+    return phone
+
+
+def _clean_capabilities(capabilities: Iterable[str]) -> list[str]:
+    caps = list(dict.fromkeys(capabilities))
+    bad = [c for c in caps if c not in Capability.values]
+    if bad:
+        raise _field_error(
+            "capabilities", _("未知的服务项目：%(c)s") % {"c": ", ".join(bad)}, "invalid_capability"
+        )
+    return caps
+
+
+def _check_hours(opens_at: dt.time, closes_at: dt.time) -> None:
+    if opens_at >= closes_at:
+        raise _field_error("closes_at", _("关门时间须晚于开门时间"), "invalid_hours")
+
+
 @transaction.atomic
 def station_apply(
     *,
@@ -327,19 +360,11 @@ def station_apply(
             },
             "kind_level_mismatch",
         )
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise _field_error("name", _("名称须为1到120个字符"), "invalid_name")
+    name = _clean_name(name)
     applicant_name = (applicant_name or "").strip()
     if not applicant_name or len(applicant_name) > 80:
         raise _field_error("applicant_name", _("申请人姓名须为1到80个字符"), "invalid_applicant")
-    applicant_phone = (applicant_phone or "").strip().replace(" ", "")
-    if not PHONE_RE.match(applicant_phone):
-        raise _field_error(
-            "applicant_phone",
-            _("手机号码格式不正确：%(p)s（11位手机号或带区号的固话）") % {"p": applicant_phone},
-            "invalid_phone",
-        )
+    applicant_phone = _clean_phone(applicant_phone, field="applicant_phone")
     lo, hi = PREMISES_M2_RANGE
     if not isinstance(premises_m2, int) or not lo <= premises_m2 <= hi:
         raise _field_error(
@@ -359,14 +384,8 @@ def station_apply(
             _("村级服务站须有村委会推荐"),
             "recommendation_required",
         )
-    caps = list(dict.fromkeys(capabilities))
-    bad = [c for c in caps if c not in Capability.values]
-    if bad:
-        raise _field_error(
-            "capabilities", _("未知的服务项目：%(c)s") % {"c": ", ".join(bad)}, "invalid_capability"
-        )
-    if opens_at >= closes_at:
-        raise _field_error("closes_at", _("关门时间须晚于开门时间"), "invalid_hours")
+    caps = _clean_capabilities(capabilities)
+    _check_hours(opens_at, closes_at)
     days = _clean_open_days(open_days)
     live = Station.objects.filter(region=region, kind=kind, status__in=LIVE_STATUSES).first()
     if live is not None:
@@ -540,3 +559,104 @@ def station_reinstate(*, station: Station, note: str = "", actor: Any = None) ->
 @transaction.atomic
 def station_close(*, station: Station, note: str = "", actor: Any = None) -> Station:
     return _move(station, action="close", actor=actor, note=note)
+
+
+# --- details ----------------------------------------------------------------------------------
+
+# A point typed in by hand must lie in the county outline, or (where no outline ships)
+# this close to the county seat.
+MAX_KM_FROM_COUNTY_SEAT = 100.0
+
+
+def _check_location(station: Station, longitude: float, latitude: float) -> None:
+    if not (73.0 <= longitude <= 136.0 and 3.0 <= latitude <= 54.0):
+        raise _field_error(
+            "longitude", _("坐标不在中国范围内（GCJ-02 经纬度）"), "invalid_location"
+        )
+    county_code = station.region_id[:6]
+    fences = geo.county_fences(settings.DATA_DIR, county_code)
+    if fences:
+        if not geo.point_in_any(longitude, latitude, fences):
+            raise _field_error(
+                "longitude", _("坐标不在本县（区）边界内"), "location_outside_county"
+            )
+        return
+    seat = _point(Region.objects.filter(code=county_code).first())
+    if seat is not None and geo.haversine_km(seat, (longitude, latitude)) > MAX_KM_FROM_COUNTY_SEAT:
+        raise _field_error(
+            "longitude",
+            _("坐标距县城超过%(km)s公里") % {"km": int(MAX_KM_FROM_COUNTY_SEAT)},
+            "location_outside_county",
+        )
+
+
+@transaction.atomic
+def station_update(
+    *,
+    station: Station,
+    actor: Any = None,
+    name: str | None = None,
+    address: str | None = None,
+    phone: str | None = None,
+    opens_at: dt.time | None = None,
+    closes_at: dt.time | None = None,
+    open_days: str | Iterable[int | str] | None = None,
+    capabilities: Iterable[str] | None = None,
+    longitude: float | None = None,
+    latitude: float | None = None,
+) -> Station:
+    """Change a station's details; ``None`` leaves a field as it is.
+
+    Operators edit their own station (hours, days, services, phone, address, a
+    surveyed point); renaming is the county's (``manage_stations``). A point given
+    here is real (``coord_synthetic`` False) and must lie inside the county.
+    """
+    _no_nul(name=name, address=address, phone=phone)
+    _check_actor(actor, Perm.EDIT_STATION, station.region_id, station.pk)
+    if name is not None and actor is not None and not actor.can(Perm.MANAGE_STATIONS):
+        raise PermissionDenied(_("只有县级运营经理可以修改服务站名称"), details={"field": "name"})
+    station = _locked(station)
+    if station.status == S.CLOSED:
+        raise ApplicationError(
+            _("服务站“%(name)s”已关闭，不能修改") % {"name": station.name},
+            code="station_closed",
+        )
+    before = snapshot(station)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = _clean_name(name)
+    if address is not None:
+        changes["address"] = address.strip()[:200]
+    if phone is not None:
+        changes["phone"] = _clean_phone(phone, field="phone") if phone.strip() else ""
+    if capabilities is not None:
+        changes["capabilities"] = _clean_capabilities(capabilities)
+    if open_days is not None:
+        changes["open_days"] = _clean_open_days(open_days)
+    if opens_at is not None or closes_at is not None:
+        new_open = opens_at if opens_at is not None else station.opens_at
+        new_close = closes_at if closes_at is not None else station.closes_at
+        _check_hours(new_open, new_close)
+        changes.update(opens_at=new_open, closes_at=new_close)
+    if (longitude is None) != (latitude is None):
+        raise _field_error("latitude", _("经度和纬度须同时填写"), "invalid_location")
+    if longitude is not None and latitude is not None:
+        _check_location(station, longitude, latitude)
+        changes.update(longitude=longitude, latitude=latitude, coord_synthetic=False)
+    changed = [f for f, v in changes.items() if getattr(station, f) != v]
+    if not changed:
+        return station
+    for f in changed:
+        setattr(station, f, changes[f])
+    station.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        action="update",
+        object_type="network.Station",
+        object_id=station.pk,
+        object_repr=f"{station.code} {station.name}",
+        region_code=station.region_id,
+        before=before,
+        after=snapshot(station),
+        actor=actor,
+    )
+    return station

@@ -10,6 +10,7 @@ urlpatterns = [
     path("stations/", views.station_list_page, name="stations"),
     path("stations/apply/", views.station_apply_page, name="station_apply"),
     path("stations/<int:pk>/", views.station_detail_page, name="station"),
+    path("stations/<int:pk>/edit/", views.station_edit_page, name="station_edit"),
     path("stations/<int:pk>/<str:action>/", views.station_action, name="station_action"),
     path("map/", views.station_map, name="map"),
 ]

@@ -25,6 +25,7 @@ from cunzhan.network import geo
 from cunzhan.network.forms import (
     StationActivateForm,
     StationApplyForm,
+    StationEditForm,
     StationFilterForm,
     StationNoteForm,
     StationReviewForm,
@@ -38,6 +39,7 @@ from cunzhan.network.models import (
     Region,
     Station,
     StationKind,
+    StationStatus,
 )
 from cunzhan.network.selectors import (
     region_ancestors,
@@ -61,6 +63,7 @@ from cunzhan.network.services import (
     station_review,
     station_submit_for_review,
     station_suspend,
+    station_update,
 )
 
 
@@ -179,6 +182,7 @@ def _detail_context(request: HttpRequest, station: Station, **extra: Any) -> dic
         ],
         "days": open_days_label(station.open_days),
         "actions": station_actions_allowed(station=station, user=request.user),
+        "can_edit": station.status != StationStatus.CLOSED and request.user.can(Perm.EDIT_STATION),  # type: ignore[union-attr]
         "ancestors": region_ancestors(region=station.region),
         "review_form": extra.pop("review_form", None) or StationReviewForm(),
         "activate_form": extra.pop("activate_form", None) or StationActivateForm(),
@@ -192,6 +196,48 @@ def _detail_context(request: HttpRequest, station: Station, **extra: Any) -> dic
 def station_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
     station = _station_or_404(request, pk)
     return render(request, "network/station_detail.html", _detail_context(request, station))
+
+
+@login_required
+@require_perm(Perm.EDIT_STATION)
+def station_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a station's details (its operator, or the county)."""
+    station = _station_or_404(request, pk)
+    can_rename = request.user.can(Perm.MANAGE_STATIONS)  # type: ignore[union-attr]
+    if request.method == "POST":
+        form = StationEditForm(request.POST, can_rename=can_rename, initial={"name": station.name})
+        if form.is_valid():
+            try:
+                station = _service_call(
+                    lambda: station_update(
+                        station=station, actor=request.user, **form.service_kwargs()
+                    )
+                )
+            except ApplicationError as exc:
+                if isinstance(exc, CorePermissionDenied):
+                    raise PermissionDenied(exc.message) from exc
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("服务站信息已保存"))
+                return redirect("network:station", pk=station.pk)
+        status = 400
+    else:
+        form = StationEditForm(
+            can_rename=can_rename,
+            initial={
+                "name": station.name,
+                "address": station.address,
+                "phone": station.phone,
+                "capabilities": station.capabilities,
+                "opens_at": station.opens_at,
+                "closes_at": station.closes_at,
+                "open_days": list(station.open_days),
+            },
+        )
+        status = 200
+    return render(
+        request, "network/station_edit.html", {"form": form, "station": station}, status=status
+    )
 
 
 ACTION_DONE = {
