@@ -120,6 +120,27 @@ def _next_household_number(village_id: str) -> str:
     return f"{highest + 1:04d}"
 
 
+def _audit_household(
+    action: str,
+    object_type: str,
+    household: Household,
+    before: dict | None,
+    after: dict,
+    actor: Any,
+) -> None:
+    """Audit a write to the household or its poverty registration (keyed by the household)."""
+    audit_record(
+        action=action,
+        object_type=object_type,
+        object_id=household.uuid,
+        object_repr=str(household),
+        region_code=household.village_id,
+        before=before,
+        after=after,
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def household_create(
     *,
@@ -142,15 +163,7 @@ def household_create(
     household = Household.objects.create(
         village=village, number=number, address=(address or "").strip()[:200]
     )
-    audit_record(
-        action="create",
-        object_type="registry.Household",
-        object_id=household.uuid,
-        object_repr=str(household),
-        region_code=village.code,
-        after=snapshot(household),
-        actor=actor,
-    )
+    _audit_household("create", "registry.Household", household, None, snapshot(household), actor)
     return household
 
 
@@ -162,16 +175,7 @@ def household_update(*, household: Household, address: str, actor: Any = None) -
         return household
     household.address = address
     household.save(update_fields=["address", "updated_at"])
-    audit_record(
-        action="update",
-        object_type="registry.Household",
-        object_id=household.uuid,
-        object_repr=str(household),
-        region_code=household.village_id,
-        before=before,
-        after=snapshot(household),
-        actor=actor,
-    )
+    _audit_household("update", "registry.Household", household, before, snapshot(household), actor)
     return household
 
 
@@ -397,14 +401,8 @@ def poverty_register(
         registration = PovertyRegistration.objects.create(
             household=household, year_registered=reg, main_cause=cause, year_exited=exited
         )
-        audit_record(
-            action="create",
-            object_type="registry.PovertyRegistration",
-            object_id=household.uuid,
-            object_repr=str(household),
-            region_code=household.village_id,
-            after=snapshot(registration),
-            actor=actor,
+        _audit_household(
+            "create", "registry.PovertyRegistration", household, None, snapshot(registration), actor
         )
         return registration, True
     before = snapshot(existing)
@@ -414,15 +412,8 @@ def poverty_register(
     for k, v in new.items():
         setattr(existing, k, v)
     existing.save(update_fields=[*new, "updated_at"])
-    audit_record(
-        action="update",
-        object_type="registry.PovertyRegistration",
-        object_id=household.uuid,
-        object_repr=str(household),
-        region_code=household.village_id,
-        before=before,
-        after=snapshot(existing),
-        actor=actor,
+    _audit_household(
+        "update", "registry.PovertyRegistration", household, before, snapshot(existing), actor
     )
     return existing, True
 
@@ -449,15 +440,13 @@ def poverty_exit(
     before = snapshot(registration)
     registration.year_exited = exited
     registration.save(update_fields=["year_exited", "updated_at"])
-    audit_record(
-        action="transition",
-        object_type="registry.PovertyRegistration",
-        object_id=household.uuid,
-        object_repr=str(household),
-        region_code=household.village_id,
-        before=before,
-        after=snapshot(registration),
-        actor=actor,
+    _audit_household(
+        "transition",
+        "registry.PovertyRegistration",
+        household,
+        before,
+        snapshot(registration),
+        actor,
     )
     return registration
 
