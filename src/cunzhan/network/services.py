@@ -147,10 +147,18 @@ def _transition(
 
 
 def _audit(
-    station: Station, *, action: str, before: dict | None, actor: Any, note: str = ""
+    station: Station,
+    *,
+    action: str,
+    before: dict | None,
+    actor: Any,
+    note: str = "",
+    audit_action: str | None = None,
 ) -> None:
+    """Audit a station write: ``action`` is the station's verb (apply, suspend ...),
+    recorded as a create, a transition, or ``audit_action`` when given."""
     audit_record(
-        action="create" if before is None else "transition",
+        action=audit_action or ("create" if before is None else "transition"),
         object_type="network.Station",
         object_id=station.pk,
         object_repr=f"{station.code} {station.name}",
@@ -649,14 +657,5 @@ def station_update(
     for f in changed:
         setattr(station, f, changes[f])
     station.save(update_fields=[*changed, "updated_at"])
-    audit_record(
-        action="update",
-        object_type="network.Station",
-        object_id=station.pk,
-        object_repr=f"{station.code} {station.name}",
-        region_code=station.region_id,
-        before=before,
-        after=snapshot(station),
-        actor=actor,
-    )
+    _audit(station, action="update", before=before, actor=actor, audit_action="update")
     return station
