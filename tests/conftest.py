@@ -47,3 +47,13 @@ def api_client(db):
         return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
 
     return _make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: their live server shares the in-memory SQLite connection with
+    the test thread, so a request still in flight when a browser test ends must not
+    overlap another test's queries."""
+    for item in items:
+        if item.path.parent.name == "e2e":
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
