@@ -30,7 +30,7 @@ from cunzhan.network.services import (
     station_review,
     station_submit_for_review,
 )
-from cunzhan.registry.simulation import person_name
+from cunzhan.registry.simulation import PHONE_PREFIXES, person_name
 
 DEMO_PREFECTURE = "5202"
 DEMO_PASSWORD = "cunzhan-demo"  # noqa: S105 - printed for the demo, never used elsewhere
@@ -119,7 +119,8 @@ def _ensure_station(
             sex="male" if digest[5] % 3 else "female",
             birth_year=1970 + digest[6] % 30,
         ),
-        applicant_phone=f"1{38 + digest[3] % 10}{int.from_bytes(digest[4:8], 'big') % 10**8:08d}",
+        applicant_phone=PHONE_PREFIXES[digest[3] % len(PHONE_PREFIXES)]
+        + f"{int.from_bytes(digest[4:8], 'big') % 10**8:08d}",
         premises_m2=premises,
         committee_recommendation=True,
         recommendation_note="村委会推荐" if kind == StationKind.VILLAGE_STATION else "",
