@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cunzhan.accounts.models import ApiToken, Assignment, User
@@ -50,8 +50,6 @@ def _has_region(user: User) -> bool:
 def _inside_q(scope: RegionScope) -> Any:
     """Assignments that lie inside ``scope``: a region in its subtrees, or a station there
     (and among its stations, when the scope is narrowed to stations)."""
-    from django.db.models import Q
-
     region_part = Q(region_id__isnull=False) & scope.q("region_id")
     station_part = (
         Q(station_id__isnull=False) & scope.q("station__region_id") & scope.station_q("station_id")
@@ -96,8 +94,6 @@ def user_list(
     if q and "\x00" in q:
         return qs.none()
     if q:
-        from django.db.models import Q
-
         qs = qs.filter(
             Q(username__icontains=q) | Q(display_name__icontains=q) | Q(phone__startswith=q)
         )
