@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cunzhan.accounts.forms import TokenCreateForm, UserCreateForm, UserEditForm, UserFilterForm
+from cunzhan.accounts.home import home_context
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import (
@@ -67,8 +68,6 @@ class LogoutView(auth_views.LogoutView):
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page for each role: what this person does here, and their numbers."""
-    from cunzhan.accounts.home import home_context
-
     user = request.user
     scope = scope_for_user(user)
     ctx = {

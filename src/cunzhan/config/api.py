@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
 from cunzhan.network.api import router as network_router
 from cunzhan.registry.api import router as registry_router
+
+logger = logging.getLogger("cunzhan.api")
 
 
 class TokenAuth(HttpBearer):
@@ -96,9 +99,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     if settings.DEBUG and not settings.TESTING:
         raise exc
-    import logging
-
-    logging.getLogger("cunzhan.api").exception("unhandled error")
+    logger.exception("unhandled error")
     return _error(request, 500, "server_error", "an unexpected error occurred")
 
 

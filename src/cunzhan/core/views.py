@@ -9,6 +9,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from cunzhan.core import scope as scope_mod
+
 
 def require_perm(perm: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """403 unless the logged-in user's role holds ``perm`` (use under login_required)."""
@@ -29,8 +31,6 @@ def require_perm(perm: str) -> Callable[[Callable[..., HttpResponse]], Callable[
 def user_scope(request: HttpRequest) -> Any:
     """The region scope of the logged-in user (core cannot import accounts: the
     resolver is installed by ``accounts`` at start-up)."""
-    from cunzhan.core import scope as scope_mod
-
     resolver = scope_mod.USER_SCOPE_RESOLVER
     if resolver is None:  # pragma: no cover - accounts always installs it
         raise RuntimeError("no user scope resolver installed")

@@ -10,7 +10,14 @@ from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
-from cunzhan.network.models import Region, RegionAlias, Station, StationApplication, StationStatus
+from cunzhan.network.models import (
+    Region,
+    RegionAlias,
+    Station,
+    StationApplication,
+    StationKind,
+    StationStatus,
+)
 
 
 def region_resolve(*, code: str) -> tuple[Region, RegionAlias | None]:
@@ -133,8 +140,6 @@ def station_filters_clean(
     *, region_code: str | None, kind: str | None, status: str | None
 ) -> tuple[str | None, str | None, str | None]:
     """Validate list filters: a region code of digits, a known kind and status."""
-    from cunzhan.network.models import StationKind
-
     region_code = (region_code or "").strip() or None
     if region_code is not None and (not region_code.isdigit() or len(region_code) > 12):
         raise ApplicationError(
