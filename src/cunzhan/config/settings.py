@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "cunzhan.accounts",
     "cunzhan.network",
     "cunzhan.registry",
+    "cunzhan.logistics",
     "cunzhan.devtools",
 ]
 
