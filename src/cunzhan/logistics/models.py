@@ -1,0 +1,174 @@
+"""Parcels down to the villages: carriers, parcels, append-only scan events, exceptions
+for a person to resolve, and the SMS messages sent (pickup codes).
+
+A parcel's ``state`` is a cached projection of its events, recomputed by
+:func:`cunzhan.logistics.statemachine.derive_state` whenever an event arrives; the
+events are the truth (docs/adr/0009-parcel-state-from-events.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cunzhan.core.models import TimeStampedModel
+from cunzhan.logistics import statemachine as sm
+
+
+class Carrier(models.Model):
+    """An express carrier: ZTO 中通, YTO 圆通, STO 申通, YUNDA 韵达, JT 极兔, EMS 邮政,
+    JD 京东, SF 顺丰, or any other."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Direction(models.TextChoices):
+    DOWN = "down", "下行"
+    UP = "up", "上行"
+
+
+class SizeClass(models.TextChoices):
+    S = "S", "S"
+    M = "M", "M"
+    L = "L", "L"
+    XL = "XL", "XL"
+
+
+STATE_CHOICES = [(s, s) for s in sm.STATES]
+EVENT_TYPE_CHOICES = [(t, t) for t in sm.EVENT_TYPES]
+
+
+class Parcel(TimeStampedModel):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="parcels")
+    tracking_number = models.CharField(max_length=40)
+    direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.DOWN)
+    recipient_name = models.CharField(max_length=80)
+    recipient_phone = models.CharField(max_length=20)
+    phone_last4 = models.CharField(max_length=4, db_index=True)
+    village = models.ForeignKey("network.Region", on_delete=models.PROTECT, related_name="parcels")
+    station = models.ForeignKey(
+        "network.Station",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="parcels",
+    )
+    weight_g = models.PositiveIntegerField()
+    size_class = models.CharField(max_length=2, choices=SizeClass.choices, default=SizeClass.S)
+    cod_fen = models.PositiveBigIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=STATE_CHOICES, blank=True, db_index=True)
+    state_at = models.DateTimeField(null=True, blank=True)
+    pickup_code = models.CharField(max_length=6, blank=True, default="")
+    shelf_slot = models.CharField(max_length=12, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "tracking_number"], name="parcel_carrier_tracking_uniq"
+            ),
+            # a pickup code is unique among the parcels waiting at a station
+            models.UniqueConstraint(
+                fields=["station", "pickup_code"],
+                condition=Q(state=sm.AT_STATION) & ~Q(pickup_code=""),
+                name="parcel_waiting_pickup_code_uniq",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["station", "state"], name="parcel_station_state_idx"),
+            models.Index(fields=["village", "state"], name="parcel_village_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id}:{self.tracking_number}"
+
+
+class ScanEvent(models.Model):
+    """One scan, append-only. ``event_id`` is the sender's idempotency key."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    parcel = models.ForeignKey(Parcel, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=20, choices=EVENT_TYPE_CHOICES)
+    occurred_at = models.DateTimeField()
+    region = models.ForeignKey(
+        "network.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    station = models.ForeignKey(
+        "network.Station", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    device = models.CharField(max_length=60, blank=True, default="")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "event_id"]
+        indexes = [
+            models.Index(fields=["parcel", "occurred_at", "event_id"], name="scan_parcel_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"
+
+
+class ExceptionStatus(models.TextChoices):
+    OPEN = "open", "待处理"
+    RESOLVED = "resolved", "已处理"
+
+
+class ParcelException(TimeStampedModel):
+    """Something a person must look at: an unmatched parcel, an illegal transition."""
+
+    class Problem(models.TextChoices):
+        UNMATCHED = "unmatched", "无法匹配村站"
+        ILLEGAL_TRANSITION = "illegal_transition", "非法状态变更"
+
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="exceptions")
+    event = models.ForeignKey(
+        ScanEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    problem = models.CharField(max_length=20, choices=Problem.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ExceptionStatus.choices, default=ExceptionStatus.OPEN, db_index=True
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.parcel} {self.problem} ({self.status})"
+
+
+class SmsMessage(models.Model):
+    """An SMS as sent by the default backend (console + this table)."""
+
+    phone = models.CharField(max_length=20)
+    text = models.CharField(max_length=300)
+    parcel = models.ForeignKey(
+        Parcel, null=True, blank=True, on_delete=models.SET_NULL, related_name="sms"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone}: {self.text}"

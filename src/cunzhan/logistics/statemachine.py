@@ -1,0 +1,132 @@
+"""The parcel state machine: ONE pure function from a parcel's scan events to its state.
+
+Events are sorted by ``(occurred_at, event_id)`` and duplicates (same ``event_id``) are
+applied once, so any order of arrival and any repetition give the same result. An
+event that is not legal in the state reached so far is not applied: it is reported as
+an :class:`Illegal` for a person to resolve (never a crash, never silently dropped).
+See docs/adr/0009-parcel-state-from-events.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# event types (what a scan says happened)
+ANNOUNCED = "announced"
+RECEIVED_AT_COUNTY = "received_at_county"
+SORTED = "sorted"
+LOADED = "loaded"
+AT_STATION = "at_station"
+PICKED_UP = "picked_up"
+RETURNED = "returned"
+REFUSED = "refused"
+DAMAGED = "damaged"
+LOST = "lost"
+MISROUTED = "misrouted"
+
+EVENT_TYPES = (
+    ANNOUNCED,
+    RECEIVED_AT_COUNTY,
+    SORTED,
+    LOADED,
+    AT_STATION,
+    PICKED_UP,
+    RETURNED,
+    REFUSED,
+    DAMAGED,
+    LOST,
+    MISROUTED,
+)
+
+# states (a misrouted parcel goes back to ``sorted``: it is re-sorted)
+NONE = ""  # no event applied yet
+STATES = (
+    ANNOUNCED,
+    RECEIVED_AT_COUNTY,
+    SORTED,
+    LOADED,
+    AT_STATION,
+    PICKED_UP,
+    RETURNED,
+    REFUSED,
+    DAMAGED,
+    LOST,
+)
+TERMINAL = frozenset({PICKED_UP, RETURNED, LOST})
+
+_IN_NETWORK = (RECEIVED_AT_COUNTY, SORTED, LOADED, AT_STATION)
+
+# state -> {event type -> next state}
+TRANSITIONS: dict[str, dict[str, str]] = {
+    NONE: {ANNOUNCED: ANNOUNCED},
+    ANNOUNCED: {RECEIVED_AT_COUNTY: RECEIVED_AT_COUNTY, LOST: LOST},
+    RECEIVED_AT_COUNTY: {SORTED: SORTED},
+    SORTED: {LOADED: LOADED, MISROUTED: SORTED},
+    LOADED: {AT_STATION: AT_STATION, MISROUTED: SORTED},
+    AT_STATION: {PICKED_UP: PICKED_UP, REFUSED: REFUSED, MISROUTED: SORTED},
+    REFUSED: {RETURNED: RETURNED},
+    DAMAGED: {RETURNED: RETURNED},
+    PICKED_UP: {},
+    RETURNED: {},
+    LOST: {},
+}
+# from every state inside the network: damaged, lost, returned to the carrier
+for _state in _IN_NETWORK:
+    TRANSITIONS[_state].update({DAMAGED: DAMAGED, LOST: LOST, RETURNED: RETURNED})
+
+
+@dataclass(frozen=True, order=True)
+class Event:
+    """What the state machine needs of a scan event."""
+
+    occurred_at: dt.datetime
+    event_id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Illegal:
+    """An event that could not be applied in the state reached before it."""
+
+    event_id: str
+    type: str
+    state: str  # the state the parcel was in
+
+    @property
+    def problem(self) -> str:
+        if self.type not in EVENT_TYPES:
+            return f"unknown event type {self.type!r}"
+        return f"{self.type!r} is not allowed in state {self.state or 'none'!r}"
+
+
+@dataclass(frozen=True)
+class Derivation:
+    state: str
+    applied: tuple[str, ...]  # event ids, in the order applied
+    illegal: tuple[Illegal, ...]
+    last_event_id: str = ""  # the last applied event
+
+
+def derive_state(events: Iterable[Event]) -> Derivation:
+    """The state after ``events`` (any order, duplicates allowed) and the illegal ones."""
+    unique: dict[str, Event] = {}
+    for e in sorted(events):
+        unique.setdefault(e.event_id, e)  # a repeated id is the same event: applied once
+    state = NONE
+    applied: list[str] = []
+    illegal: list[Illegal] = []
+    for e in sorted(unique.values()):
+        nxt = TRANSITIONS.get(state, {}).get(e.type)
+        if nxt is None:
+            illegal.append(Illegal(event_id=e.event_id, type=e.type, state=state))
+            continue
+        state = nxt
+        applied.append(e.event_id)
+    return Derivation(
+        state=state,
+        applied=tuple(applied),
+        illegal=tuple(illegal),
+        last_event_id=applied[-1] if applied else "",
+    )
