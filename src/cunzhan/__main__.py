@@ -11,6 +11,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cunzhan.config.settings")
     from django.core.management import execute_from_command_line
 
+    # ``cunzhan plan-instance`` spells the ``plan_instance`` command as the issues do.
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        sys.argv[1] = sys.argv[1].replace("-", "_")
     execute_from_command_line(sys.argv)
 
 
