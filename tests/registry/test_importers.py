@@ -188,3 +188,34 @@ def test_broken_xlsx_and_unknown_type(regions):
     with pytest.raises(ApplicationError) as exc:
         registry_import(scope=SCOPE, user=None, file_name="x.txt", data=b"a")
     assert exc.value.code == "invalid_import_file"
+
+
+def test_a_reimport_with_an_empty_phone_keeps_the_phone_on_record(regions):
+    rows = _good_rows()
+    registry_import(scope=SCOPE, user=None, file_name="a.csv", data=_csv(rows))
+    rows[0] = rows[0].replace("13800000001", "")
+    batch = registry_import(scope=SCOPE, user=None, file_name="a.csv", data=_csv(rows))
+    assert batch.errors == []
+    assert Person.objects.get(name="杨国强").phone == "13800000001"
+
+
+def test_an_absurd_amount_or_a_nul_is_a_row_error_not_a_crash(regions):
+    rows = _good_rows()
+    rows[3] = "520204106202,0002,玉舍村2组,龙飞,男,1975,户主,,,,,,2023,1e30"
+    rows.append("520204106202,0003,玉舍村3组,龙\x00二,男,1976,户主,,,,,,,")
+    batch = registry_import(scope=SCOPE, user=None, file_name="a.csv", data=_csv(rows))
+    problems = {(e["row"], e["column"]) for e in batch.errors}
+    assert (5, "工资性收入(元)") in problems
+    assert (6, "姓名") in problems
+    assert batch.rows_imported == 3
+    assert not Household.objects.filter(number__in=["0002", "0003"]).exists()
+
+
+def test_an_id_number_in_the_wrong_column_is_masked_in_the_report(regions):
+    number = id_number(born=dt.date(1980, 5, 17), sex="male")
+    rows = [f"520204106201,0001,海坪村1组,杨国强,男,1980,{number},,,,,,,"]
+    batch = registry_import(scope=SCOPE, user=None, file_name="a.csv", data=_csv(rows))
+    assert batch.errors and batch.errors[0]["column"] == "与户主关系"
+    assert number not in str(batch.errors)
+    assert number not in report_csv(batch)
+    assert number[:4] in str(batch.errors)  # the masked form says what was typed

@@ -30,3 +30,23 @@ def test_a_list_page_is_not_a_record_read(client, make_user, regions):
     client.force_login(officer)
     client.get("/registry/households/")
     assert not AuditEvent.objects.filter(action="read", object_type="registry.Household").exists()
+
+
+def test_opening_a_person_edit_page_or_consents_is_logged(client, api_client, make_user, regions):
+    from tests.factories.registry import make_person
+
+    household = make_household()
+    person = make_person(household=household)
+    officer = make_user(Role.REGISTRY_OFFICER, regions=["5202"])
+    client.force_login(officer)
+    assert client.get(f"/registry/persons/{person.uuid}/edit/").status_code == 200
+    assert (
+        api_client(officer).get(f"/api/v1/registry/persons/{person.uuid}/consents").status_code
+        == 200
+    )
+    notes = set(
+        AuditEvent.objects.filter(
+            action="read", object_type="registry.Person", object_id=str(person.uuid)
+        ).values_list("note", flat=True)
+    )
+    assert notes == {"person record (edit page)", "person record (api consents)"}

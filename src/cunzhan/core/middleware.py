@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from cunzhan.core import context
 
@@ -25,3 +25,39 @@ class RequestActorMiddleware:
             return self.get_response(request)
         finally:
             context.reset(token)
+
+
+_NUL_MARKERS = (b"\x00", b"%00", b"\\u0000")
+
+
+def _has_nul(data: bytes) -> bool:
+    lowered = data.lower()
+    return any(marker in lowered for marker in _NUL_MARKERS)
+
+
+class RejectNulMiddleware:
+    """Answer 400 to a request whose query string or (non-file) body carries a NUL
+    character: no database can be asked to store or match it (PostgreSQL refuses), and
+    no user types one. Uploaded files are left to their importers, which report a NUL
+    in a cell as a row error."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if content_type.startswith("multipart/"):
+            # form fields only; files are read by their importers
+            fields = [v for _k, values in request.POST.lists() for v in values]
+            body_nul = any("\x00" in v for v in fields)
+        else:
+            body_nul = _has_nul(request.body)
+        if _has_nul(query) or body_nul or "\x00" in request.path:
+            message = "the request contains a NUL character, which no field accepts"
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"code": "invalid_text", "message": message, "details": {}}, status=400
+                )
+            return HttpResponseBadRequest(message)
+        return self.get_response(request)

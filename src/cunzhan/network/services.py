@@ -18,8 +18,7 @@ constraint in the database.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +32,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.accounts.services import user_create
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.network import geo
 from cunzhan.network.models import (
     STATION_KIND_LEVEL,
@@ -51,7 +51,6 @@ LIVE_STATUSES = (S.PROPOSED, S.UNDER_REVIEW, S.ACTIVE, S.SUSPENDED)
 
 PREMISES_M2_RANGE = (5, 50_000)
 DEPOSIT_FEN_MAX = 10_000_000  # 100,000 yuan
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,16 @@ def _decision(station: Station) -> str | None:
         return None
 
 
+def _decision_now(station: Station) -> str | None:
+    """The application's decision as committed now (a query, not the cached relation:
+    called under the station's lock to decide a transition)."""
+    return (
+        StationApplication.objects.filter(station_id=station.pk)
+        .values_list("decision", flat=True)
+        .first()
+    )
+
+
 def _check_actor(actor: Any, perm: str, region_code: str, station_id: int | None = None) -> None:
     """``actor`` None is the system (demo builder, imports): allowed everything."""
     if actor is None:
@@ -133,16 +142,24 @@ def _locked(station: Station) -> Station:
 
 
 def _transition(
-    *, station: Station, action: str, actor: Any, note: str = "", extra_guard: str = ""
+    *,
+    station: Station,
+    action: str,
+    actor: Any,
+    note: str = "",
+    guard: Callable[[Station], str] | None = None,
 ) -> tuple[Station, dict]:
+    """Lock the station and check the transition. ``guard`` sees the LOCKED station (its
+    application read after the lock) and returns a reason to refuse, or ''."""
     t = TRANSITIONS[action]
-    _no_nul(note=note)
+    reject_nul(note=note)
     _check_actor(actor, t.perm, station.region_id, station.pk)
     station = _locked(station)
     if station.status not in t.sources:
         raise _illegal(station, action)
-    if extra_guard:
-        raise _illegal(station, action, extra_guard)
+    reason = guard(station) if guard is not None else ""
+    if reason:
+        raise _illegal(station, action, reason)
     return station, snapshot(station)
 
 
@@ -244,13 +261,6 @@ def station_code_next(*, region_code: str) -> str:
     return f"{prefix}{(max(used) + 1 if used else 1):02d}"
 
 
-def _no_nul(**values: Any) -> None:
-    """Refuse text with NUL characters (PostgreSQL cannot store them)."""
-    for field, value in values.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise _field_error(field, _("文本中含有不允许的控制字符"), "invalid_text")
-
-
 def _field_error(field: str, message: str, code: str) -> ApplicationError:
     return ApplicationError(message, code=code, details={"field": field})
 
@@ -269,17 +279,6 @@ def _clean_name(name: str) -> str:
     if not name or len(name) > 120:
         raise _field_error("name", _("名称须为1到120个字符"), "invalid_name")
     return name
-
-
-def _clean_phone(phone: str, *, field: str) -> str:
-    phone = (phone or "").strip().replace(" ", "")
-    if not PHONE_RE.match(phone):
-        raise _field_error(
-            field,
-            _("手机号码格式不正确：%(p)s（11位手机号或带区号的固话）") % {"p": phone},
-            "invalid_phone",
-        )
-    return phone
 
 
 def _clean_capabilities(capabilities: Iterable[str]) -> list[str]:
@@ -317,7 +316,7 @@ def station_apply(
     actor: Any = None,
 ) -> Station:
     """File an onboarding application: a new station (proposed) and its application."""
-    _no_nul(
+    reject_nul(
         region_code=region_code,
         kind=kind,
         name=name,
@@ -372,7 +371,7 @@ def station_apply(
     applicant_name = (applicant_name or "").strip()
     if not applicant_name or len(applicant_name) > 80:
         raise _field_error("applicant_name", _("申请人姓名须为1到80个字符"), "invalid_applicant")
-    applicant_phone = _clean_phone(applicant_phone, field="applicant_phone")
+    applicant_phone = clean_phone(applicant_phone, field="applicant_phone")
     lo, hi = PREMISES_M2_RANGE
     if not isinstance(premises_m2, int) or not lo <= premises_m2 <= hi:
         raise _field_error(
@@ -462,17 +461,21 @@ def station_review(
     """The county's decision. Approve: the application is approved and the station
     waits for activation. Reject: the application is rejected and the station closed."""
     action = "approve" if approve else "reject"
-    _no_nul(note=note)
+    reject_nul(note=note)
     note = (note or "").strip()[:300]
     if not approve and not note:
         raise ApplicationError(
             _("驳回时须填写审核意见"), code="note_required", details={"field": "note"}
         )
-    guard = ""
-    decision = _decision(station)
-    if decision != StationApplication.Decision.PENDING and station.status == S.UNDER_REVIEW:
-        guard = _("申请已审核过")
-    station, before = _transition(station=station, action=action, actor=actor, extra_guard=guard)
+
+    def already_reviewed(locked: Station) -> str:
+        if _decision_now(locked) != StationApplication.Decision.PENDING:
+            return str(_("申请已审核过"))
+        return ""
+
+    station, before = _transition(
+        station=station, action=action, actor=actor, guard=already_reviewed
+    )
     app = StationApplication.objects.select_for_update().get(station=station)
     app_before = snapshot(app)
     app.decision = (
@@ -519,14 +522,15 @@ def station_activate(
     ``operator_password_hash`` (bulk onboarding, the demo) stores a prepared hash
     instead, and the returned password is then empty.
     """
-    _no_nul(operator_username=operator_username, operator_display_name=operator_display_name)
-    guard = ""
-    if station.status == S.UNDER_REVIEW and _decision(station) != (
-        StationApplication.Decision.APPROVED
-    ):
-        guard = _("申请尚未批准")
+    reject_nul(operator_username=operator_username, operator_display_name=operator_display_name)
+
+    def not_approved(locked: Station) -> str:
+        if _decision_now(locked) != StationApplication.Decision.APPROVED:
+            return str(_("申请尚未批准"))
+        return ""
+
     station, before = _transition(
-        station=station, action="activate", actor=actor, extra_guard=guard
+        station=station, action="activate", actor=actor, guard=not_approved
     )
     username = (operator_username or "").strip() or _username_for(station)
     app = StationApplication.objects.filter(station=station).first()
@@ -619,7 +623,7 @@ def station_update(
     surveyed point); renaming is the county's (``manage_stations``). A point given
     here is real (``coord_synthetic`` False) and must lie inside the county.
     """
-    _no_nul(name=name, address=address, phone=phone)
+    reject_nul(name=name, address=address, phone=phone)
     _check_actor(actor, Perm.EDIT_STATION, station.region_id, station.pk)
     if name is not None and actor is not None and not actor.can(Perm.MANAGE_STATIONS):
         raise PermissionDenied(_("只有县级运营经理可以修改服务站名称"), details={"field": "name"})
@@ -636,7 +640,7 @@ def station_update(
     if address is not None:
         changes["address"] = address.strip()[:200]
     if phone is not None:
-        changes["phone"] = _clean_phone(phone, field="phone") if phone.strip() else ""
+        changes["phone"] = clean_phone(phone, field="phone") if phone.strip() else ""
     if capabilities is not None:
         changes["capabilities"] = _clean_capabilities(capabilities)
     if open_days is not None:

@@ -244,6 +244,7 @@ def persons_consents(request: HttpRequest, person_id: uuid.UUID):
     """The person's consent records, newest first (withdrawn ones included)."""
     user = require(request, Perm.VIEW_REGISTRY)
     person = selectors.person_get(scope=scope_for_user(user), person_id=person_id)
+    selectors.person_record_read(person=person, user=user, channel="api consents")
     return {
         "person_id": person.uuid,
         "person_name": person.name,

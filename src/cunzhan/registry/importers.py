@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -323,6 +324,9 @@ class RowData:
     incomes: dict[str, int] = field(default_factory=dict)
 
 
+ID_LIKE = re.compile(r"\d{17}[\dXx]|\d{15}")
+
+
 @dataclass
 class ImportReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -335,6 +339,9 @@ class ImportReport:
     rows_imported: int = 0
 
     def add(self, row: int, column: str, problem: str) -> None:
+        """Record a row error. A problem may quote a cell; anything shaped like an ID
+        number in it is masked (a column mix-up must not put ID numbers in reports)."""
+        problem = ID_LIKE.sub(lambda m: idcard.mask(m.group(0)), problem)
         self.errors.append({"row": row, "column": column, "problem": problem})
         self.failed_rows.add(row)
 
@@ -378,6 +385,11 @@ class RegistryImporter:
     def _validate_row(self, row: int, values: dict[str, str], big: set[str]) -> RowData | None:
         before = len(self.report.errors)
         d = RowData(row=row, values=values)
+        nul = [key for key, value in values.items() if "\x00" in value]
+        if nul:
+            for key in nul:
+                self._error(row, key, _("文本中含有不允许的控制字符"))
+            return None
         for key in ("village_code", "household_number", "name", "sex", "relation"):
             if not values.get(key):
                 self._error(row, key, _("不能为空"))
@@ -435,8 +447,8 @@ class RegistryImporter:
             if values.get(key):
                 try:
                     fen = yuan_to_fen(values[key])
-                    if fen < 0:
-                        raise ApplicationError("negative", code="invalid_amount")
+                    if not 0 <= fen <= services.INCOME_MAX_FEN:
+                        raise ApplicationError("out of range", code="invalid_amount")
                     d.incomes[source] = fen
                 except ApplicationError:
                     self._error(row, key, _("“%(v)s”不是有效金额（元，非负）") % {"v": values[key]})
@@ -555,7 +567,8 @@ class RegistryImporter:
             "sex": d.sex,
             "relation": d.relation,
             "birth_year": birth_year,
-            "phone": v.get("phone", ""),
+            # an empty or missing phone cell keeps the number on record (like the address)
+            "phone": v.get("phone") or (person.phone if person is not None else ""),
             "id_number": number,
         }
         if person is None:

@@ -103,6 +103,13 @@ class Person(TimeStampedModel):
         indexes = [
             models.Index(fields=["household", "name", "birth_year"], name="person_hh_name_year")
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=models.Q(relation="head"),
+                name="person_one_head_per_household",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

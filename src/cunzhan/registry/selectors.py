@@ -143,6 +143,20 @@ def household_record_read(*, household: Household, user: Any, channel: str) -> N
     )
 
 
+def person_record_read(*, person: Person, user: Any, channel: str) -> None:
+    """Log that ``user`` opened one person's record (edit form, consents)."""
+    audit_record(
+        action="read",
+        object_type="registry.Person",
+        object_id=person.uuid,
+        object_repr=person.name,
+        region_code=person.household.village_id,
+        note=f"person record ({channel})",
+        personal_data=True,
+        actor=user,
+    )
+
+
 def household_members(*, household: Household) -> QuerySet[Person]:
     return Person.objects.filter(household=household).order_by("birth_year", "id")
 

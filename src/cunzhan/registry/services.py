@@ -5,7 +5,6 @@ snapshotted with the masked form only (``id_masked``)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -18,6 +17,7 @@ from cunzhan.core import crypto
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.network.models import Level, Region
 from cunzhan.registry import idcard
 from cunzhan.registry.models import (
@@ -36,7 +36,8 @@ from cunzhan.registry.models import (
 
 ID_INDEX_PURPOSE = "registry.person.id_number"
 PERSON_SECRET_FIELDS = ("id_number_enc", "id_number_index")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
+# One household's income from one source in one year: anything above is a typing error.
+INCOME_MAX_FEN = 100_000_000_00  # 100 million yuan
 MIN_YEAR = 1900
 
 
@@ -150,7 +151,10 @@ def household_create(
     address: str = "",
     actor: Any = None,
 ) -> Household:
+    reject_nul(village_code=village_code, number=number, address=address)
     village = village_for_write(scope=scope, village_code=village_code)
+    # serialise numbering within the village (the next free number, the uniqueness check)
+    Region.objects.select_for_update().filter(pk=village.pk).first()
     number = (number or "").strip() or _next_household_number(village.code)
     if len(number) > 20:
         raise _field_error("number", _("户编号最多20个字符"))
@@ -169,6 +173,7 @@ def household_create(
 
 @transaction.atomic
 def household_update(*, household: Household, address: str, actor: Any = None) -> Household:
+    reject_nul(address=address)
     before = snapshot(household)
     address = (address or "").strip()[:200]
     if address == household.address:
@@ -209,9 +214,10 @@ def person_validate(
         raise _field_error("name", _("姓名最多40个字符"))
     sex = _choice(str(sex or "").strip(), Sex, "sex")
     relation = _choice(str(relation or "").strip(), Relation, "relation")
+    reject_nul(name=name, phone=phone)
     phone = str(phone or "").strip()
-    if phone and not PHONE_RE.match(phone):
-        raise _field_error("phone", _("电话号码格式不正确"), "invalid_phone")
+    if phone:
+        phone = clean_phone(phone)
     number = ""
     year = clean_year(birth_year, field_name="birth_year", allow_none=True)
     if id_number and str(id_number).strip():
@@ -239,6 +245,12 @@ def person_validate(
     return PersonData(
         name=name, sex=sex, birth_year=year, relation=relation, phone=phone, id_number=number
     )
+
+
+def _lock_household(household: Household) -> Household:
+    """Lock the household row: writes that check the household's members, registration
+    or income first (one head, one registration) are serialised per household."""
+    return Household.objects.select_for_update().get(pk=household.pk)
 
 
 def _check_unique_id(number: str, *, exclude_pk: int | None = None) -> str:
@@ -290,6 +302,7 @@ def person_create(
         phone=phone,
         id_number=id_number,
     )
+    household = _lock_household(household)
     index = _check_unique_id(data.id_number) if data.id_number else None
     _check_single_head(household, data.relation, None)
     person = Person(
@@ -337,6 +350,8 @@ def person_update(
         phone=phone,
         id_number=id_number,
     )
+    _lock_household(person.household)
+    person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
     before = _person_snapshot(person)
     changed: list[str] = []
     for attr in ("name", "sex", "birth_year", "relation", "phone"):
@@ -396,6 +411,7 @@ def poverty_register(
     """Register the household as poor (建档立卡), or correct its registration.
     Returns ``(registration, changed)``."""
     reg, cause, exited = _poverty_validate(year_registered, main_cause, year_exited)
+    household = _lock_household(household)
     existing = PovertyRegistration.objects.select_for_update().filter(household=household).first()
     if existing is None:
         registration = PovertyRegistration.objects.create(
@@ -451,6 +467,15 @@ def poverty_exit(
     return registration
 
 
+def _check_income_fen(amount_fen: Any) -> None:
+    if not isinstance(amount_fen, int) or not 0 <= amount_fen <= INCOME_MAX_FEN:
+        raise _field_error(
+            "amount_fen",
+            _("收入金额须为0到%(max)s元之间的整数分") % {"max": f"{INCOME_MAX_FEN // 100:,}"},
+            "invalid_amount",
+        )
+
+
 @transaction.atomic
 def income_record_set(
     *, household: Household, year: Any, source: str, amount_fen: int, actor: Any = None
@@ -460,8 +485,8 @@ def income_record_set(
     y = clean_year(year, field_name="year")
     assert y is not None
     source = _choice(str(source or "").strip(), IncomeSource, "source")
-    if not isinstance(amount_fen, int) or amount_fen < 0:
-        raise _field_error("amount_fen", _("收入金额必须是非负整数（分）"), "invalid_amount")
+    _check_income_fen(amount_fen)
+    household = _lock_household(household)
     record = (
         IncomeRecord.objects.select_for_update()
         .filter(household=household, year=y, source=source)
@@ -713,8 +738,7 @@ def registry_bulk_load(
     for s in new_specs:
         for year, source, fen in s.incomes:
             _choice(source, IncomeSource, "source")
-            if fen < 0:
-                raise _field_error("amount_fen", _("收入金额必须是非负整数（分）"))
+            _check_income_fen(fen)
             incomes.append(
                 IncomeRecord(
                     household=by_key[(s.village_code, s.number)],

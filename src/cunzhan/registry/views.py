@@ -299,6 +299,8 @@ def _person_or_404(request: HttpRequest, person_id: uuid.UUID) -> Person:
 def person_edit_page(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """Edit a member. An empty ID number keeps the number on record."""
     person = _person_or_404(request, person_id)
+    if request.method == "GET":
+        selectors.person_record_read(person=person, user=request.user, channel="edit page")
     initial = {
         "name": person.name,
         "sex": person.sex,
