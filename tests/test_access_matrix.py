@@ -79,6 +79,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "consent_id": lambda w: [w.out.consent.pk, w.far.consent.pk],  # type: ignore[union-attr]
     "user_id": lambda w: [u.pk for c in (w.out, w.far) for u in c.users],
     "token_id": lambda w: out_token_ids(w),
+    "parcel_id": lambda w: [w.out.parcel.uuid, w.far.parcel.uuid],  # type: ignore[union-attr]
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -113,6 +114,15 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"active": "false"},
         {"q": "cm-"},
     ],
+    "GET /logistics/parcels": lambda w: [
+        {"village": w.out.village},
+        {"village": "53"},
+        {"village": "5202"},
+        {"state": "at_station"},
+        {"carrier": "ZTO"},
+        {"station_id": w.out.stations["village"].pk},
+        {"page_size": 500},
+    ],
 }
 
 # list reads in which the control (network admin) must find OUT markers
@@ -121,6 +131,7 @@ API_CONTROL_LISTS = {
     "GET /network/stations",
     "GET /registry/households",
     "GET /accounts/users",
+    "GET /logistics/parcels",
 }
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
@@ -211,6 +222,37 @@ def out_user(w: World, index: int = 0) -> int:
     return w.out.users[index].pk
 
 
+def manifest_body(w: World) -> dict[str, Any]:
+    """A manifest whose rows announce parcels for the OUT villages."""
+    return {
+        "carrier": "ZTO",
+        "rows": [
+            {
+                "tracking_number": f"PROBE{i}",
+                "recipient_name": f"{PROBE}收件人",
+                "phone": "13800000000",
+                "village_code": village,
+                "weight_g": 500,
+            }
+            for i, village in enumerate((w.out.village, w.far.village))
+        ],
+    }
+
+
+def events_body(w: World) -> list[dict[str, Any]]:
+    """A refusal scanned for each OUT parcel (legal: they wait at their stations)."""
+    return [
+        {
+            "event_id": f"probe-{i}",
+            "carrier": "ZTO",
+            "tracking_number": p.tracking_number,  # type: ignore[union-attr]
+            "type": "refused",
+            "occurred_at": "2026-11-03T08:00:00+08:00",
+        }
+        for i, p in enumerate((w.out.parcel, w.far.parcel))
+    ]
+
+
 API_WRITE_HINTS: dict[str, WriteHint] = {
     "POST /accounts/users": WriteHint(
         body=lambda w: {
@@ -284,6 +326,12 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         body=lambda w: {"purpose": "sms", "method": "paper"}
     ),
     "POST /registry/consents/{consent_id}/withdraw": WriteHint(body=lambda w: {}),
+    "POST /logistics/manifests": WriteHint(body=manifest_body),
+    "POST /logistics/events": WriteHint(body=events_body),
+    "POST /logistics/stations/{station_id}/pickup": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["village"].pk},
+        body=lambda w: {"code": w.out.parcel.pickup_code},  # type: ignore[union-attr]
+    ),
     "POST /registry/imports": WriteHint(
         files=lambda w: {"file": SimpleUploadedFile("probe.csv", import_csv(w), "text/csv")},
         collection=True,

@@ -31,6 +31,8 @@ from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import api_token_create, user_create
 from cunzhan.core.audit import audit_record
 from cunzhan.core.scope import RegionScope
+from cunzhan.logistics import services as logistics_services
+from cunzhan.logistics.models import Parcel
 from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
 from cunzhan.registry import services as registry_services
 from cunzhan.registry.idcard import make_id_number
@@ -81,6 +83,7 @@ class County:
     batch: ImportBatch | None = None
     consent: Consent | None = None  # in force: a withdrawal would change it
     users: list[User] = field(default_factory=list)
+    parcel: Parcel | None = None  # waiting at the village station, with a pickup code
 
 
 @dataclass
@@ -152,6 +155,43 @@ def _import_csv(village: str, number: str, name: str, id_number: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _parcel(c: County, tag: str, seq: int) -> Parcel:
+    """A ZTO parcel announced for the county's village and scanned to its station."""
+    national = RegionScope.national()
+    tn = f"W{c.code}{seq:02d}"
+    logistics_services.manifest_intake(
+        scope=national,
+        carrier_code="ZTO",
+        rows=[
+            {
+                "tracking_number": tn,
+                "recipient_name": f"{tag}-收件人{seq}",
+                "phone": f"1390000{seq:04d}",
+                "village_code": c.village,
+                "weight_g": 800,
+                "size_class": "S",
+            }
+        ],
+    )
+    steps = ["received_at_county", "sorted", "loaded", "at_station"]
+    t0 = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
+    logistics_services.scan_events_record(
+        scope=national,
+        events=[
+            {
+                "event_id": f"world-{tn}-{i}",
+                "carrier": "ZTO",
+                "tracking_number": tn,
+                "type": t,
+                "occurred_at": t0 + dt.timedelta(hours=i),
+                "station_code": c.stations["village"].code if t == "at_station" else "",
+            }
+            for i, t in enumerate(steps)
+        ],
+    )
+    return Parcel.objects.get(tracking_number=tn)
+
+
 def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     township, village = TREE_POINTS[code]
     extra = _add_villages(regions, township)
@@ -176,6 +216,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     c.stations["suspended"] = station(extra[3], StationStatus.SUSPENDED, "已暂停")
 
     national = RegionScope.national()
+    c.parcel = _parcel(c, tag, seq)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -272,6 +313,7 @@ def out_snapshot() -> dict[str, Any]:
     from django.db.models import Q
 
     from cunzhan.accounts.models import ApiToken, Assignment
+    from cunzhan.logistics.models import ScanEvent
     from cunzhan.network.models import StationApplication
     from cunzhan.registry.models import IncomeRecord, PovertyRegistration
 
@@ -327,6 +369,15 @@ def out_snapshot() -> dict[str, Any]:
         "out_tokens": rows(
             ApiToken.objects.filter(user__assignments__region_id__in=OUT_COUNTIES), "revoked_at"
         ),
+        "parcels": rows(
+            Parcel.objects.filter(out_q("village_id")),
+            "state",
+            "updated_at",
+            "pickup_code",
+            "station_id",
+        ),
+        "scan_events": rows(ScanEvent.objects.filter(out_q("parcel__village_id")), "type"),
+        "parcels_total": Parcel.objects.count(),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

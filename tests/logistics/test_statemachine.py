@@ -101,3 +101,10 @@ def test_every_prefix_of_the_happy_path_is_legal(prefix):
     r = sm.derive_state([ev(i, t) for i, t in enumerate(HAPPY[:prefix])])
     assert r.illegal == ()
     assert r.state == (HAPPY[prefix - 1] if prefix else sm.NONE)
+
+
+def test_a_late_manifest_still_comes_first():
+    events = [ev(0, sm.RECEIVED_AT_COUNTY), ev(1, sm.SORTED), ev(9, sm.ANNOUNCED)]
+    r = sm.derive_state(events)
+    assert r.state == sm.SORTED and r.illegal == ()
+    assert r.applied == ("e9", "e0", "e1")

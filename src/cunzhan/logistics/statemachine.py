@@ -1,7 +1,8 @@
 """The parcel state machine: ONE pure function from a parcel's scan events to its state.
 
-Events are sorted by ``(occurred_at, event_id)`` and duplicates (same ``event_id``) are
-applied once, so any order of arrival and any repetition give the same result. An
+Events are sorted by ``(occurred_at, event_id)``, the ``announced`` event first, and
+duplicates (same ``event_id``) are applied once, so any order of arrival and any
+repetition give the same result. An
 event that is not legal in the state reached so far is not applied: it is reported as
 an :class:`Illegal` for a person to resolve (never a crash, never silently dropped).
 See docs/adr/0009-parcel-state-from-events.md.
@@ -109,15 +110,21 @@ class Derivation:
     last_event_id: str = ""  # the last applied event
 
 
+def order_key(e: Event) -> tuple[bool, dt.datetime, str, str]:
+    """The announcement (the manifest, not a physical scan) comes first whatever its
+    time: a carrier's manifest often reaches the county after the first scans."""
+    return (e.type != ANNOUNCED, e.occurred_at, e.event_id, e.type)
+
+
 def derive_state(events: Iterable[Event]) -> Derivation:
     """The state after ``events`` (any order, duplicates allowed) and the illegal ones."""
     unique: dict[str, Event] = {}
-    for e in sorted(events):
+    for e in sorted(events, key=order_key):
         unique.setdefault(e.event_id, e)  # a repeated id is the same event: applied once
     state = NONE
     applied: list[str] = []
     illegal: list[Illegal] = []
-    for e in sorted(unique.values()):
+    for e in sorted(unique.values(), key=order_key):
         nxt = TRANSITIONS.get(state, {}).get(e.type)
         if nxt is None:
             illegal.append(Illegal(event_id=e.event_id, type=e.type, state=state))

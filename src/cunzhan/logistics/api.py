@@ -1,0 +1,196 @@
+"""Parcel API under /api/v1/logistics: manifests, scan-event batches, parcels, hand-out.
+
+A parcel is visible to users whose scope contains its village (station operators: their
+station); outside it, 404. Roles: see ``READ_ROLES`` and the write role sets below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Status
+from ninja.pagination import paginate
+
+from cunzhan.accounts.roles import Perm, Role
+from cunzhan.accounts.selectors import scope_for_user
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.errors import NotFound, PermissionDenied
+from cunzhan.logistics import schemas, selectors, services
+from cunzhan.logistics.models import Parcel
+from cunzhan.network.models import Station
+
+router = Router(tags=["logistics"])
+
+READ_ROLES = frozenset(
+    {Role.NETWORK_ADMIN, Role.COUNTY_MANAGER, Role.STATION_OPERATOR, Role.DRIVER, Role.AUDITOR}
+)
+MANIFEST_ROLES = frozenset({Role.NETWORK_ADMIN, Role.COUNTY_MANAGER})
+SCAN_ROLES = frozenset(
+    {Role.NETWORK_ADMIN, Role.COUNTY_MANAGER, Role.STATION_OPERATOR, Role.DRIVER}
+)
+PICKUP_ROLES = frozenset({Role.NETWORK_ADMIN, Role.COUNTY_MANAGER, Role.STATION_OPERATOR})
+
+
+def _user(request: HttpRequest, roles: frozenset[str]) -> Any:
+    user = require(request, Perm.VIEW_NETWORK)
+    if user.role not in roles:
+        raise PermissionDenied("this action is not open to your role")
+    return user
+
+
+def parcel_out(p: Parcel) -> dict[str, Any]:
+    return {
+        "id": p.uuid,
+        "carrier": p.carrier.code,
+        "tracking_number": p.tracking_number,
+        "direction": p.direction,
+        "recipient_name": p.recipient_name,
+        "phone_last4": p.phone_last4,
+        "village_code": p.village_id,
+        "village_name": p.village.name,
+        "station_code": p.station.code if p.station_id and p.station else None,
+        "weight_g": p.weight_g,
+        "size_class": p.size_class,
+        "cod_fen": p.cod_fen,
+        "state": p.state,
+        "state_at": p.state_at,
+        "shelf_slot": p.shelf_slot,
+        "created_at": p.created_at,
+    }
+
+
+class _Mapped:
+    def __init__(self, qs: Any) -> None:
+        self.qs = qs
+
+    def all(self) -> Any:
+        return self.qs
+
+    def __getitem__(self, key: slice) -> list[dict]:
+        return [parcel_out(p) for p in self.qs[key]]
+
+
+@router.post("/manifests", response={201: schemas.ManifestOut, **ERROR_RESPONSES})
+def manifest_post(request: HttpRequest, payload: schemas.ManifestIn):
+    """A carrier's manifest: every row announces a parcel, matched to the recipient's
+    village station (unmatched ones go to the exceptions queue). Validated as a whole:
+    errors name the row (from 1) and the field, nothing is written. Sending the same
+    manifest again creates nothing and lists the rows as duplicates."""
+    user = _user(request, MANIFEST_ROLES)
+    result = services.manifest_intake(
+        scope=scope_for_user(user),
+        carrier_code=payload.carrier,
+        rows=[r.dict() for r in payload.rows],
+        actor=user,
+    )
+    return Status(
+        201,
+        {
+            "carrier": result.carrier,
+            "created": len(result.created),
+            "duplicates": result.duplicates,
+            "unmatched": result.unmatched,
+            "parcels": [p.uuid for p in result.created],
+        },
+    )
+
+
+@router.post("/events", response={200: schemas.EventBatchOut, **ERROR_RESPONSES})
+def events_post(request: HttpRequest, payload: list[schemas.ScanEventIn]):
+    """A batch of scan events (a JSON array, at most 10,000). Validated as a whole and
+    applied atomically; answered with a status per event, in order: ``applied``,
+    ``illegal`` (stored; an exception is opened for a person) or ``duplicate`` (already
+    stored: sending a batch again changes nothing)."""
+    user = _user(request, SCAN_ROLES)
+    statuses = services.scan_events_record(
+        scope=scope_for_user(user), events=[e.dict() for e in payload], actor=user
+    )
+    counts = {k: sum(1 for s in statuses if s["status"] == k) for k in ("applied", "illegal")}
+    return {
+        "applied": counts["applied"],
+        "illegal": counts["illegal"],
+        "duplicate": len(statuses) - counts["applied"] - counts["illegal"],
+        "events": statuses,
+    }
+
+
+@router.get("/parcels", response={200: list[schemas.ParcelOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def parcels_list(
+    request: HttpRequest,
+    state: str = "",
+    village: str = "",
+    station_id: int | None = None,
+    carrier: str = "",
+    q: str = "",
+):
+    """Parcels in the caller's scope, newest first; filters: ``state``, ``village``
+    (region code prefix), ``station_id``, ``carrier`` (code), ``q`` (tracking number
+    prefix or the recipient's exact name)."""
+    user = _user(request, READ_ROLES)
+    qs = selectors.parcel_list(
+        scope=scope_for_user(user),
+        state=state,
+        village=village[:12],
+        station_id=station_id,
+        carrier=carrier[:20],
+        q=q,
+    )
+    return _Mapped(qs)
+
+
+@router.get("/parcels/{parcel_id}", response={200: schemas.ParcelDetailOut, **ERROR_RESPONSES})
+def parcel_detail(request: HttpRequest, parcel_id: uuid.UUID):
+    """One parcel with its events (in the order the state machine applies them) and its
+    exceptions."""
+    user = _user(request, READ_ROLES)
+    p = selectors.parcel_get(scope=scope_for_user(user), parcel_id=parcel_id)
+    return {
+        **parcel_out(p),
+        "pickup_code": p.pickup_code,
+        "events": [
+            {
+                "event_id": e.event_id,
+                "type": e.type,
+                "occurred_at": e.occurred_at,
+                "station_code": e.station.code if e.station else None,
+                "device": e.device,
+                "recorded_at": e.recorded_at,
+            }
+            for e in selectors.parcel_events(parcel=p)
+        ],
+        "exceptions": [
+            {
+                "id": x.pk,
+                "problem": x.problem,
+                "detail": x.detail,
+                "status": x.status,
+                "event_id": x.event.event_id if x.event else None,
+                "note": x.note,
+            }
+            for x in selectors.parcel_exceptions(parcel=p)
+        ],
+    }
+
+
+@router.post("/stations/{station_id}/pickup", response={200: schemas.PickupOut, **ERROR_RESPONSES})
+def pickup_post(request: HttpRequest, station_id: int, payload: schemas.PickupIn):
+    """Hand out what waits at the station: by pickup ``code``, or by ``phone_last4``
+    plus the recipient's ``name``. Two operators at once: exactly one succeeds."""
+    user = _user(request, PICKUP_ROLES)
+    scope = scope_for_user(user)
+    station = Station.objects.filter(pk=station_id).first()
+    if station is None:
+        raise NotFound()
+    parcels = services.parcel_pick_up(
+        scope=scope,
+        station=station,
+        code=payload.code,
+        phone_last4=payload.phone_last4,
+        name=payload.name,
+        actor=user,
+        device=payload.device,
+    )
+    return {"parcels": [parcel_out(p) for p in parcels]}

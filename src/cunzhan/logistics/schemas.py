@@ -1,0 +1,107 @@
+"""API schemas of the parcel core."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from ninja import Field, Schema
+
+
+class ManifestRowIn(Schema):
+    tracking_number: str = Field(..., max_length=60)
+    recipient_name: str = Field(..., max_length=200)
+    phone: str = Field(..., max_length=40)
+    village_code: str = Field(..., max_length=20)
+    weight_g: int
+    size_class: str = Field("S", max_length=4)
+    cod_fen: int = 0
+
+
+class ManifestIn(Schema):
+    carrier: str = Field(..., max_length=20)
+    rows: list[ManifestRowIn] = Field(..., max_length=10_000)
+
+
+class ManifestOut(Schema):
+    carrier: str
+    created: int
+    duplicates: list[str]
+    unmatched: list[str]
+    parcels: list[uuid.UUID]
+
+
+class ScanEventIn(Schema):
+    event_id: str = Field(..., max_length=64)
+    carrier: str = Field(..., max_length=20)
+    tracking_number: str = Field(..., max_length=60)
+    type: str = Field(..., max_length=30)
+    occurred_at: dt.datetime
+    station_code: str = Field("", max_length=30)
+    device: str = Field("", max_length=60)
+
+
+class EventStatusOut(Schema):
+    event_id: str
+    status: str
+
+
+class EventBatchOut(Schema):
+    applied: int
+    illegal: int
+    duplicate: int
+    events: list[EventStatusOut]
+
+
+class ParcelOut(Schema):
+    id: uuid.UUID
+    carrier: str
+    tracking_number: str
+    direction: str
+    recipient_name: str
+    phone_last4: str
+    village_code: str
+    village_name: str
+    station_code: str | None
+    weight_g: int
+    size_class: str
+    cod_fen: int
+    state: str
+    state_at: dt.datetime | None
+    shelf_slot: str
+    created_at: dt.datetime
+
+
+class EventOut(Schema):
+    event_id: str
+    type: str
+    occurred_at: dt.datetime
+    station_code: str | None
+    device: str
+    recorded_at: dt.datetime
+
+
+class ExceptionOut(Schema):
+    id: int
+    problem: str
+    detail: str
+    status: str
+    event_id: str | None
+    note: str
+
+
+class ParcelDetailOut(ParcelOut):
+    pickup_code: str
+    events: list[EventOut]
+    exceptions: list[ExceptionOut]
+
+
+class PickupIn(Schema):
+    code: str = Field("", max_length=10)
+    phone_last4: str = Field("", max_length=10)
+    name: str = Field("", max_length=80)
+    device: str = Field("", max_length=60)
+
+
+class PickupOut(Schema):
+    parcels: list[ParcelOut]

@@ -1,0 +1,78 @@
+"""Parcel reads. Every selector takes a scope: a parcel is visible to callers whose scope
+contains its village (and, for station-level scopes, its station)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.scope import RegionScope
+from cunzhan.logistics import statemachine as sm
+from cunzhan.logistics.models import Parcel, ParcelException, ScanEvent
+
+
+def parcels_in_scope(*, scope: RegionScope) -> QuerySet[Parcel]:
+    qs = Parcel.objects.filter(scope.q("village_id"))
+    if not scope.everything and scope.station_ids is not None:
+        qs = qs.filter(station_id__in=list(scope.station_ids))
+    return qs
+
+
+def parcel_list(
+    *,
+    scope: RegionScope,
+    state: str = "",
+    village: str = "",
+    station_id: int | None = None,
+    carrier: str = "",
+    q: str = "",
+) -> QuerySet[Parcel]:
+    """Filters: ``state``, ``village`` (a region code prefix), ``station_id``,
+    ``carrier`` (code), ``q`` (tracking number prefix or recipient name)."""
+    qs = parcels_in_scope(scope=scope).select_related("carrier", "station", "village")
+    if state:
+        if state not in sm.STATES:
+            raise ApplicationError(f"unknown state {state!r}", code="invalid_filter")
+        qs = qs.filter(state=state)
+    if village:
+        if not village.isdigit() or len(village) > 12:
+            raise ApplicationError("village: a region code", code="invalid_filter")
+        qs = qs.filter(RegionScope.for_regions([village]).q("village_id"))
+    if station_id is not None:
+        qs = qs.filter(station_id=station_id)
+    if carrier:
+        qs = qs.filter(carrier__code=carrier.strip().upper())
+    if q:
+        q = q.strip()[:80]
+        qs = qs.filter(Q(tracking_number__startswith=q) | Q(recipient_name=q))
+    return qs.order_by("-created_at", "-id")
+
+
+def parcel_get(*, scope: RegionScope, parcel_id: uuid.UUID) -> Parcel:
+    p = (
+        parcels_in_scope(scope=scope)
+        .select_related("carrier", "station", "village")
+        .filter(uuid=parcel_id)
+        .first()
+    )
+    if p is None:
+        raise NotFound()
+    return p
+
+
+def parcel_events(*, parcel: Parcel) -> list[ScanEvent]:
+    """The parcel's events in the order the state machine applies them."""
+    events = list(parcel.events.select_related("station"))
+    return sorted(events, key=lambda e: sm.order_key(sm.Event(e.occurred_at, e.event_id, e.type)))
+
+
+def parcel_exceptions(*, parcel: Parcel) -> QuerySet[ParcelException]:
+    return parcel.exceptions.select_related("event").order_by("created_at", "id")
+
+
+def exceptions_open(*, scope: RegionScope) -> QuerySet[ParcelException]:
+    return ParcelException.objects.filter(
+        parcel__in=parcels_in_scope(scope=scope), status="open"
+    ).select_related("parcel", "event")
