@@ -96,32 +96,6 @@ def user_create(
     return user, password
 
 
-def user_ensure(
-    *,
-    username: str,
-    role: str,
-    password: str,
-    display_name: str = "",
-    region_codes: Iterable[str] = (),
-    station_ids: Iterable[int] = (),
-) -> User:
-    """Idempotent: the user if it exists (password reset to ``password``), else a new one."""
-    existing = User.objects.filter(username=username).first()
-    if existing is not None:
-        existing.set_password(password)
-        existing.save(update_fields=["password"])
-        return existing
-    user, _password = user_create(
-        username=username,
-        role=role,
-        password=password,
-        display_name=display_name,
-        region_codes=region_codes,
-        station_ids=station_ids,
-    )
-    return user
-
-
 def _is_person(actor: Any) -> bool:
     return actor is not None and bool(getattr(actor, "is_authenticated", False))
 

@@ -214,14 +214,6 @@ def first_village(*, scope: RegionScope) -> Region | None:
     return Region.objects.filter(scope.q("code"), level=Level.VILLAGE).order_by("code").first()
 
 
-def person_by_id_number(*, scope: RegionScope, index: str) -> Person | None:
-    return (
-        Person.objects.filter(scope.q("household__village_id"), id_number_index=index)
-        .select_related("household")
-        .first()
-    )
-
-
 def person_id_number(*, scope: RegionScope, user: Any, person: Person) -> str:
     """The full ID number when ``user`` may see ID numbers (the read is audit-logged),
     else the masked form. ``person`` must be inside ``scope``."""
