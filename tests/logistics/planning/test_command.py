@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,18 @@ def test_cli_spelling_with_a_hyphen_and_exit_codes(tmp_path):
     assert err.returncode == 1
     assert str(bad) in err.stderr and "'TSP' is not supported" in err.stderr
     assert "Traceback" not in err.stderr
+
+
+def test_an_instance_without_a_feasible_plan_is_reported_not_crashed(tmp_path):
+    f = tmp_path / "inf.vrp"
+    f.write_text(
+        "NAME : inf\nTYPE : CVRP\nDIMENSION : 3\nEDGE_WEIGHT_TYPE : EUC_2D\nCAPACITY : 5\n"
+        "NODE_COORD_SECTION\n1 0 0\n2 3 4\n3 6 8\nDEMAND_SECTION\n1 0\n2 9\n3 1\n"
+        "DEPOT_SECTION\n1\n-1\nEOF\n"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _run(str(f), "--time-limit", "0.5", "--workers", "1")
+    assert got["feasible"] is False  # customer 1 needs 9 > capacity 5
+    assert sorted(i for r in got["routes"] for i in r) == [1, 2]
+    assert not [w for w in caught if "penalty" in str(w.message).lower()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -86,7 +87,11 @@ def solve_one(problem: Problem, time_limit: float, seed: int) -> Plan:
     started = time.monotonic()
     model = build_model(problem)
     remaining = max(0.05, time_limit - (time.monotonic() - started))
-    result = model.solve(MaxRuntime(remaining), seed=seed, display=False, collect_stats=False)
+    with warnings.catch_warnings():
+        # "penalty reached its maximum": the instance may have no feasible plan; the
+        # checker's verdict (feasible: false) says so in the result instead.
+        warnings.simplefilter("ignore", UserWarning)
+        result = model.solve(MaxRuntime(remaining), seed=seed, display=False, collect_stats=False)
     routes = [
         Route(
             vehicle_type=r.vehicle_type(),
