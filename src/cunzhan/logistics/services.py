@@ -14,9 +14,9 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -38,6 +38,7 @@ from cunzhan.logistics.models import (
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 
 logger = logging.getLogger("cunzhan.logistics")
+T = TypeVar("T")
 
 MAX_BATCH = 10_000
 MAX_WEIGHT_G = 100_000_000  # 100 t: anything above is a typo
@@ -68,6 +69,21 @@ def _visible(scope: RegionScope, parcel: Parcel) -> bool:
     if scope.everything or scope.station_ids is None:
         return True
     return parcel.station_id in scope.station_ids
+
+
+def _retry_locked(fn: Callable[[], T]) -> T:
+    """Run the transaction ``fn``; on SQLite's "table is locked" (the shared-cache memory
+    database of the tests answers it at once instead of waiting; a file database waits
+    itself: IMMEDIATE transactions with a timeout) try again, nothing having been
+    written."""
+    for attempt in range(1, 201):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if connection.vendor != "sqlite" or "locked" not in str(exc) or attempt == 200:
+                raise
+            time.sleep(0.02)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --- SMS ----------------------------------------------------------------------------------
@@ -105,8 +121,26 @@ def carrier_create(*, code: str, name: str) -> Carrier:
     return carrier
 
 
+# the national carriers, always known (also created by migration 0002)
+KNOWN_CARRIERS = {
+    "ZTO": "中通快递",
+    "YTO": "圆通速递",
+    "STO": "申通快递",
+    "YUNDA": "韵达速递",
+    "JT": "极兔速递",
+    "EMS": "中国邮政EMS",
+    "JD": "京东物流",
+    "SF": "顺丰速运",
+}
+
+
 def _carrier(code: str) -> Carrier:
-    carrier = Carrier.objects.filter(code=(code or "").strip().upper()).first()
+    code = (code or "").strip().upper()
+    carrier = Carrier.objects.filter(code=code).first()
+    if carrier is None and code in KNOWN_CARRIERS:
+        carrier, _created = Carrier.objects.get_or_create(
+            code=code, defaults={"name": KNOWN_CARRIERS[code]}
+        )
     if carrier is None:
         raise ApplicationError(f"unknown carrier {code!r}", code="unknown_carrier")
     return carrier
@@ -432,6 +466,15 @@ def scan_events_record(
         rows.append((e, p, st, content))
     _raise_if(errors, "the batch is not valid", "invalid_batch")
 
+    return _retry_locked(lambda: _scan_events_apply(rows, in_batch, actor))
+
+
+def _scan_events_apply(
+    rows: list[tuple[EventIn, Parcel, Station | None, tuple]],
+    in_batch: dict[str, tuple],
+    actor: Any,
+) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
     try:
         with transaction.atomic():
             ids = sorted({p.pk for _, p, _, _ in rows})
@@ -638,16 +681,7 @@ def parcel_pick_up(
             code="invalid_code",
         )
     when = at or timezone.now()
-    for attempt in range(1, 101):
-        try:
-            return _pick_up_locked(station, filters, when, actor, device)
-        except OperationalError as exc:
-            # SQLite's shared-cache memory database (tests) answers "table is locked" at
-            # once instead of waiting; a file database waits itself (IMMEDIATE, timeout).
-            if connection.vendor != "sqlite" or "locked" not in str(exc) or attempt == 100:
-                raise
-            time.sleep(0.02)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _retry_locked(lambda: _pick_up_locked(station, filters, when, actor, device))
 
 
 def _pick_up_locked(
