@@ -328,6 +328,10 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     "POST /registry/consents/{consent_id}/withdraw": WriteHint(body=lambda w: {}),
     "POST /logistics/manifests": WriteHint(body=manifest_body),
     "POST /logistics/events": WriteHint(body=events_body),
+    "POST /logistics/parcels/{parcel_id}/resend-code": WriteHint(
+        path=lambda w: {"parcel_id": w.out.parcel.uuid},  # type: ignore[union-attr]
+        body=lambda w: {},
+    ),
     "POST /logistics/stations/{station_id}/pickup": WriteHint(
         path=lambda w: {"station_id": w.out.stations["village"].pk},
         body=lambda w: {"code": w.out.parcel.pickup_code},  # type: ignore[union-attr]

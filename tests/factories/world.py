@@ -313,7 +313,7 @@ def out_snapshot() -> dict[str, Any]:
     from django.db.models import Q
 
     from cunzhan.accounts.models import ApiToken, Assignment
-    from cunzhan.logistics.models import ScanEvent
+    from cunzhan.logistics.models import ScanEvent, SmsMessage
     from cunzhan.network.models import StationApplication
     from cunzhan.registry.models import IncomeRecord, PovertyRegistration
 
@@ -378,6 +378,7 @@ def out_snapshot() -> dict[str, Any]:
         ),
         "scan_events": rows(ScanEvent.objects.filter(out_q("parcel__village_id")), "type"),
         "parcels_total": Parcel.objects.count(),
+        "sms": rows(SmsMessage.objects.filter(out_q("parcel__village_id")), "text"),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

@@ -114,3 +114,18 @@ def test_scope_and_roles(station, manager, make_user, api_client):
     assert operator.get(f"/api/v1/logistics/parcels/{pid}").status_code == 200
     r = post(operator, "/api/v1/logistics/manifests", {"carrier": "ZTO", "rows": [row(5)]})
     assert r.status_code == 403
+
+
+def test_resend_code(station, manager, api_client):
+    from cunzhan.logistics.models import SmsMessage
+
+    c = api_client(manager)
+    post(c, "/api/v1/logistics/manifests", {"carrier": "ZTO", "rows": [row(0), row(1)]})
+    pid = Parcel.objects.get(tracking_number="ZT0000000001").uuid
+    r = post(c, f"/api/v1/logistics/parcels/{pid}/resend-code", {})
+    assert r.status_code == 400 and r.json()["code"] == "not_waiting"
+    arrive(c, station, "ZT0000000001")
+    assert SmsMessage.objects.count() == 1
+    r = post(c, f"/api/v1/logistics/parcels/{pid}/resend-code", {})
+    assert r.status_code == 200 and r.json() == {"sent": True}
+    assert SmsMessage.objects.count() == 2

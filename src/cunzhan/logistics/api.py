@@ -194,3 +194,15 @@ def pickup_post(request: HttpRequest, station_id: int, payload: schemas.PickupIn
         device=payload.device,
     )
     return {"parcels": [parcel_out(p) for p in parcels]}
+
+
+@router.post(
+    "/parcels/{parcel_id}/resend-code", response={200: schemas.ResendOut, **ERROR_RESPONSES}
+)
+def pickup_code_resend(request: HttpRequest, parcel_id: uuid.UUID):
+    """Send the pickup code SMS again (the parcel must be waiting at its station)."""
+    user = _user(request, PICKUP_ROLES)
+    scope = scope_for_user(user)
+    parcel = selectors.parcel_get(scope=scope, parcel_id=parcel_id)
+    services.pickup_code_resend(scope=scope, parcel=parcel)
+    return {"sent": True}

@@ -105,3 +105,7 @@ class PickupIn(Schema):
 
 class PickupOut(Schema):
     parcels: list[ParcelOut]
+
+
+class ResendOut(Schema):
+    sent: bool
