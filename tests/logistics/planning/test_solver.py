@@ -32,7 +32,9 @@ def test_best_known_table_covers_every_instance():
 @pytest.mark.parametrize("rel", sorted(BEST))
 def test_portfolio_returns_a_checker_feasible_plan(load, rel):
     p = load(rel)
-    plan = solve(p, time_limit=1.0, seed=1, workers=2)
+    # the fleet-capped time-window files need a little longer to be feasible every time
+    # on a loaded machine (a run of 1 s once missed a window on rdp101)
+    plan = solve(p, time_limit=3.0 if "vrpspdtw" in rel else 1.0, seed=1, workers=2)
     again = check(p, [(r.vehicle_type, r.clients) for r in plan.routes])
     assert again.feasible, again.violations[:5]
     assert plan.feasible and plan.solver_feasible
