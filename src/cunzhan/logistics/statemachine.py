@@ -43,18 +43,7 @@ EVENT_TYPES = (
 
 # states (a misrouted parcel goes back to ``sorted``: it is re-sorted)
 NONE = ""  # no event applied yet
-STATES = (
-    ANNOUNCED,
-    RECEIVED_AT_COUNTY,
-    SORTED,
-    LOADED,
-    AT_STATION,
-    PICKED_UP,
-    RETURNED,
-    REFUSED,
-    DAMAGED,
-    LOST,
-)
+STATES = tuple(t for t in EVENT_TYPES if t != MISROUTED)
 TERMINAL = frozenset({PICKED_UP, RETURNED, LOST})
 
 _IN_NETWORK = (RECEIVED_AT_COUNTY, SORTED, LOADED, AT_STATION)
