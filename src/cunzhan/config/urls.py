@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("cunzhan.accounts.urls")),
     path("network/", include("cunzhan.network.urls")),
     path("registry/", include("cunzhan.registry.urls")),
+    path("logistics/", include("cunzhan.logistics.urls")),
     path("audit/", include("cunzhan.core.urls")),
 ]

@@ -172,3 +172,103 @@ class SmsMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone}: {self.text}"
+
+
+class CountyLogisticsSettings(models.Model):
+    """A county's logistics rules. A county without a row uses the defaults below
+    (:func:`cunzhan.logistics.selectors.county_settings`)."""
+
+    county = models.OneToOneField(
+        "network.Region", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # the daily plan is built from what is at the centre / booked at this time
+    cutoff = models.TimeField(default="07:00")
+    # a waiting parcel: an SMS reminder after N days, sent back to the carrier after M
+    reminder_days = models.PositiveSmallIntegerField(default=3)
+    return_days = models.PositiveSmallIntegerField(default=7)
+    # what a station is owed per parcel handled (integer fen)
+    fee_down_fen = models.PositiveIntegerField(default=50)
+    fee_up_fen = models.PositiveIntegerField(default=100)
+    # road distance ≈ straight line × circuity_pct / 100, at speed_kmh (planning)
+    circuity_pct = models.PositiveSmallIntegerField(default=140)
+    speed_kmh = models.PositiveSmallIntegerField(default=35)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reminder_days__gte=1) & Q(return_days__gt=models.F("reminder_days")),
+                name="county_logistics_days_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(circuity_pct__gte=100) & Q(circuity_pct__lte=300),
+                name="county_logistics_circuity_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(speed_kmh__gte=5) & Q(speed_kmh__lte=120),
+                name="county_logistics_speed_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"logistics settings {self.county_id}"
+
+
+class ShipmentState(models.TextChoices):
+    BOOKED = "booked", "已预约"
+    COLLECTED = "collected", "已揽收"
+    AT_COUNTY = "at_county", "已到县中心"
+    HANDED_OVER = "handed_over", "已交承运商"
+    CANCELLED = "cancelled", "已取消"
+
+
+class Shipment(TimeStampedModel):
+    """Farm products (or anything a villager sends) going UP: booked at a village
+    station for a producer, collected by the next run that visits the station, scanned
+    in at the county centre and handed to the outbound carrier with its tracking
+    number."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    station = models.ForeignKey(
+        "network.Station", on_delete=models.PROTECT, related_name="shipments"
+    )
+    producer_name = models.CharField(max_length=80)
+    producer_phone = models.CharField(max_length=20, blank=True, default="")
+    contents = models.CharField(max_length=200)
+    pieces = models.PositiveIntegerField()
+    weight_g = models.PositiveIntegerField()
+    destination = models.CharField(max_length=200)
+    outbound_carrier = models.ForeignKey(
+        Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"
+    )
+    outbound_tracking = models.CharField(max_length=40, blank=True, default="")
+    state = models.CharField(
+        max_length=12, choices=ShipmentState.choices, default=ShipmentState.BOOKED, db_index=True
+    )
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    collected_at = models.DateTimeField(null=True, blank=True)
+    at_county_at = models.DateTimeField(null=True, blank=True)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["station", "state"], name="shipment_station_state_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(pieces__gte=1), name="shipment_pieces_positive"),
+            models.CheckConstraint(condition=Q(weight_g__gte=1), name="shipment_weight_positive"),
+            models.UniqueConstraint(
+                fields=["outbound_carrier", "outbound_tracking"],
+                condition=~Q(outbound_tracking=""),
+                name="shipment_outbound_tracking_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"shipment {self.uuid} ({self.state})"

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Parcel, ParcelException, ScanEvent
+from cunzhan.logistics.models import CountyLogisticsSettings, Parcel, ParcelException, ScanEvent
 
 
 def parcels_in_scope(*, scope: RegionScope) -> QuerySet[Parcel]:
@@ -76,3 +76,11 @@ def exceptions_open(*, scope: RegionScope) -> QuerySet[ParcelException]:
     return ParcelException.objects.filter(
         parcel__in=parcels_in_scope(scope=scope), status="open"
     ).select_related("parcel", "event")
+
+
+def county_settings(*, county_code: str) -> CountyLogisticsSettings:
+    """The county's logistics rules; the defaults (unsaved) if it has set none. Any
+    region code inside the county works (its first 6 digits)."""
+    code = county_code[:6]
+    found = CountyLogisticsSettings.objects.filter(county_id=code).first()
+    return found if found is not None else CountyLogisticsSettings(county_id=code)

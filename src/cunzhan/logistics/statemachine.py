@@ -26,6 +26,8 @@ REFUSED = "refused"
 DAMAGED = "damaged"
 LOST = "lost"
 MISROUTED = "misrouted"
+RETURN_DUE = "return_due"  # to go back to the carrier: waited too long, or sent back
+COLLECTED = "collected"  # taken back up from the station by a run (returns)
 
 EVENT_TYPES = (
     ANNOUNCED,
@@ -39,6 +41,8 @@ EVENT_TYPES = (
     DAMAGED,
     LOST,
     MISROUTED,
+    RETURN_DUE,
+    COLLECTED,
 )
 
 # states (a misrouted parcel goes back to ``sorted``: it is re-sorted)
@@ -46,7 +50,7 @@ NONE = ""  # no event applied yet
 STATES = tuple(t for t in EVENT_TYPES if t != MISROUTED)
 TERMINAL = frozenset({PICKED_UP, RETURNED, LOST})
 
-_IN_NETWORK = (RECEIVED_AT_COUNTY, SORTED, LOADED, AT_STATION)
+_IN_NETWORK = (RECEIVED_AT_COUNTY, SORTED, LOADED, AT_STATION, RETURN_DUE, COLLECTED)
 
 # state -> {event type -> next state}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -55,9 +59,18 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     RECEIVED_AT_COUNTY: {SORTED: SORTED},
     SORTED: {LOADED: LOADED, MISROUTED: SORTED},
     LOADED: {AT_STATION: AT_STATION, MISROUTED: SORTED},
-    AT_STATION: {PICKED_UP: PICKED_UP, REFUSED: REFUSED, MISROUTED: SORTED},
-    REFUSED: {RETURNED: RETURNED},
-    DAMAGED: {RETURNED: RETURNED},
+    AT_STATION: {
+        PICKED_UP: PICKED_UP,
+        REFUSED: REFUSED,
+        MISROUTED: SORTED,
+        RETURN_DUE: RETURN_DUE,
+    },
+    # returns go back up the network: the next run collects them at the station, the
+    # county centre hands them to the carrier (``returned``)
+    RETURN_DUE: {COLLECTED: COLLECTED},
+    REFUSED: {COLLECTED: COLLECTED, RETURNED: RETURNED},
+    DAMAGED: {COLLECTED: COLLECTED, RETURNED: RETURNED},
+    COLLECTED: {},
     PICKED_UP: {},
     RETURNED: {},
     LOST: {},

@@ -1,0 +1,7 @@
+"""Logistics pages: shipments (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
