@@ -91,8 +91,10 @@ def run_one(name: str, problem: Problem, runner: Callable[[Problem], Plan]) -> d
             file=sys.stderr,
             flush=True,
         )
+    served = {c for r in plan.routes for c in r.clients}
     return {
         "cost": round(verdict.cost, 3),
+        "unserved": len(problem.clients) - len(served),
         "feasible": verdict.feasible,
         "violations": verdict.violations[:5],
         "library_says_feasible": plan.solver_feasible,
@@ -106,6 +108,8 @@ def run_one(name: str, problem: Problem, runner: Callable[[Problem], Plan]) -> d
 def cell(r: dict | None, ref: float | None) -> str:
     if r is None:
         return "—"
+    if r.get("unserved"):  # a partial plan's cost means nothing
+        return f"**infeasible**: {r['unserved']} clients not served"
     text = f"{r['cost']:g}"
     if ref:
         text += f" ({100 * (r['cost'] - ref) / ref:+.2f} %)"
