@@ -71,7 +71,9 @@ def require(module: str) -> None:
         ) from None
 
 
-def _plan(problem: Problem, routes: list[Route], started: float, tag: int, cost: int, ok: bool):
+def _plan(
+    problem: Problem, routes: list[Route], started: float, tag: int, cost: int, ok: bool
+) -> Plan:
     checked = check(problem, [(r.vehicle_type, r.clients) for r in routes])
     return Plan(
         routes=routes,
