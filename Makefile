@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cunzhan
 export CUNZHAN_TESTING ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help install demo demo-data serve test test-sqlite test-postgres test-fast check lint format typecheck imports migrations-check openapi bench-regions messages clean
+.PHONY: help install demo demo-data serve test test-sqlite test-postgres test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -74,6 +74,11 @@ messages: install ## compile translations (zh-Hans is the source language; en is
 
 bench-regions: install ## whole-country region import on SQLite and PostgreSQL (docs/benchmarks.md)
 	$(BIN)/python bench/regions_import.py --pg-url $(PG_URL)
+
+bench-planner: install ## PyVRP vs VROOM vs OR-Tools vs baseline on data/vrp, 30 s each (~20 min; docs/benchmarks.md)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	mkdir -p var
+	nice $(BIN)/python bench/planner_compare.py --time-limit 30 --json var/planner_compare.json
 
 clean: ## remove the venv and local database
 	rm -rf $(VENV) var
