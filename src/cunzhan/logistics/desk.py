@@ -259,7 +259,10 @@ def sorting_groups(*, scope: RegionScope, county: str) -> dict[str, Any]:
         for k in ("to_sort", "sorted", "weight_g"):
             g[k] += d[k]
     out = sorted(groups.values(), key=lambda g: g["code"])
+    for d in per_station.values():
+        d["weight_kg"] = f"{d['weight_g'] / 1000:.1f}"
     for g in out:
+        g["weight_kg"] = f"{g['weight_g'] / 1000:.1f}"
         g["stations"].sort(key=lambda d: (d["route"], d["station"].code if d["station"] else ""))
     return {
         "groups": out,

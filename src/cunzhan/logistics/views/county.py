@@ -166,10 +166,15 @@ def county_home(request: HttpRequest) -> HttpResponse:
             p.state_display = state_label(p.state)  # type: ignore[attr-defined]
     figures = desk.county_figures(scope=scope, county=county.code)
     cq = f"county={county.code}"
+    desk_pages = role_of(request) in COUNTY_ROLES
+
+    def link(name: str) -> str | None:
+        return url_or_none(name, query=cq) if desk_pages else None
+
     stats = [
-        (_("已预报未到"), figures["announced"], url_or_none("logistics:inbound", query=cq)),
-        (_("在县中心待分拣"), figures["at_centre"], url_or_none("logistics:sorting", query=cq)),
-        (_("已分拣待装车"), figures["sorted"], url_or_none("logistics:sorting", query=cq)),
+        (_("已预报未到"), figures["announced"], link("logistics:inbound")),
+        (_("在县中心待分拣"), figures["at_centre"], link("logistics:sorting")),
+        (_("已分拣待装车"), figures["sorted"], link("logistics:sorting")),
         (_("配送途中"), figures["on_runs"], None),
         (_("村站待取件"), figures["waiting"], None),
         (
@@ -181,7 +186,7 @@ def county_home(request: HttpRequest) -> HttpResponse:
         (
             _("待处理异常"),
             figures["exceptions"],
-            url_or_none("logistics:exceptions", query=cq),
+            link("logistics:exceptions"),
         ),
     ]
     today = [
@@ -303,10 +308,7 @@ def exceptions(request: HttpRequest) -> HttpResponse:
     """The open exceptions in scope (filter by county, problem, status, number)."""
     _role_in(request, COUNTY_ROLES)
     scope = scope_for_user(request.user)
-    code = (request.GET.get("county") or "").strip()
-    county = None
-    if code:
-        county = _county(request, scope)
+    county = _county(request, scope)
     problem = request.GET.get("problem", "")
     status = request.GET.get("status", ExceptionStatus.OPEN)
     q = (request.GET.get("q") or "").strip()[:40]
@@ -334,7 +336,7 @@ def exceptions(request: HttpRequest) -> HttpResponse:
             and x.parcel.state in desk.WAITING_BEFORE_STATION
         ):
             choices = desk.exception_station_choices(scope=scope, parcel=x.parcel)
-        rows.append({"x": x, "stations": choices})
+        rows.append({"x": x, "stations": choices, "state": state_label(x.parcel.state)})
     return render(
         request,
         "logistics/county/exceptions.html",
