@@ -269,3 +269,13 @@ def test_aging_resend_and_return(users, station):
     p1.refresh_from_db()
     assert p1.state == sm.RETURN_DUE and p1.pickup_code == ""
     assert c.post(url, {"parcel": str(p1.uuid), "action": "return"}).status_code == 400
+
+
+def test_home_page_panels(users, station):
+    announce(1)
+    advance(1, TO_STATION, station)
+    body = client(users["operator"]).get("/").content.decode()
+    assert "包裹 · " in body and f"/logistics/stations/{station.pk}/handout/" in body
+    body = client(users["manager"]).get("/").content.decode()
+    assert "物流 · 今天" in body and "/logistics/county/?county=520204" in body
+    assert "物流 · 今天" not in client(users["registry"]).get("/").content.decode()

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext as _
 
+from cunzhan.accounts.home import register_panel
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
@@ -449,3 +450,25 @@ urlpatterns: list[URLPattern] = [
     ),
     path("parcels/<uuid:parcel_id>/", parcel_detail, name="parcel"),
 ]
+
+
+@register_panel(order=20)
+def county_logistics_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] | None:
+    """A county manager's parcels today, on the home page."""
+    if user.role != Role.COUNTY_MANAGER:
+        return None
+    counties = [p for p in scope.prefixes if len(p) == 6]
+    if len(counties) != 1:
+        return None
+    f = desk.county_figures(scope=scope, county=counties[0])
+    home = reverse("logistics:county") + f"?county={counties[0]}"
+    return {
+        "title": _("物流 · 今天"),
+        "stats": [
+            {"label": _("在县中心待分拣"), "value": f["at_centre"]},
+            {"label": _("配送途中"), "value": f["on_runs"]},
+            {"label": _("村站待取件"), "value": f["waiting"]},
+            {"label": _("待处理异常"), "value": f["exceptions"]},
+        ],
+        "links": [{"url": home, "label": _("县级物流中心")}],
+    }

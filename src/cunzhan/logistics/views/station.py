@@ -17,9 +17,11 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 
+from cunzhan.accounts.home import register_panel
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.scope import RegionScope
 from cunzhan.core.views import require_perm
 from cunzhan.logistics import desk, services
 from cunzhan.logistics import statemachine as sm
@@ -255,3 +257,27 @@ urlpatterns: list[URLPattern] = [
     path("stations/<int:pk>/handout/", station_handout, name="station-handout"),
     path("stations/<int:pk>/aging/", station_aging, name="station-aging"),
 ]
+
+
+@register_panel(order=20)
+def station_logistics_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] | None:
+    """The operator's parcels: what arrives, what waits; 取件 one tap away."""
+    if user.role != Role.STATION_OPERATOR or not scope.station_ids:
+        return None
+    station = Station.objects.filter(pk=scope.station_ids[0]).first()
+    if station is None:
+        return None
+    f = desk.station_figures(scope=scope, station=station)
+    return {
+        "title": _("包裹 · %(name)s") % {"name": station.name},
+        "stats": [
+            {"label": _("到货确认"), "value": f["to_receive"]},
+            {"label": _("货架待取"), "value": f["waiting"]},
+            {"label": _("超期未取"), "value": f["aging"]},
+            {"label": _("今日已取"), "value": f["picked_today"]},
+        ],
+        "links": [
+            {"url": reverse("logistics:station-handout", args=[station.pk]), "label": _("取件")},
+            {"url": reverse("logistics:station", args=[station.pk]), "label": _("我的村站")},
+        ],
+    }
