@@ -480,14 +480,11 @@ def exception_resolve_with_station(
     station_code = (station_code or "").strip()
     with transaction.atomic():
         x = exception_get(scope=scope, exception_id=exception_id)
-        x = (
-            ParcelException.objects.select_for_update()
-            .select_related("parcel", "event")
-            .get(pk=x.pk)
-        )
+        x = ParcelException.objects.select_for_update().get(pk=x.pk)
         if x.status != ExceptionStatus.OPEN:
             raise ApplicationError("the exception is already resolved", code="already_resolved")
         parcel = Parcel.objects.select_for_update().get(pk=x.parcel_id)
+        x.parcel = parcel
         before = snapshot(parcel, fields=["station"])
         if station_code:
             if x.problem != ParcelException.Problem.UNMATCHED:
