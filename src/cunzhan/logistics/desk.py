@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 MAX_LINES = 2000
+APPLIED = "applied"  # the statuses services.scan_events_record answers per event
+DUPLICATE = "duplicate"
 MISSING_AFTER = dt.timedelta(days=1)  # announced but not received after a day: missing
 WAITING_BEFORE_STATION = (sm.ANNOUNCED, sm.RECEIVED_AT_COUNTY, sm.SORTED)
 
@@ -371,7 +373,7 @@ def desk_scan(
         assert s.parcel is not None
         eid = f"desk-{type_}-{s.parcel.pk}"
         if eid in existing or eid in seen:
-            s.status = services.DUPLICATE
+            s.status = DUPLICATE
             continue
         seen.add(eid)
         events.append(
@@ -391,7 +393,7 @@ def desk_scan(
         for s in result:
             if not s.status:
                 assert s.parcel is not None
-                s.status = by_id.get(f"desk-{type_}-{s.parcel.pk}", services.APPLIED)
+                s.status = by_id.get(f"desk-{type_}-{s.parcel.pk}", APPLIED)
     pks = [s.parcel.pk for s in result if s.parcel is not None]
     fresh = {p.pk: p for p in Parcel.objects.filter(pk__in=pks).select_related("station")}
     for s in result:
@@ -440,7 +442,7 @@ def exception_get(*, scope: RegionScope, exception_id: int) -> ParcelException:
         .select_related("parcel", "parcel__carrier", "parcel__village", "parcel__station", "event")
         .first()
     )
-    if x is None or not services._visible(scope, x.parcel):
+    if x is None or not selectors.parcels_in_scope(scope=scope).filter(pk=x.parcel_id).exists():
         raise NotFound("exception not found", code="exception_not_found")
     return x
 
