@@ -218,6 +218,7 @@ def test_county_figures_inbound_and_sorting(station):
 
     s = desk.sorting_groups(scope=COUNTY, county="520204")
     assert (s["to_sort"], s["sorted"], s["weight_g"]) == (1, 1, 2400)
+    assert s["has_routes"] is False  # no plan today: grouped by township and station only
     [group] = s["groups"]
     assert group["code"] == "520204106" and group["stations"][0]["station"] == station
 

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -191,18 +192,28 @@ def inbound_by_carrier(
     ]
 
 
-def _plan_routes(county: str) -> dict[int, str]:
-    """station id -> route label of today's plan, if the planning pages exist
-    (``logistics.plans.station_routes(county_code=)``); empty otherwise."""
+def _plan_routes(county: str) -> dict[int, tuple[tuple[int, int], str]]:
+    """station id -> (sort key, label) of its stop in the county's plan for today, when
+    the planning models exist (``DailyPlan`` / ``PlanStop``, see ADR 0011); empty
+    otherwise, or when there is no plan today."""
     try:
-        from cunzhan.logistics import plans  # type: ignore[attr-defined]
-
-        fn = plans.station_routes
-    except (ImportError, AttributeError):
+        plan_model = apps.get_model("logistics", "DailyPlan")
+        stop_model = apps.get_model("logistics", "PlanStop")
+    except LookupError:
         return {}
     try:
-        return dict(fn(county_code=county))
-    except Exception:  # a missing or broken plan must not break the sorting page
+        with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
+            plan = plan_model.objects.filter(county_id=county, date=timezone.localdate()).first()
+            if plan is None:
+                return {}
+            stops = stop_model.objects.filter(route__plan=plan).values_list(
+                "station_id", "route__position", "route__vehicle__name", "position"
+            )
+            return {
+                station_id: ((route, stop), f"{route} · {vehicle} · #{stop}")
+                for station_id, route, vehicle, stop in stops
+            }
+    except Exception:  # a plan of another shape must not break the sorting page
         return {}
 
 
@@ -245,7 +256,9 @@ def sorting_groups(*, scope: RegionScope, county: str) -> dict[str, Any]:
         if st is not None:
             d["township"] = st.region_id[:9]
         d["station"] = st
-        d["route"] = routes.get(key or 0, "")
+        route = routes.get(key or 0)
+        d["route"] = route[1] if route else ""
+        d["route_key"] = route[0] if route else (10**6, 0)
         g = groups.setdefault(
             d["township"],
             {
@@ -265,7 +278,9 @@ def sorting_groups(*, scope: RegionScope, county: str) -> dict[str, Any]:
         d["weight_kg"] = f"{d['weight_g'] / 1000:.1f}"
     for g in out:
         g["weight_kg"] = f"{g['weight_g'] / 1000:.1f}"
-        g["stations"].sort(key=lambda d: (d["route"], d["station"].code if d["station"] else ""))
+        g["stations"].sort(
+            key=lambda d: (d["route_key"], d["station"].code if d["station"] else "")
+        )
     return {
         "groups": out,
         "to_sort": sum(g["to_sort"] for g in out),
