@@ -279,3 +279,14 @@ def test_home_page_panels(users, station):
     body = client(users["manager"]).get("/").content.decode()
     assert "物流 · 今天" in body and "/logistics/county/?county=520204" in body
     assert "物流 · 今天" not in client(users["registry"]).get("/").content.decode()
+
+
+def test_links_to_other_pages_are_looked_up_tolerantly(db):
+    from cunzhan.logistics.views.county import _county_links, url_or_none
+
+    assert url_or_none("logistics:no-such-page") is None
+    assert (
+        url_or_none("logistics:county", query="county=520204") == "/logistics/county/?county=520204"
+    )
+    names = {link["url"].split("?")[0] for link in _county_links("520204")}
+    assert "/logistics/county/inbound/" in names and "/logistics/county/sorting/" in names

@@ -128,13 +128,15 @@ def _county_links(county: str) -> list[dict[str, str]]:
         ("logistics:shipments", _("上行寄件"), q),
         ("logistics:fees", _("村站费用"), q),
         ("logistics:manifest-upload", _("上传预报清单"), q),
-        ("logistics:county-settings", _("物流设置"), q),
     ]
     out = []
     for name, label, query in candidates:
         url = url_or_none(name, query=query)
         if url:
             out.append({"url": url, "label": label})
+    settings_url = url_or_none("logistics:county-settings", county)  # takes the county code
+    if settings_url:
+        out.append({"url": settings_url, "label": _("物流设置")})
     return out
 
 
