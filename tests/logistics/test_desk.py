@@ -292,3 +292,42 @@ def test_a_station_is_not_given_to_a_parcel_past_the_centre_nor_for_an_illegal_s
     assert list(desk.exception_list(scope=COUNTY, problem="unmatched", county="520204")) == [x]
     with pytest.raises(ApplicationError):
         desk.exception_list(scope=COUNTY, problem="nope")
+
+
+def test_sorting_orders_stations_by_todays_route_when_a_plan_exists(station, monkeypatch):
+    """The planning models live in another module (ADR 0011): stand-ins with their shape."""
+    other = make_station(BARE_VILLAGE, StationStatus.ACTIVE)
+    announce(1)
+    announce(2, village_code=BARE_VILLAGE)
+    steps(1, [sm.RECEIVED_AT_COUNTY])
+    steps(2, [sm.RECEIVED_AT_COUNTY])
+
+    class _QS(list):
+        def first(self):
+            return self[0] if self else None
+
+        def values_list(self, *fields):
+            return self
+
+    class Plan:
+        objects = type("M", (), {"filter": staticmethod(lambda **kw: _QS(["plan"]))})
+
+    class Stop:
+        rows = _QS([(other.pk, 1, "黔A·1号车", 2), (station.pk, 2, "黔A·2号车", 1)])
+        objects = type("M", (), {"filter": staticmethod(lambda **kw: Stop.rows)})
+
+    models = {"DailyPlan": Plan, "PlanStop": Stop}
+    monkeypatch.setattr(desk.apps, "get_model", lambda app, name: models[name])
+    s = desk.sorting_groups(scope=COUNTY, county="520204")
+    assert s["has_routes"] is True
+    rows = s["groups"][0]["stations"]
+    assert [(d["station"], d["route"]) for d in rows] == [
+        (other, "1 · 黔A·1号车 · #2"),
+        (station, "2 · 黔A·2号车 · #1"),
+    ]
+
+    def missing(app, name):
+        raise LookupError(name)
+
+    monkeypatch.setattr(desk.apps, "get_model", missing)
+    assert desk.sorting_groups(scope=COUNTY, county="520204")["has_routes"] is False

@@ -192,13 +192,15 @@ def inbound_by_carrier(
     ]
 
 
+PLAN_MODELS = ("DailyPlan", "PlanStop")  # the planning pages' models (ADR 0011), if present
+
+
 def _plan_routes(county: str) -> dict[int, tuple[tuple[int, int], str]]:
     """station id -> (sort key, label) of its stop in the county's plan for today, when
     the planning models exist (``DailyPlan`` / ``PlanStop``, see ADR 0011); empty
     otherwise, or when there is no plan today."""
     try:
-        plan_model = apps.get_model("logistics", "DailyPlan")
-        stop_model = apps.get_model("logistics", "PlanStop")
+        plan_model, stop_model = (apps.get_model("logistics", m) for m in PLAN_MODELS)
     except LookupError:
         return {}
     try:
