@@ -80,6 +80,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "user_id": lambda w: [u.pk for c in (w.out, w.far) for u in c.users],
     "token_id": lambda w: out_token_ids(w),
     "parcel_id": lambda w: [w.out.parcel.uuid, w.far.parcel.uuid],  # type: ignore[union-attr]
+    "exception_id": lambda w: [w.out.exception.pk, w.far.exception.pk],  # type: ignore[union-attr]
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -123,6 +124,15 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"station_id": w.out.stations["village"].pk},
         {"page_size": 500},
     ],
+    "GET /logistics/exceptions": lambda w: [
+        {"county": w.out.code},
+        {"county": w.far.code},
+        {"county": "53"},
+        {"status": ""},
+        {"problem": "illegal_transition"},
+        {"q": "W52020"},
+        {"page_size": 500},
+    ],
 }
 
 # list reads in which the control (network admin) must find OUT markers
@@ -132,6 +142,7 @@ API_CONTROL_LISTS = {
     "GET /registry/households",
     "GET /accounts/users",
     "GET /logistics/parcels",
+    "GET /logistics/exceptions",
 }
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
@@ -331,6 +342,10 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     "POST /logistics/parcels/{parcel_id}/resend-code": WriteHint(
         path=lambda w: {"parcel_id": w.out.parcel.uuid},  # type: ignore[union-attr]
         body=lambda w: {},
+    ),
+    "POST /logistics/exceptions/{exception_id}/resolve": WriteHint(
+        path=lambda w: {"exception_id": w.out.exception.pk},  # type: ignore[union-attr]
+        body=lambda w: {"note": "probe"},
     ),
     "POST /logistics/stations/{station_id}/pickup": WriteHint(
         path=lambda w: {"station_id": w.out.stations["village"].pk},
@@ -575,7 +590,7 @@ def test_api_without_token_is_401(op, w):
 
 # --- pages ------------------------------------------------------------------------------------
 
-PAGE_NAMESPACES = {"accounts", "network", "registry", "core"}
+PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics"}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
@@ -593,6 +608,8 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "action": lambda w: list(TRANSITIONS),
     "user_id": API_PATH_PARAMS["user_id"],
     "token_id": API_PATH_PARAMS["token_id"],
+    "parcel_id": API_PATH_PARAMS["parcel_id"],
+    "exception_id": API_PATH_PARAMS["exception_id"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -637,6 +654,22 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"active": "0"},
         {"q": "cm-"},
     ],
+    "logistics:home": lambda w: [],
+    "logistics:county": lambda w: [
+        {"county": w.out.code},
+        {"county": w.far.code},
+        {"county": "53"},
+        {"q": "W52020"},
+    ],
+    "logistics:inbound": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "logistics:sorting": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "logistics:exceptions": lambda w: [
+        {"county": w.out.code},
+        {"county": "53"},
+        {"status": "all"},
+        {"problem": "illegal_transition"},
+        {"q": "W52020"},
+    ],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -654,6 +687,10 @@ PAGE_CONTROL_LISTS = {
     "registry:import",
     "core:audit",
     "accounts:users",
+    "logistics:county",
+    "logistics:inbound",
+    "logistics:sorting",
+    "logistics:exceptions",
 }
 
 
@@ -847,7 +884,55 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "registry:import_batch": lambda w: [PagePost({"batch_id": w.out.batch.uuid}, {})],  # type: ignore[union-attr]
     "registry:import_report": lambda w: [PagePost({"batch_id": w.out.batch.uuid}, {})],  # type: ignore[union-attr]
     "core:audit": lambda w: [PagePost({}, {"object_type": "tests.Probe"})],
+    "logistics:home": lambda w: [PagePost({}, {})],
+    "logistics:county": lambda w: [PagePost({}, {"county": w.out.code})],
+    "logistics:inbound": lambda w: [
+        PagePost({}, _desk_scan_data(w, w.out.code, w.out.parcel), effective=True)  # type: ignore[arg-type]
+    ],
+    "logistics:sorting": lambda w: [
+        PagePost({}, _desk_scan_data(w, w.far.code, w.far.parcel), effective=True)  # type: ignore[arg-type]
+    ],
+    "logistics:exceptions": lambda w: [PagePost({}, {"county": w.out.code})],
+    "logistics:exception-resolve": lambda w: [
+        PagePost(
+            {"exception_id": w.out.exception.pk},  # type: ignore[union-attr]
+            {"note": PROBE},
+            effective=True,
+        )
+    ],
+    "logistics:parcel": lambda w: [
+        PagePost({"parcel_id": w.out.parcel.uuid}, {"action": "resend"}, effective=True)  # type: ignore[union-attr]
+    ],
+    "logistics:station": lambda w: [PagePost({"pk": w.out.stations["village"].pk}, {})],
+    "logistics:station-receive": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk},
+            {"lines": w.out.parcel.tracking_number},  # type: ignore[union-attr]
+            effective=True,
+        )
+    ],
+    "logistics:station-shelves": lambda w: [PagePost({"pk": w.out.stations["village"].pk}, {})],
+    "logistics:station-handout": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk},
+            {"by": "code", "code": w.out.parcel.pickup_code},  # type: ignore[union-attr]
+            effective=True,
+        )
+    ],
+    "logistics:station-aging": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk},
+            {"parcel": str(w.out.parcel.uuid), "action": "return"},  # type: ignore[union-attr]
+            effective=True,
+        )
+    ],
 }
+
+
+def _desk_scan_data(w: World, county: str, parcel: Any) -> dict[str, str]:
+    """A scan of an OUT parcel at the OUT county's desk (stored as an illegal event when
+    the scoping is missing: the parcel already waits at its station)."""
+    return {"county": county, "carrier": "ZTO", "lines": parcel.tracking_number}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from cunzhan.accounts.services import api_token_create, user_create
 from cunzhan.core.audit import audit_record
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import services as logistics_services
-from cunzhan.logistics.models import Parcel
+from cunzhan.logistics.models import Parcel, ParcelException
 from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
 from cunzhan.registry import services as registry_services
 from cunzhan.registry.idcard import make_id_number
@@ -84,6 +84,7 @@ class County:
     consent: Consent | None = None  # in force: a withdrawal would change it
     users: list[User] = field(default_factory=list)
     parcel: Parcel | None = None  # waiting at the village station, with a pickup code
+    exception: ParcelException | None = None  # an open exception on that parcel
 
 
 @dataclass
@@ -217,6 +218,9 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
 
     national = RegionScope.national()
     c.parcel = _parcel(c, tag, seq)
+    c.exception = ParcelException.objects.create(
+        parcel=c.parcel, problem="illegal_transition", detail=f"{tag} probe exception"
+    )
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -379,6 +383,9 @@ def out_snapshot() -> dict[str, Any]:
         "scan_events": rows(ScanEvent.objects.filter(out_q("parcel__village_id")), "type"),
         "parcels_total": Parcel.objects.count(),
         "sms": rows(SmsMessage.objects.filter(out_q("parcel__village_id")), "text"),
+        "parcel_exceptions": rows(
+            ParcelException.objects.filter(out_q("parcel__village_id")), "status", "note"
+        ),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),
