@@ -5,3 +5,7 @@ class LogisticsConfig(AppConfig):
     name = "cunzhan.logistics"
     label = "logistics"
     verbose_name = "logistics"
+
+    def ready(self) -> None:
+        # the home-page panels of the county centre and the station operator
+        from cunzhan.logistics.views import county, station  # noqa: F401
