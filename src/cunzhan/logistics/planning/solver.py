@@ -55,6 +55,8 @@ def build_model(problem: Problem):  # -> pyvrp.Model (pyvrp is imported lazily)
             service_duration=c.service,
             tw_early=c.tw_early,
             tw_late=c.tw_late,
+            required=c.required,
+            prize=c.prize,
             name=str(c.ident),
         )
     for vt in problem.vehicle_types:
@@ -80,6 +82,18 @@ def build_model(problem: Problem):  # -> pyvrp.Model (pyvrp is imported lazily)
     return m
 
 
+def _params(problem: Problem):  # -> pyvrp.SolveParams
+    """PyVRP's defaults, except that with optional clients the penalties for excess load
+    and lateness may grow beyond the largest prize: otherwise breaking a capacity can
+    look cheaper to the search than leaving a client out."""
+    from pyvrp import PenaltyParams, SolveParams
+
+    top = max((c.prize for c in problem.clients if not c.required), default=0)
+    if not top:
+        return SolveParams()
+    return SolveParams(penalty=PenaltyParams(max_penalty=float(max(100_000, 10 * top))))
+
+
 def solve_one(problem: Problem, time_limit: float, seed: int) -> Plan:
     """One PyVRP run in this process."""
     from pyvrp.stop import MaxRuntime
@@ -91,7 +105,13 @@ def solve_one(problem: Problem, time_limit: float, seed: int) -> Plan:
         # "penalty reached its maximum": the instance may have no feasible plan; the
         # checker's verdict (feasible: false) says so in the result instead.
         warnings.simplefilter("ignore", UserWarning)
-        result = model.solve(MaxRuntime(remaining), seed=seed, display=False, collect_stats=False)
+        result = model.solve(
+            MaxRuntime(remaining),
+            seed=seed,
+            display=False,
+            collect_stats=False,
+            params=_params(problem),
+        )
     routes = [
         Route(
             vehicle_type=r.vehicle_type(),
