@@ -133,3 +133,27 @@ def van(county: str, name: str = "车1", **kw: Any):
     args.update(kw)
     county_centre(county)
     return plans.vehicle_create(scope=NATIONAL, county_code=county, name=name, **args)
+
+
+def world_plan(county: str, village_station: Station, manager: Any) -> dict[str, Any]:
+    """For the access matrix: a van, a plan with a started run (``plan``, ``run``,
+    ``stop``), a later plan whose route has not started (``route``) and a shipment
+    booked at the village station (a pickup collects it)."""
+    from cunzhan.logistics import runs
+
+    vehicle = van(county, "矩阵车")
+    sorted_parcels(village_station, 1)
+    booked_shipment(village_station, pieces=1, weight_g=3000)
+    plan = plans.plan_build(scope=NATIONAL, county_code=county, day=DAY, time_limit=0.3)
+    route = plan.routes.get()
+    run = runs.run_start(scope=NATIONAL, route=route, actor=manager)
+    later = plans.plan_build(
+        scope=NATIONAL, county_code=county, day=DAY + dt.timedelta(days=1), time_limit=0.3
+    )
+    return {
+        "vehicle": vehicle,
+        "plan": plan,
+        "run": run,
+        "stop": route.stops.get(),
+        "route": later.routes.get(),
+    }
