@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cunzhan.core.models import TimeStampedModel
 
@@ -63,9 +64,9 @@ class Vehicle(TimeStampedModel):
 
 
 class PlanStatus(models.TextChoices):
-    PLANNED = "planned", "已计划"
-    IN_PROGRESS = "in_progress", "执行中"
-    DONE = "done", "已完成"
+    PLANNED = "planned", _("已计划")
+    IN_PROGRESS = "in_progress", _("执行中")
+    DONE = "done", _("已完成")
 
 
 class DailyPlan(TimeStampedModel):
@@ -157,9 +158,9 @@ class PlanItem(models.Model):
     station that was not in the plan."""
 
     class Kind(models.TextChoices):
-        DROP = "drop", "卸货"
-        RETURN = "return", "退件揽收"
-        SHIPMENT = "shipment", "上行揽收"
+        DROP = "drop", _("卸货")
+        RETURN = "return", _("退件揽收")
+        SHIPMENT = "shipment", _("上行揽收")
 
     stop = models.ForeignKey(PlanStop, on_delete=models.CASCADE, related_name="items")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -190,8 +191,8 @@ class PlanItem(models.Model):
 
 
 class RunStatus(models.TextChoices):
-    STARTED = "started", "进行中"
-    FINISHED = "finished", "已完成"
+    STARTED = "started", _("进行中")
+    FINISHED = "finished", _("已完成")
 
 
 class Run(models.Model):

@@ -565,7 +565,7 @@ def plan_build(
     problem = built.problem
     started = time.monotonic()
     result = planning_solver.solve(
-        problem, time_limit=float(time_limit), workers=workers or _workers()
+        problem, time_limit=float(time_limit), workers=workers or _workers(), wall_clock=True
     )
     seconds = time.monotonic() - started
     served = {c for r in result.routes for c in r.clients}
