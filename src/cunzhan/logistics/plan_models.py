@@ -62,6 +62,10 @@ class Vehicle(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.name} {self.plate}".strip()
 
+    @property
+    def cost_per_km_yuan(self) -> str:
+        return f"{self.cost_per_km_fen / 100:.2f}"
+
 
 class PlanStatus(models.TextChoices):
     PLANNED = "planned", _("已计划")
@@ -101,6 +105,14 @@ class DailyPlan(TimeStampedModel):
     def __str__(self) -> str:
         return f"plan {self.county_id} {self.date}"
 
+    @property
+    def km(self) -> str:
+        return f"{self.total_metres / 1000:.1f}"
+
+    @property
+    def yuan(self) -> str:
+        return f"{self.total_cost_fen / 100:.2f}"
+
 
 class PlanRoute(models.Model):
     plan = models.ForeignKey(DailyPlan, on_delete=models.CASCADE, related_name="routes")
@@ -120,6 +132,10 @@ class PlanRoute(models.Model):
 
     def __str__(self) -> str:
         return f"route {self.plan_id}/{self.position}"
+
+    @property
+    def yuan(self) -> str:
+        return f"{self.cost_fen / 100:.2f}"
 
 
 class PlanStop(models.Model):
@@ -148,6 +164,14 @@ class PlanStop(models.Model):
 
     def __str__(self) -> str:
         return f"stop {self.route_id}/{self.position}"
+
+    @property
+    def drop_kg(self) -> str:
+        return f"{self.drop_g / 1000:.1f}"
+
+    @property
+    def pickup_kg(self) -> str:
+        return f"{self.pickup_g / 1000:.1f}"
 
 
 class PlanItem(models.Model):

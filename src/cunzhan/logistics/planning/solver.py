@@ -162,7 +162,7 @@ def solve(
     started = time.monotonic()
     # the whole call within the budget: process start-up, the final check and the
     # answer's transfer take the margin
-    deadline = time.time() + time_limit - min(1.0, 0.05 * time_limit) if wall_clock else None
+    deadline = time.time() + time_limit - min(3.0, 0.1 * time_limit) if wall_clock else None
     if workers <= 1:
         plan = solve_one(problem, time_limit, seed, deadline)
     else:
