@@ -165,3 +165,5 @@ def test_driver_routes_prefers_his_own_vehicle(planned, make_user):
     assert mine == [planned["route"]]
     other = make_user("driver", regions=[COUNTY])
     assert runs.driver_routes(scope=NATIONAL, user=other, day=DAY) == []
+    manager = make_user("county_manager", regions=[COUNTY])
+    assert runs.driver_routes(scope=NATIONAL, user=manager, day=DAY) == [planned["route"]]
