@@ -81,6 +81,11 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "token_id": lambda w: out_token_ids(w),
     "parcel_id": lambda w: [w.out.parcel.uuid, w.far.parcel.uuid],  # type: ignore[union-attr]
     "exception_id": lambda w: [w.out.exception.pk, w.far.exception.pk],  # type: ignore[union-attr]
+    "vehicle_id": lambda w: [c.plan["vehicle"].pk for c in (w.out, w.far)],
+    "plan_id": lambda w: [c.plan["plan"].pk for c in (w.out, w.far)],
+    "route_id": lambda w: [c.plan["route"].pk for c in (w.out, w.far)],
+    "run_id": lambda w: [c.plan["run"].pk for c in (w.out, w.far)],
+    "stop_id": lambda w: [c.plan["stop"].pk for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -115,6 +120,8 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"active": "false"},
         {"q": "cm-"},
     ],
+    "GET /logistics/vehicles": lambda w: [{"county": w.out.code}, {"county": "53"}],
+    "GET /logistics/plans": lambda w: [{"county": w.out.code}, {"date": "2026-11-03"}],
     "GET /logistics/parcels": lambda w: [
         {"village": w.out.village},
         {"village": "53"},
@@ -143,6 +150,8 @@ API_CONTROL_LISTS = {
     "GET /accounts/users",
     "GET /logistics/parcels",
     "GET /logistics/exceptions",
+    "GET /logistics/vehicles",
+    "GET /logistics/plans",
 }
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
@@ -351,6 +360,24 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"station_id": w.out.stations["village"].pk},
         body=lambda w: {"code": w.out.parcel.pickup_code},  # type: ignore[union-attr]
     ),
+    "POST /logistics/vehicles": WriteHint(
+        body=lambda w: {
+            "county_code": w.out.code,
+            "name": PROBE,
+            "capacity_kg": 900,
+            "capacity_pieces": 120,
+        }
+    ),
+    "PATCH /logistics/vehicles/{vehicle_id}": WriteHint(body=lambda w: {"capacity_kg": 777}),
+    "POST /logistics/plans": WriteHint(
+        body=lambda w: {"county_code": w.out.code, "date": "2026-11-09", "time_limit": 0.3}
+    ),
+    "POST /logistics/routes/{route_id}/start": WriteHint(body=lambda w: {}),
+    "POST /logistics/runs/{run_id}/load": WriteHint(body=lambda w: {}),
+    "POST /logistics/runs/{run_id}/stops/{stop_id}/arrive": WriteHint(body=lambda w: {}),
+    "POST /logistics/runs/{run_id}/stops/{stop_id}/drop": WriteHint(body=lambda w: {}),
+    "POST /logistics/runs/{run_id}/stops/{stop_id}/pickup": WriteHint(body=lambda w: {}),
+    "POST /logistics/runs/{run_id}/finish": WriteHint(body=lambda w: {"odometer_km": 10}),
     "POST /registry/imports": WriteHint(
         files=lambda w: {"file": SimpleUploadedFile("probe.csv", import_csv(w), "text/csv")},
         collection=True,
@@ -610,6 +637,12 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "token_id": API_PATH_PARAMS["token_id"],
     "parcel_id": API_PATH_PARAMS["parcel_id"],
     "exception_id": API_PATH_PARAMS["exception_id"],
+    "vehicle_id": API_PATH_PARAMS["vehicle_id"],
+    "plan_id": API_PATH_PARAMS["plan_id"],
+    "route_id": API_PATH_PARAMS["route_id"],
+    "run_id": API_PATH_PARAMS["run_id"],
+    "stop_id": API_PATH_PARAMS["stop_id"],
+    "step": lambda w: ["arrive", "drop", "pickup"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -683,6 +716,8 @@ PAGE_CONTROL_LISTS = {
     "network:regions",
     "network:stations",
     "network:map",
+    "logistics:plans",
+    "logistics:vehicles",
     "registry:households",
     "registry:import",
     "core:audit",
@@ -925,6 +960,60 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
             {"parcel": str(w.out.parcel.uuid), "action": "return"},  # type: ignore[union-attr]
             effective=True,
         )
+    ],
+    "logistics:plans": lambda w: [
+        PagePost({}, {"county": w.out.code, "date": "2026-11-09"}, effective=True)
+    ],
+    "logistics:plan": lambda w: [PagePost({"plan_id": w.out.plan["plan"].pk}, {})],
+    "logistics:plan-sheet": lambda w: [PagePost({"plan_id": w.out.plan["plan"].pk}, {})],
+    "logistics:plan-map": lambda w: [PagePost({"plan_id": w.out.plan["plan"].pk}, {})],
+    "logistics:vehicles": lambda w: [
+        PagePost(
+            {},
+            {
+                "county": w.out.code,
+                "name": PROBE,
+                "capacity_kg": "900",
+                "capacity_pieces": "120",
+                "shift_start": "07:30",
+                "shift_end": "18:30",
+                "active": "on",
+            },
+            effective=True,
+        )
+    ],
+    "logistics:vehicle": lambda w: [
+        PagePost(
+            {"vehicle_id": w.out.plan["vehicle"].pk},
+            {
+                "name": PROBE,
+                "capacity_kg": "777",
+                "capacity_pieces": "120",
+                "shift_start": "07:30",
+                "shift_end": "18:30",
+                "active": "on",
+            },
+            effective=True,
+        )
+    ],
+    "logistics:driver": lambda w: [PagePost({}, {})],
+    "logistics:route-start": lambda w: [
+        PagePost({"route_id": w.out.plan["route"].pk}, {}, effective=True)
+    ],
+    "logistics:run": lambda w: [PagePost({"run_id": w.out.plan["run"].pk}, {})],
+    "logistics:run-load": lambda w: [
+        PagePost({"run_id": w.out.plan["run"].pk}, {}, effective=True)
+    ],
+    "logistics:run-step": lambda w: [
+        PagePost(
+            {"run_id": w.out.plan["run"].pk, "stop_id": w.out.plan["stop"].pk, "step": step},
+            {},
+            effective=True,
+        )
+        for step in ("arrive", "drop", "pickup")
+    ],
+    "logistics:run-finish": lambda w: [
+        PagePost({"run_id": w.out.plan["run"].pk}, {"odometer_km": "10"}, effective=True)
     ],
 }
 

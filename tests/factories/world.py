@@ -38,6 +38,7 @@ from cunzhan.registry import services as registry_services
 from cunzhan.registry.idcard import make_id_number
 from cunzhan.registry.importers import COLUMNS, registry_import
 from cunzhan.registry.models import Consent, Household, ImportBatch, Person
+from tests.factories.plans import world_plan
 from tests.factories.regions import make_region_tree
 from tests.factories.stations import make_station
 
@@ -85,6 +86,7 @@ class County:
     users: list[User] = field(default_factory=list)
     parcel: Parcel | None = None  # waiting at the village station, with a pickup code
     exception: ParcelException | None = None  # an open exception on that parcel
+    plan: dict[str, Any] = field(default_factory=dict)  # tests/factories/plans.world_plan
 
 
 @dataclass
@@ -273,6 +275,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     User.objects.filter(pk=driver.pk).update(is_active=False)
     api_token_create(user=manager, name=f"{tag}-token")
     c.users = [manager, officer, driver]
+    c.plan = world_plan(code, c.stations["village"], manager)
     id2 = make_id_number(region=code, birth_date=dt.date(1990, 1, 1), sequence=2 * (200 + seq) + 1)
     c.batch = registry_import(
         scope=RegionScope.for_regions([code]),
@@ -290,6 +293,25 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
         note=f"{tag} note",
     )
     return c
+
+
+def _plan_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.logistics.models import DailyPlan, PlanItem, PlanStop, Run, Shipment, Vehicle
+
+    return {
+        "vehicles": rows(
+            Vehicle.objects.filter(out_q("county_id")), "name", "capacity_kg", "updated_at"
+        ),
+        "plans": rows(DailyPlan.objects.filter(out_q("county_id")), "status", "built_at"),
+        "plan_stops": rows(
+            PlanStop.objects.filter(out_q("route__plan__county_id")), "arrived_at", "dropped"
+        ),
+        "plan_items": rows(
+            PlanItem.objects.filter(out_q("stop__route__plan__county_id")), "loaded_at", "done_at"
+        ),
+        "runs": rows(Run.objects.filter(out_q("route__plan__county_id")), "status", "loaded_at"),
+        "shipments": rows(Shipment.objects.filter(out_q("station__region_id")), "state"),
+    }
 
 
 def make_world() -> World:
@@ -386,6 +408,7 @@ def out_snapshot() -> dict[str, Any]:
         "parcel_exceptions": rows(
             ParcelException.objects.filter(out_q("parcel__village_id")), "status", "note"
         ),
+        **_plan_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

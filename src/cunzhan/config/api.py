@@ -19,6 +19,7 @@ from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
 from cunzhan.logistics.api import router as logistics_router
 from cunzhan.logistics.desk_api import router as logistics_desk_router
+from cunzhan.logistics.plan_api import router as plan_router
 from cunzhan.network.api import router as network_router
 from cunzhan.registry.api import router as registry_router
 
@@ -110,3 +111,4 @@ api.add_router("/network", network_router)
 api.add_router("/registry", registry_router)
 api.add_router("/logistics", logistics_router)
 api.add_router("/logistics", logistics_desk_router)
+api.add_router("/logistics", plan_router)

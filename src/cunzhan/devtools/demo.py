@@ -22,6 +22,7 @@ from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import user_create
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
+from cunzhan.logistics.plan_demo import plan_demo
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
 from cunzhan.network.regions_import import regions_import
 from cunzhan.network.services import (
@@ -263,6 +264,7 @@ def demo_build(
         )
         report.households[county.code] = result.results
         echo(f"  {county.name}: households ready")
+        plan_demo(county_code=county.code, echo=echo)  # vans, a day's load, today's plan
 
     # one operator login: a village station in the first poverty county built (else any)
     built = sorted(counties, key=lambda c: (not c.is_poverty_county, c.code))

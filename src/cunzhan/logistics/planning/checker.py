@@ -6,7 +6,8 @@ problems), so a mistake in the loader's scaling or in the solver shows up here.
 
 Rules checked, for each route:
 
-* every client served exactly once over all routes; no more routes of a type than its count;
+* every required client served exactly once over all routes (an optional one at most
+  once); no more routes of a type than its count;
 * load: the vehicle leaves the depot with the sum of the route's deliveries; after each
   stop ``load += pickup − delivery``; the load on **every arc** must not exceed the
   capacity, in every dimension;
@@ -161,7 +162,9 @@ def check(problem: Problem, routes: Sequence[tuple[int, Sequence[int]]]) -> Chec
                 f"vehicle type {vt_index}: {n} routes > {problem.vehicle_types[vt_index].count}"
                 " vehicles"
             )
-    missing = [problem.clients[i].ident for i in range(ncl) if seen[i] == 0]
+    missing = [
+        problem.clients[i].ident for i in range(ncl) if seen[i] == 0 and problem.clients[i].required
+    ]
     twice = [problem.clients[i].ident for i in range(ncl) if seen[i] > 1]
     if missing:
         violations.append(f"clients not served: {missing[:20]}{'…' if len(missing) > 20 else ''}")

@@ -59,6 +59,11 @@ class Client:
     tw_late: int = UNLIMITED
     x: float = 0.0
     y: float = 0.0
+    # an optional client may be left out (its ``prize`` is then forgone); the daily plan
+    # makes every station optional with a prize above any route's cost, so the solver
+    # serves all it can and names the rest instead of failing the whole plan
+    required: bool = True
+    prize: int = 0
 
 
 @dataclass(frozen=True)
