@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from cunzhan.accounts.roles import Role
 from cunzhan.core.scope import RegionScope
@@ -74,9 +75,11 @@ def client(user) -> Client:
 def test_home_sends_each_role_to_its_desk(users, station):
     r = client(users["operator"]).get("/logistics/")
     assert r.status_code == 302 and r["Location"] == f"/logistics/stations/{station.pk}/"
-    for who in ("manager", "auditor", "admin", "driver"):
+    for who in ("manager", "auditor", "admin"):
         r = client(users[who]).get("/logistics/")
         assert r.status_code == 302 and r["Location"] == "/logistics/county/", who
+    r = client(users["driver"]).get("/logistics/")
+    assert r.status_code == 302 and r["Location"] == reverse("logistics:driver")
     assert client(users["registry"]).get("/logistics/").status_code == 403
 
 
