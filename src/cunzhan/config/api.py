@@ -18,6 +18,7 @@ from cunzhan.accounts.selectors import user_by_token
 from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
 from cunzhan.logistics.api import router as logistics_router
+from cunzhan.logistics.updown_api import router as updown_router
 from cunzhan.network.api import router as network_router
 from cunzhan.registry.api import router as registry_router
 
@@ -108,3 +109,4 @@ api.add_router("/accounts", accounts_router)
 api.add_router("/network", network_router)
 api.add_router("/registry", registry_router)
 api.add_router("/logistics", logistics_router)
+api.add_router("/logistics", updown_router)

@@ -272,3 +272,6 @@ class Shipment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"shipment {self.uuid} ({self.state})"
+
+
+from cunzhan.logistics.updown_models import *  # noqa: E402, F403
