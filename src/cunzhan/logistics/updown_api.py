@@ -22,7 +22,7 @@ from cunzhan.logistics import aging, county_settings, fees, manifest_csv, schema
 from cunzhan.logistics import selectors as parcel_selectors
 from cunzhan.logistics.api import MANIFEST_ROLES, READ_ROLES, _user
 from cunzhan.logistics.models import Shipment
-from cunzhan.network.models import Station
+from cunzhan.network.models import Region, Station
 
 router = Router(tags=["logistics"])
 
@@ -93,6 +93,7 @@ class AgingOut(Schema):
 
 class SettingsOut(Schema):
     county_code: str
+    county_name: str
     cutoff: str
     reminder_days: int
     return_days: int
@@ -284,11 +285,12 @@ def aging_run(request: HttpRequest, county_code: str):
     return aging.aging_run(scope=scope, county_code=county.code, actor=user).as_dict()
 
 
-def settings_out(county_code: str) -> dict[str, Any]:
-    s = parcel_selectors.county_settings(county_code=county_code)
+def settings_out(county: Region) -> dict[str, Any]:
+    s = parcel_selectors.county_settings(county_code=county.code)
     cutoff = s.cutoff if isinstance(s.cutoff, dt.time) else dt.time.fromisoformat(str(s.cutoff))
     return {
-        "county_code": county_code,
+        "county_code": county.code,
+        "county_name": county.name,
         "cutoff": cutoff.strftime("%H:%M"),
         "reminder_days": s.reminder_days,
         "return_days": s.return_days,
@@ -305,7 +307,7 @@ def settings_get(request: HttpRequest, county_code: str):
     """The county's logistics settings (the defaults until it saves its own)."""
     user = _user(request, READ_ROLES)
     county = county_settings.county_get(scope=scope_for_user(user), county_code=county_code[:12])
-    return settings_out(county.code)
+    return settings_out(county)
 
 
 @router.put("/settings/{county_code}", response={200: SettingsOut, **ERROR_RESPONSES})
@@ -314,7 +316,9 @@ def settings_put(request: HttpRequest, county_code: str, payload: SettingsIn):
     a network admin. Validated as a whole (return days > reminder days ...); audited."""
     user = _user(request, COUNTY_ROLES)
     values = {k: v for k, v in payload.dict().items() if v is not None}
+    scope = scope_for_user(user)
+    county = county_settings.county_get(scope=scope, county_code=county_code[:12])
     county_settings.county_settings_update(
-        scope=scope_for_user(user), county_code=county_code[:12], actor=user, **values
+        scope=scope, county_code=county.code, actor=user, **values
     )
-    return settings_out(county_code[:12])
+    return settings_out(county)
