@@ -22,6 +22,7 @@ from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import user_create
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
+from cunzhan.logistics.simulation import DAY_GENERATORS, demo_logistics
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
 from cunzhan.network.regions_import import regions_import
 from cunzhan.network.services import (
@@ -259,10 +260,13 @@ def demo_build(
             seed=seed,
             county_code=county.code,
             day=DEMO_DAY,
+            only=[g for g in simulation.generators() if g not in DAY_GENERATORS],
             params={"households_per_village": households_per_village},
         )
         report.households[county.code] = result.results
         echo(f"  {county.name}: households ready")
+
+    demo_logistics(seed=seed, county_codes=[c.code for c in counties], echo=echo)
 
     # one operator login: a village station in the first poverty county built (else any)
     built = sorted(counties, key=lambda c: (not c.is_poverty_county, c.code))

@@ -5,3 +5,6 @@ class LogisticsConfig(AppConfig):
     name = "cunzhan.logistics"
     label = "logistics"
     verbose_name = "logistics"
+
+    def ready(self) -> None:
+        from cunzhan.logistics import simulation  # noqa: F401 - registrations
