@@ -44,4 +44,3 @@ def test_operator_books_an_upward_shipment_on_a_phone(page, login, make_user, re
         True,
     )
     assert s.state == ShipmentState.BOOKED
-    page.screenshot(path="/tmp/updown-shipment-book.png", full_page=True)
