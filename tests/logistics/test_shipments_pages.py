@@ -39,6 +39,7 @@ def operator(make_user, station):
 def test_book_page(station, operator):
     c = login(operator)
     url = reverse("logistics:shipment-book", kwargs={"pk": station.pk})
+    assert f'href="{url}"' in c.get(reverse("logistics:shipments")).content.decode()
     r = c.get(url)
     assert r.status_code == 200 and "生产者姓名" in r.content.decode()
     r = c.post(url, {"producer_name": "", "contents": "茶叶", "pieces": "0", "weight_kg": "x"})

@@ -116,6 +116,11 @@ def shipment_list_page(request: HttpRequest) -> HttpResponse:
             "can_county": _has(request, COUNTY_ROLES),
             "can_cancel": _has(request, BOOK_ROLES),
             "carriers": _carrier_choices(),
+            "own_stations": Station.objects.filter(pk__in=list(scope.station_ids or ())).order_by(
+                "code"
+            )
+            if not scope.everything and _has(request, BOOK_ROLES)
+            else [],
         },
     )
 
@@ -387,6 +392,8 @@ def fees_page(request: HttpRequest) -> HttpResponse:
         r["up_yuan"] = format_fen(r["up_fen"])
         r["owed_yuan"] = format_fen(r["owed_fen"])
         r["total_yuan"] = format_fen(r["total_fen"])
+    station_ids = fees.fees_in_scope(scope=scope).values("station_id").distinct()
+    stations = Station.objects.filter(pk__in=station_ids).order_by("code")[:500]
     counties = aging.counties_in_scope(scope=scope) if _has(request, COUNTY_ROLES) else []
     return render(
         request,
@@ -395,6 +402,8 @@ def fees_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "rows": rows,
             "total_owed": format_fen(sum(r["owed_fen"] for r in rows)),
+            "stations": stations,
+            "station_id": station_id,
             "counties": counties[:50],
         },
     )
