@@ -426,6 +426,8 @@ def simulate_days(
 # another selection of counties, the first one
 DEMO_COUNTIES = ("520204",)
 DEMO_DAYS = 5  # parcels of 5 days: some have waited the reminder days
+# 1 parcel per ~2.9 households a day (the low end of 2-3): keeps the demo build fast
+DEMO_PARAMS = {"parcels_per_household": 0.35}
 # the generators that simulate a day of parcels and shipments (the demo runs them for its
 # own days, not for the registry's fixed demo day)
 DAY_GENERATORS = ("logistics.parcels", "logistics.shipments")
@@ -449,6 +451,7 @@ def demo_logistics(
         today = dt.datetime.now(CHINA).date()
         until = _at(today, 7) - dt.timedelta(minutes=1)
     codes = [c for c in county_codes if c in DEMO_COUNTIES] or county_codes[:1]
+    params = DEMO_PARAMS if params is None else params
     out: dict[str, Any] = {}
     for code in codes:
         totals = simulate_days(seed=seed, county_code=code, days=days, until=until, params=params)
