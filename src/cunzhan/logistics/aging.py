@@ -16,6 +16,7 @@ back up to the county centre (``collected``), which hands it to its carrier
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,46 +134,64 @@ def aging_run(
         raise ApplicationError("at: a time with a time zone", code="invalid_time")
     result = AgingResult()
     for code in _counties(scope, county_code):
-        county_scope = scope.narrowed_to(code)
-        s = selectors.county_settings(county_code=code)
         result.counties.append(code)
-        # send back: waited return_days or more
-        due = list(
-            _waiting(county_scope)
-            .filter(state_at__lte=at - s.return_days * DAY)
-            .select_related("carrier", "station")
-            .order_by("pk")
+        returns, reminders = fees.retry_locked(
+            functools.partial(_age_county, scope, code, at, actor)
         )
-        for i in range(0, len(due), BATCH):
-            chunk = due[i : i + BATCH]
-            statuses = services.scan_events_record(
-                scope=county_scope,
-                events=[
-                    {
-                        "event_id": f"aging:return:{p.pk}",
-                        "carrier": p.carrier.code,
-                        "tracking_number": p.tracking_number,
-                        "type": sm.RETURN_DUE,
-                        "occurred_at": at,
-                        "station_code": p.station.code if p.station else "",
-                        "device": "aging",
-                    }
-                    for p in chunk
-                ],
-                actor=actor,
-            )
-            result.returns_due += sum(1 for x in statuses if x["status"] == services.APPLIED)
-        # remind: waited reminder_days or more (and not yet sent back), once
-        to_remind = list(
-            _waiting(county_scope)
-            .filter(state_at__lte=at - s.reminder_days * DAY, reminder__isnull=True)
-            .select_related("carrier", "station")
-            .order_by("pk")
-        )
-        for p in to_remind:
-            result.reminders_sent += _remind(p, at)
+        result.returns_due += returns
+        result.reminders_sent += reminders
     result.fees = fees.accrue(scope=scope, until=at)
     return result
+
+
+def _send_back(scope: RegionScope, events: list[dict[str, Any]], actor: Any) -> int:
+    try:
+        statuses = services.scan_events_record(scope=scope, events=events, actor=actor)
+    except ApplicationError as exc:
+        if exc.code != "conflict":
+            raise
+        # another aging run stored some of them at the same moment: sending the same
+        # events again reports those as duplicates
+        statuses = services.scan_events_record(scope=scope, events=events, actor=actor)
+    return sum(1 for x in statuses if x["status"] == services.APPLIED)
+
+
+def _age_county(scope: RegionScope, code: str, at: dt.datetime, actor: Any) -> tuple[int, int]:
+    """(sent back, reminded) in one county; safe to run again (idempotent)."""
+    county_scope = scope.narrowed_to(code)
+    s = selectors.county_settings(county_code=code)
+    returns = reminders = 0
+    # send back: waited return_days or more
+    due = list(
+        _waiting(county_scope)
+        .filter(state_at__lte=at - s.return_days * DAY)
+        .select_related("carrier", "station")
+        .order_by("pk")
+    )
+    for i in range(0, len(due), BATCH):
+        events = [
+            {
+                "event_id": f"aging:return:{p.pk}",
+                "carrier": p.carrier.code,
+                "tracking_number": p.tracking_number,
+                "type": sm.RETURN_DUE,
+                "occurred_at": at,
+                "station_code": p.station.code if p.station else "",
+                "device": "aging",
+            }
+            for p in due[i : i + BATCH]
+        ]
+        returns += _send_back(county_scope, events, actor)
+    # remind: waited reminder_days or more (and not yet sent back), once
+    to_remind = list(
+        _waiting(county_scope)
+        .filter(state_at__lte=at - s.reminder_days * DAY, reminder__isnull=True)
+        .select_related("carrier", "station")
+        .order_by("pk")
+    )
+    for p in to_remind:
+        reminders += _remind(p, at)
+    return returns, reminders
 
 
 def _remind(parcel: Parcel, at: dt.datetime) -> int:

@@ -18,10 +18,13 @@ and the simulator. The amount is the county's setting at the time of the sweep.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from django.db import OperationalError, connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -37,6 +40,7 @@ from cunzhan.logistics.models import (
     StationFee,
 )
 
+T = TypeVar("T")
 CHINA = ZoneInfo("Asia/Shanghai")
 DOWN_EVENTS = (sm.PICKED_UP, sm.COLLECTED)
 MONTH_LEN = 7
@@ -54,10 +58,28 @@ class AccrueResult:
     up_fen: int = 0
 
 
+def retry_locked(fn: Callable[[], T]) -> T:
+    """Run ``fn`` (idempotent) again on SQLite's "table is locked", which the shared-cache
+    memory database of the tests answers at once instead of waiting (a file database
+    waits itself)."""
+    for attempt in range(1, 201):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if connection.vendor != "sqlite" or "locked" not in str(exc) or attempt == 200:
+                raise
+            time.sleep(0.02)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def accrue(*, scope: RegionScope, until: dt.datetime | None = None) -> AccrueResult:
     """Record a fee for every parcel and shipment in ``scope`` handled at a station up
     to ``until`` (default now) that has none yet. Running it again records nothing."""
-    until = until or timezone.now()
+    when = until or timezone.now()
+    return retry_locked(lambda: _accrue(scope, when))
+
+
+def _accrue(scope: RegionScope, until: dt.datetime) -> AccrueResult:
     result = AccrueResult()
     rates: dict[str, tuple[int, int]] = {}
 
