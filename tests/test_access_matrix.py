@@ -80,6 +80,8 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "user_id": lambda w: [u.pk for c in (w.out, w.far) for u in c.users],
     "token_id": lambda w: out_token_ids(w),
     "parcel_id": lambda w: [w.out.parcel.uuid, w.far.parcel.uuid],  # type: ignore[union-attr]
+    "shipment_id": lambda w: [s.uuid for c in (w.out, w.far) for s in c.shipments.values()],
+    "county_code": lambda w: [w.out.code, w.far.code],
     "exception_id": lambda w: [w.out.exception.pk, w.far.exception.pk],  # type: ignore[union-attr]
     "vehicle_id": lambda w: [c.plan["vehicle"].pk for c in (w.out, w.far)],
     "plan_id": lambda w: [c.plan["plan"].pk for c in (w.out, w.far)],
@@ -140,6 +142,15 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"q": "W52020"},
         {"page_size": 500},
     ],
+    "GET /logistics/shipments": lambda w: [
+        {"station_id": w.out.stations["village"].pk},
+        {"state": "booked"},
+        {"page_size": 500},
+    ],
+    "GET /logistics/fees": lambda w: [
+        {"station_id": w.out.stations["village"].pk},
+        {"month": "2026-11"},
+    ],
 }
 
 # list reads in which the control (network admin) must find OUT markers
@@ -149,6 +160,8 @@ API_CONTROL_LISTS = {
     "GET /registry/households",
     "GET /accounts/users",
     "GET /logistics/parcels",
+    "GET /logistics/shipments",
+    "GET /logistics/fees",
     "GET /logistics/exceptions",
     "GET /logistics/vehicles",
     "GET /logistics/plans",
@@ -257,6 +270,15 @@ def manifest_body(w: World) -> dict[str, Any]:
             for i, village in enumerate((w.out.village, w.far.village))
         ],
     }
+
+
+def manifest_csv_file(w: World) -> SimpleUploadedFile:
+    """A CSV manifest (GB18030, Chinese headers) for the OUT villages."""
+    lines = ["运单号,收件人,电话,村代码,重量(kg)"] + [
+        f"PROBECSV{i},{PROBE}收件人,13800000000,{village},0.5"
+        for i, village in enumerate((w.out.village, w.far.village))
+    ]
+    return SimpleUploadedFile("probe.csv", ("\n".join(lines) + "\n").encode("gb18030"))
 
 
 def events_body(w: World) -> list[dict[str, Any]]:
@@ -381,6 +403,39 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     "POST /registry/imports": WriteHint(
         files=lambda w: {"file": SimpleUploadedFile("probe.csv", import_csv(w), "text/csv")},
         collection=True,
+    ),
+    "POST /logistics/manifests/csv": WriteHint(
+        files=lambda w: {"carrier": "ZTO", "file": manifest_csv_file(w)}
+    ),
+    "POST /logistics/shipments": WriteHint(
+        body=lambda w: {
+            "station_id": w.out.stations["village"].pk,
+            "producer_name": f"{PROBE}农户",
+            "contents": "猕猴桃",
+            "pieces": 2,
+            "weight_g": 10_000,
+            "destination": "广州",
+        }
+    ),
+    "POST /logistics/shipments/{shipment_id}/cancel": WriteHint(
+        path=lambda w: {"shipment_id": w.out.shipments["booked"].uuid}, body=lambda w: {}
+    ),
+    "POST /logistics/shipments/{shipment_id}/collect": WriteHint(
+        path=lambda w: {"shipment_id": w.out.shipments["booked"].uuid}, body=lambda w: {}
+    ),
+    "POST /logistics/shipments/{shipment_id}/scan-in": WriteHint(
+        path=lambda w: {"shipment_id": w.out.shipments["collected"].uuid}, body=lambda w: {}
+    ),
+    "POST /logistics/shipments/{shipment_id}/hand-over": WriteHint(
+        path=lambda w: {"shipment_id": w.out.shipments["at_county"].uuid},
+        body=lambda w: {"carrier": "SF", "tracking_number": "PROBE1234"},
+    ),
+    "POST /logistics/aging/{county_code}/run": WriteHint(
+        path=lambda w: {"county_code": w.out.code}, body=lambda w: {}
+    ),
+    "PUT /logistics/settings/{county_code}": WriteHint(
+        path=lambda w: {"county_code": w.out.code},
+        body=lambda w: {"reminder_days": 2, "return_days": 5},
     ),
 }
 
@@ -635,6 +690,8 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "action": lambda w: list(TRANSITIONS),
     "user_id": API_PATH_PARAMS["user_id"],
     "token_id": API_PATH_PARAMS["token_id"],
+    "shipment_id": API_PATH_PARAMS["shipment_id"],
+    "county_code": API_PATH_PARAMS["county_code"],
     "parcel_id": API_PATH_PARAMS["parcel_id"],
     "exception_id": API_PATH_PARAMS["exception_id"],
     "vehicle_id": API_PATH_PARAMS["vehicle_id"],
@@ -703,6 +760,14 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"problem": "illegal_transition"},
         {"q": "W52020"},
     ],
+    "logistics:shipments": lambda w: [
+        {"station": str(w.out.stations["village"].pk)},
+        {"state": "booked"},
+    ],
+    "logistics:fees": lambda w: [
+        {"station": str(w.out.stations["village"].pk)},
+        {"month": "2026-11"},
+    ],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -720,6 +785,8 @@ PAGE_CONTROL_LISTS = {
     "logistics:vehicles",
     "registry:households",
     "registry:import",
+    "logistics:shipments",
+    "logistics:fees",
     "core:audit",
     "accounts:users",
     "logistics:county",
@@ -919,6 +986,53 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "registry:import_batch": lambda w: [PagePost({"batch_id": w.out.batch.uuid}, {})],  # type: ignore[union-attr]
     "registry:import_report": lambda w: [PagePost({"batch_id": w.out.batch.uuid}, {})],  # type: ignore[union-attr]
     "core:audit": lambda w: [PagePost({}, {"object_type": "tests.Probe"})],
+    "logistics:shipments": lambda w: [PagePost({}, {"state": "booked"})],
+    "logistics:shipment-scan-in": lambda w: [
+        PagePost({"shipment_id": w.out.shipments["collected"].uuid}, {}, effective=True)
+    ],
+    "logistics:shipment-cancel": lambda w: [
+        PagePost({"shipment_id": w.out.shipments["booked"].uuid}, {}, effective=True)
+    ],
+    "logistics:shipment-hand-over": lambda w: [
+        PagePost(
+            {"shipment_id": w.out.shipments["at_county"].uuid},
+            {"carrier": "SF", "tracking_number": "PROBE5678"},
+            effective=True,
+        )
+    ],
+    "logistics:shipment-book": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk},
+            {
+                "producer_name": f"{PROBE}农户",
+                "contents": "茶叶",
+                "pieces": "2",
+                "weight_kg": "4.5",
+                "destination": "上海",
+            },
+            effective=True,
+        )
+    ],
+    "logistics:manifest-upload": lambda w: [
+        PagePost({}, {"carrier": "ZTO", "file": manifest_csv_file(w)}, effective=True)
+    ],
+    "logistics:fees": lambda w: [PagePost({}, {})],
+    "logistics:county-settings": lambda w: [
+        PagePost(
+            {"county_code": w.out.code},
+            {
+                "cutoff": "06:30",
+                "reminder_days": "2",
+                "return_days": "6",
+                "fee_down_yuan": "0.80",
+                "fee_up_yuan": "1.50",
+                "circuity_pct": "150",
+                "speed_kmh": "30",
+            },
+            effective=True,
+        )
+    ],
+    "logistics:aging-run": lambda w: [PagePost({"county_code": w.out.code}, {}, effective=True)],
     "logistics:home": lambda w: [PagePost({}, {})],
     "logistics:county": lambda w: [PagePost({}, {"county": w.out.code})],
     "logistics:inbound": lambda w: [

@@ -31,7 +31,9 @@ from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import api_token_create, user_create
 from cunzhan.core.audit import audit_record
 from cunzhan.core.scope import RegionScope
+from cunzhan.logistics import fees as logistics_fees
 from cunzhan.logistics import services as logistics_services
+from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.logistics.models import Parcel, ParcelException
 from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
 from cunzhan.registry import services as registry_services
@@ -87,6 +89,8 @@ class County:
     parcel: Parcel | None = None  # waiting at the village station, with a pickup code
     exception: ParcelException | None = None  # an open exception on that parcel
     plan: dict[str, Any] = field(default_factory=dict)  # tests/factories/plans.world_plan
+    # upward shipments at the village station: booked, collected (its fee accrued), at_county
+    shipments: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,6 +199,29 @@ def _parcel(c: County, tag: str, seq: int) -> Parcel:
     return Parcel.objects.get(tracking_number=tn)
 
 
+def _shipments(c: County, tag: str) -> dict[str, Any]:
+    """Upward shipments at the village station, one per state a write starts from."""
+    national = RegionScope.national()
+    out: dict[str, Any] = {}
+    for state in ("booked", "collected", "at_county"):
+        s = logistics_shipments.shipment_book(
+            scope=national,
+            station=c.stations["village"],
+            producer_name=f"{tag}-农户",
+            contents=f"{tag} 猕猴桃",
+            pieces=3,
+            weight_g=15_000,
+            destination=f"{tag} 广州",
+        )
+        if state != "booked":
+            s = logistics_shipments.shipment_collect(scope=national, shipment=s)
+        if state == "at_county":
+            s = logistics_shipments.shipment_scan_in(scope=national, shipment=s)
+        out[state] = s
+    logistics_fees.accrue(scope=RegionScope.for_regions([c.code]))
+    return out
+
+
 def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     township, village = TREE_POINTS[code]
     extra = _add_villages(regions, township)
@@ -223,6 +250,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     c.exception = ParcelException.objects.create(
         parcel=c.parcel, problem="illegal_transition", detail=f"{tag} probe exception"
     )
+    c.shipments = _shipments(c, tag)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -339,7 +367,14 @@ def out_snapshot() -> dict[str, Any]:
     from django.db.models import Q
 
     from cunzhan.accounts.models import ApiToken, Assignment
-    from cunzhan.logistics.models import ScanEvent, SmsMessage
+    from cunzhan.logistics.models import (
+        CountyLogisticsSettings,
+        ParcelReminder,
+        ScanEvent,
+        Shipment,
+        SmsMessage,
+        StationFee,
+    )
     from cunzhan.network.models import StationApplication
     from cunzhan.registry.models import IncomeRecord, PovertyRegistration
 
@@ -409,6 +444,24 @@ def out_snapshot() -> dict[str, Any]:
             ParcelException.objects.filter(out_q("parcel__village_id")), "status", "note"
         ),
         **_plan_rows(out_q, rows),
+        "shipments": rows(
+            Shipment.objects.filter(out_q("station__region_id")),
+            "state",
+            "updated_at",
+            "outbound_tracking",
+        ),
+        "shipments_total": Shipment.objects.count(),
+        "station_fees": rows(
+            StationFee.objects.filter(out_q("station__region_id")), "amount_fen", "status"
+        ),
+        "reminders": rows(ParcelReminder.objects.filter(out_q("parcel__village_id")), "sent_at"),
+        "county_logistics_settings": rows(
+            CountyLogisticsSettings.objects.filter(out_q("county_id")),
+            "reminder_days",
+            "return_days",
+            "fee_down_fen",
+            "updated_at",
+        ),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

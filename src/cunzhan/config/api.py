@@ -20,6 +20,7 @@ from cunzhan.core.errors import ApplicationError
 from cunzhan.logistics.api import router as logistics_router
 from cunzhan.logistics.desk_api import router as logistics_desk_router
 from cunzhan.logistics.plan_api import router as plan_router
+from cunzhan.logistics.updown_api import router as updown_router
 from cunzhan.network.api import router as network_router
 from cunzhan.registry.api import router as registry_router
 
@@ -112,3 +113,4 @@ api.add_router("/registry", registry_router)
 api.add_router("/logistics", logistics_router)
 api.add_router("/logistics", logistics_desk_router)
 api.add_router("/logistics", plan_router)
+api.add_router("/logistics", updown_router)

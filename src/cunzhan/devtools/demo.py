@@ -23,6 +23,7 @@ from cunzhan.accounts.services import user_create
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
 from cunzhan.logistics.plan_demo import plan_demo
+from cunzhan.logistics.simulation import DAY_GENERATORS, demo_logistics
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
 from cunzhan.network.regions_import import regions_import
 from cunzhan.network.services import (
@@ -260,11 +261,18 @@ def demo_build(
             seed=seed,
             county_code=county.code,
             day=DEMO_DAY,
+            only=[g for g in simulation.generators() if g not in DAY_GENERATORS],
             params={"households_per_village": households_per_village},
         )
         report.households[county.code] = result.results
         echo(f"  {county.name}: households ready")
-        plan_demo(county_code=county.code, echo=echo)  # vans, a day's load, today's plan
+
+    # the last days of parcels and shipments (simulated through the real services), then
+    # per county its vans and today's plan (a county the simulator skipped gets a plain
+    # day's load from plan_demo, so that every county has a plan to look at)
+    demo_logistics(seed=seed, county_codes=[c.code for c in counties], echo=echo)
+    for county in counties:
+        plan_demo(county_code=county.code, echo=echo)
 
     # one operator login: a village station in the first poverty county built (else any)
     built = sorted(counties, key=lambda c: (not c.is_poverty_county, c.code))

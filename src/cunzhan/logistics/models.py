@@ -275,3 +275,4 @@ class Shipment(TimeStampedModel):
 
 
 from cunzhan.logistics.plan_models import *  # noqa: E402, F403
+from cunzhan.logistics.updown_models import *  # noqa: E402, F403
