@@ -753,6 +753,7 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
     ],
     "logistics:inbound": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
     "logistics:sorting": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "logistics:returns": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
     "logistics:exceptions": lambda w: [
         {"county": w.out.code},
         {"county": "53"},
@@ -792,6 +793,7 @@ PAGE_CONTROL_LISTS = {
     "logistics:county",
     "logistics:inbound",
     "logistics:sorting",
+    "logistics:returns",
     "logistics:exceptions",
 }
 
@@ -1040,6 +1042,9 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     ],
     "logistics:sorting": lambda w: [
         PagePost({}, _desk_scan_data(w, w.far.code, w.far.parcel), effective=True)  # type: ignore[arg-type]
+    ],
+    "logistics:returns": lambda w: [
+        PagePost({}, _desk_scan_data(w, w.out.code, w.out.parcel), effective=True)  # type: ignore[arg-type]
     ],
     "logistics:exceptions": lambda w: [PagePost({}, {"county": w.out.code})],
     "logistics:exception-resolve": lambda w: [

@@ -293,3 +293,40 @@ def test_links_to_other_pages_are_looked_up_tolerantly(db):
     )
     names = {link["url"].split("?")[0] for link in _county_links("520204")}
     assert "/logistics/county/inbound/" in names and "/logistics/county/sorting/" in names
+
+
+def test_returns_page_hands_collected_returns_back_to_the_carrier(users, station):
+    announce(1, 2, 3)
+    advance(1, [*TO_STATION, sm.RETURN_DUE, sm.COLLECTED], station)  # back at the centre
+    advance(2, [*TO_STATION, sm.REFUSED], station)  # refused, still at the station
+    advance(3, TO_STATION, station)  # waiting: not a return
+    page = client(users["manager"]).get("/logistics/county/returns/?county=520204")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert tn(1) in body and tn(2) in body and tn(3) not in body
+    # the auditor reads but cannot scan; another county's manager sees nothing of it
+    assert (
+        client(users["auditor"])
+        .post("/logistics/county/returns/", {"county": "520204", "lines": tn(1)})
+        .status_code
+        == 403
+    )
+    assert (
+        client(users["other_manager"]).get("/logistics/county/returns/?county=520204").status_code
+        == 404
+    )
+    r = client(users["manager"]).post(
+        "/logistics/county/returns/", {"county": "520204", "lines": f"{tn(1)}\n{tn(3)}"}
+    )
+    assert r.status_code == 200
+    states = dict(Parcel.objects.values_list("tracking_number", "state"))
+    assert states[tn(1)] == sm.RETURNED
+    # a waiting parcel handed back by mistake is still recorded: the carrier has it
+    assert states[tn(3)] == sm.RETURNED
+    assert states[tn(2)] == sm.REFUSED
+    again = client(users["manager"]).post(
+        "/logistics/county/returns/", {"county": "520204", "lines": tn(1)}
+    )
+    assert again.status_code == 200
+    assert ScanEvent.objects.filter(parcel__tracking_number=tn(1), type=sm.RETURNED).count() == 1
+    assert tn(1) not in again.content.decode().split("按承运商")[-1]

@@ -131,6 +131,7 @@ def county_figures(*, scope: RegionScope, county: str, now: dt.datetime | None =
         "returns": by_state.get(sm.RETURN_DUE, 0)
         + by_state.get(sm.REFUSED, 0)
         + by_state.get(sm.DAMAGED, 0),
+        "collected": by_state.get(sm.COLLECTED, 0),
         "exceptions": exceptions,
         "today": {
             "announced": today.get(sm.ANNOUNCED, 0),
@@ -337,7 +338,7 @@ def desk_scan(
     that number in scope). Every line is checked first: a line naming no parcel (or two
     carriers' parcels, or one outside ``county``/``station``) stops the whole batch with
     an ``unknown_tracking`` error whose details list the lines; nothing is written."""
-    if type_ not in (sm.RECEIVED_AT_COUNTY, sm.SORTED, sm.AT_STATION):
+    if type_ not in (sm.RECEIVED_AT_COUNTY, sm.SORTED, sm.AT_STATION, sm.RETURNED):
         raise ApplicationError(f"not a desk scan: {type_!r}", code="invalid_scan")
     parsed = _parse_lines(lines)
     if not parsed:
@@ -417,6 +418,30 @@ def desk_scan(
         if s.parcel is not None:
             s.parcel = fresh.get(s.parcel.pk, s.parcel)
     return result
+
+
+# --- returns ------------------------------------------------------------------------------
+
+# what the county centre hands back to the carriers: returns a run brought up from the
+# stations (``collected``), and refused or damaged parcels already at the centre
+RETURNING_STATES = (sm.COLLECTED, sm.REFUSED, sm.DAMAGED)
+
+
+def returns_to_hand_back(*, scope: RegionScope, county: str) -> dict[str, Any]:
+    """The parcels to give back to their carriers, by carrier (oldest first)."""
+    qs = (
+        _county_parcels(scope, county)
+        .filter(state__in=RETURNING_STATES)
+        .select_related("carrier", "station")
+        .order_by("carrier_id", "state_at", "pk")
+    )
+    by_carrier: dict[str, list[Parcel]] = defaultdict(list)
+    for p in qs[:2000]:
+        by_carrier[p.carrier.code].append(p)
+    return {
+        "total": qs.count(),
+        "carriers": [{"code": c, "parcels": ps} for c, ps in sorted(by_carrier.items())],
+    }
 
 
 # --- exceptions --------------------------------------------------------------------------

@@ -124,6 +124,7 @@ def _county_links(county: str) -> list[dict[str, str]]:
         ("logistics:inbound", _("到件（按承运商）"), q),
         ("logistics:sorting", _("分拣"), q),
         ("logistics:exceptions", _("异常件"), q),
+        ("logistics:returns", _("退回承运商"), q),
         ("logistics:plans", _("配送计划"), q),
         ("logistics:shipments", _("上行寄件"), q),
         ("logistics:fees", _("村站费用"), q),
@@ -185,7 +186,8 @@ def county_home(request: HttpRequest) -> HttpResponse:
             figures["overdue"],
             None,
         ),
-        (_("待退回"), figures["returns"], None),
+        (_("待退回"), figures["returns"], link("logistics:returns")),
+        (_("退回件已回县中心"), figures["collected"], link("logistics:returns")),
         (
             _("待处理异常"),
             figures["exceptions"],
@@ -302,6 +304,27 @@ def sorting(request: HttpRequest) -> HttpResponse:
         template="logistics/county/sorting.html",
         title=_("分拣"),
         extra=lambda scope, code: {"sort": desk.sorting_groups(scope=scope, county=code)},
+    )
+
+
+@login_required
+@require_perm(Perm.VIEW_NETWORK)
+def returns(request: HttpRequest) -> HttpResponse:
+    """Returns back at the centre, by carrier; the hand-back scan (``returned``)."""
+
+    def extra(scope: RegionScope, code: str) -> dict[str, Any]:
+        back = desk.returns_to_hand_back(scope=scope, county=code)
+        for c in back["carriers"]:
+            for p in c["parcels"]:
+                p.state_display = state_label(p.state)
+        return {"back": back}
+
+    return _scan_page(
+        request,
+        type_=sm.RETURNED,
+        template="logistics/county/returns.html",
+        title=_("退回承运商"),
+        extra=extra,
     )
 
 
@@ -444,6 +467,7 @@ urlpatterns: list[URLPattern] = [
     path("county/", county_home, name="county"),
     path("county/inbound/", inbound, name="inbound"),
     path("county/sorting/", sorting, name="sorting"),
+    path("county/returns/", returns, name="returns"),
     path("county/exceptions/", exceptions, name="exceptions"),
     path(
         "county/exceptions/<int:exception_id>/resolve/",
