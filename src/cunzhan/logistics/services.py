@@ -102,12 +102,16 @@ class ConsoleDbSmsBackend:
         SmsMessage.objects.create(phone=phone, text=text[:300], parcel=parcel)
         logger.info("SMS to %s: %s", phone, text)
 
-    def send_many(self, messages: Sequence[tuple[str, str, Parcel | None]]) -> None:
-        """Many at once (a batch of arrivals): one INSERT."""
-        SmsMessage.objects.bulk_create(
-            [SmsMessage(phone=ph, text=text[:300], parcel=p) for ph, text, p in messages],
-            batch_size=1000,
-        )
+    def send_many(self, messages: Sequence[tuple[str, str, Any]]) -> None:
+        """Many at once (a batch of arrivals): one statement. ``messages``: (phone,
+        text, parcel or anything with the parcel's ``pk``)."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {SmsMessage._meta.db_table} "  # noqa: S608
+                "(phone, text, parcel_id, created_at) VALUES (%s, %s, %s, %s)",
+                [(ph, text[:300], getattr(p, "pk", None), now) for ph, text, p in messages],
+            )
         for phone, text, _p in messages:
             logger.info("SMS to %s: %s", phone, text)
 
@@ -551,14 +555,14 @@ def scan_events_record(
     for c, tn_set in by_carrier.items():
         if c not in carriers:
             continue
-        for chunk in _chunks(sorted(tn_set)):
-            for pk, tn, village_id, station_id in (
-                Parcel.objects.filter(carrier_id=carriers[c], tracking_number__in=chunk)
-                .order_by()
-                .values_list("pk", "tracking_number", "village_id", "station_id")
-            ):
-                if _visible_ids(scope, village_id, station_id):
-                    parcels[(c, tn)] = pk
+        cond, params = _in("tracking_number", sorted(tn_set), "text")
+        for pk, tn, village_id, station_id in _select(
+            "SELECT id, tracking_number, village_id, station_id "  # noqa: S608
+            f"FROM {Parcel._meta.db_table} WHERE carrier_id = %s AND {cond}",
+            [carriers[c], *params],
+        ):
+            if _visible_ids(scope, village_id, station_id):
+                parcels[(c, tn)] = pk
     st_codes = {e.station_code for e in parsed if e.station_code}
     stations = {
         code: (pk, region_id)
@@ -606,18 +610,60 @@ _LOCK_FIELDS = (
 )
 
 
-def _lock_parcels(ids: list[int]) -> dict[int, Parcel]:
+class _Locked:
+    """The fields of a locked parcel that the recompute reads and writes (a model
+    instance costs more to build than the whole derivation)."""
+
+    __slots__ = (*_LOCK_FIELDS[1:], "pk", "updated_at")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        (
+            self.pk,
+            self.carrier_id,
+            self.tracking_number,
+            self.recipient_phone,
+            self.station_id,
+            self.size_class,
+            self.state,
+            self.state_at,
+            self.pickup_code,
+            self.shelf_slot,
+        ) = row
+        self.state_at = _aware(self.state_at)
+
+
+def _aware(value: Any) -> Any:
+    """A datetime read by a raw query: SQLite gives it naive (UTC)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _in(column: str, values: Sequence[Any], sql_type: str) -> tuple[str, list[Any]]:
+    """``column IN (values)`` with ONE parameter whatever the number of values: an
+    array on PostgreSQL, a JSON array on SQLite (building a 10,000-item IN list costs
+    Django more than running the query)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::{sql_type}[])", [list(values)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]  # noqa: S608
+
+
+def _select(sql: str, params: list[Any]) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()  # type: ignore[no-any-return]
+
+
+def _lock_parcels(ids: list[int]) -> dict[int, _Locked]:
     """Lock the parcels in id order (every writer does: no deadlock between batches)."""
-    locked: dict[int, Parcel] = {}
-    for chunk in _chunks(sorted(ids)):
-        for p in (
-            Parcel.objects.select_for_update()
-            .filter(pk__in=chunk)
-            .order_by("pk")
-            .only(*_LOCK_FIELDS)
-        ):
-            locked[p.pk] = p
-    return locked
+    cond, params = _in("id", sorted(ids), "bigint")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = _select(
+        f"SELECT {', '.join(_LOCK_FIELDS)} FROM {Parcel._meta.db_table} "  # noqa: S608
+        f"WHERE {cond} ORDER BY id{lock}",
+        params,
+    )
+    return {r[0]: _Locked(r) for r in rows}
 
 
 def _scan_events_apply(
@@ -628,16 +674,15 @@ def _scan_events_apply(
     try:
         with transaction.atomic():
             locked = _lock_parcels(list({r[1] for r in rows}))
-            stored: dict[str, tuple] = {}
-            for chunk in _chunks(list(in_batch)):
-                for eid, *values in (
-                    ScanEvent.objects.filter(event_id__in=chunk)
-                    .order_by()
-                    .values_list(
-                        "event_id", "parcel_id", "type", "occurred_at", "station_id", "device"
-                    )
-                ):
-                    stored[eid] = tuple(values)
+            cond, params = _in("event_id", list(in_batch), "text")
+            stored: dict[str, tuple] = {
+                eid: (pid, type_, _aware(at), st, device)
+                for eid, pid, type_, at, st, device in _select(
+                    "SELECT event_id, parcel_id, type, occurred_at, station_id, device "  # noqa: S608
+                    f"FROM {ScanEvent._meta.db_table} WHERE {cond}",
+                    params,
+                )
+            }
             statuses: list[dict[str, Any]] = []
             new: list[tuple] = []
             seen_new: set[str] = set()
@@ -717,7 +762,7 @@ def _recompute(parcel: Parcel) -> set[str]:
     return _recompute_many([parcel])
 
 
-def _recompute_many(parcels: Sequence[Parcel]) -> set[str]:
+def _recompute_many(parcels: Sequence[Any]) -> set[str]:
     """Derive the (locked) parcels' states from all their events (ONE query), by the one
     state machine; assign pickup codes and shelf slots on arrival at a station, clear
     them when a parcel leaves, send the arrival SMS, open an exception per illegal event
@@ -727,18 +772,18 @@ def _recompute_many(parcels: Sequence[Parcel]) -> set[str]:
         return set()
     by_pid = {p.pk: p for p in parcels}
     events: dict[int, list[tuple]] = defaultdict(list)
-    for chunk in _chunks(sorted(by_pid)):
-        for pid, pk, eid, type_, at, st in (
-            ScanEvent.objects.filter(parcel_id__in=chunk)
-            .order_by()
-            .values_list("parcel_id", "pk", "event_id", "type", "occurred_at", "station_id")
-        ):
-            events[pid].append((pk, eid, type_, at, st))
+    cond, params = _in("parcel_id", sorted(by_pid), "bigint")
+    for pid, pk, eid, type_, at, st in _select(
+        "SELECT parcel_id, id, event_id, type, occurred_at, station_id "  # noqa: S608
+        f"FROM {ScanEvent._meta.db_table} WHERE {cond}",
+        params,
+    ):
+        events[pid].append((pk, eid, type_, _aware(at), st))
 
     before: dict[int, tuple] = {}
     illegal: dict[int, dict[str, sm.Illegal]] = {}
     event_pk: dict[tuple[int, str], int] = {}
-    need_code: list[Parcel] = []
+    need_code: list[Any] = []
     for pid, p in by_pid.items():
         evs = events.get(pid, [])
         result = sm.derive_state(sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs)
@@ -782,7 +827,7 @@ def _recompute_many(parcels: Sequence[Parcel]) -> set[str]:
     return {eid for per in illegal.values() for eid in per}
 
 
-def _update_parcels(changed: list[Parcel], now: dt.datetime) -> None:
+def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
     if not changed:
         return
     for p in changed:
@@ -832,7 +877,7 @@ AUTO_NOTE = "legal after events arrived out of order"
 
 
 def _sync_exceptions(
-    by_pid: dict[int, Parcel],
+    by_pid: dict[int, Any],
     illegal: dict[int, dict[str, sm.Illegal]],
     event_pk: dict[tuple[int, str], int],
     now: dt.datetime,
@@ -844,22 +889,22 @@ def _sync_exceptions(
     recorded: set[tuple[int, str]] = set()
     resolve: list[int] = []
     reopen: list[int] = []
-    for chunk in _chunks(sorted(by_pid)):
-        for pk, pid, eid, status, by, note in (
-            ParcelException.objects.filter(parcel_id__in=chunk, problem=problem)
-            .order_by()
-            .values_list("pk", "parcel_id", "event__event_id", "status", "resolved_by", "note")
-        ):
-            recorded.add((pid, eid))
-            if eid is None:
-                continue
-            now_illegal = eid in illegal.get(pid, {})
-            if status == ExceptionStatus.OPEN and not now_illegal:
-                resolve.append(pk)
-            elif (
-                status != ExceptionStatus.OPEN and now_illegal and by is None and note == AUTO_NOTE
-            ):
-                reopen.append(pk)
+    cond, params = _in("x.parcel_id", sorted(by_pid), "bigint")
+    for pk, pid, eid, status, by, note in _select(
+        "SELECT x.id, x.parcel_id, e.event_id, x.status, x.resolved_by_id, x.note "  # noqa: S608
+        f"FROM {ParcelException._meta.db_table} x "
+        f"LEFT JOIN {ScanEvent._meta.db_table} e ON e.id = x.event_id "
+        f"WHERE {cond} AND x.problem = %s",
+        [*params, problem.value],
+    ):
+        recorded.add((pid, eid))
+        if eid is None:
+            continue
+        now_illegal = eid in illegal.get(pid, {})
+        if status == ExceptionStatus.OPEN and not now_illegal:
+            resolve.append(pk)
+        elif status != ExceptionStatus.OPEN and now_illegal and by is None and note == AUTO_NOTE:
+            reopen.append(pk)
     for chunk in _chunks(resolve):
         ParcelException.objects.filter(pk__in=chunk).update(
             status=ExceptionStatus.RESOLVED, resolved_at=now, note=AUTO_NOTE, updated_at=now
@@ -885,7 +930,7 @@ def _sync_exceptions(
 # --- pickup codes -------------------------------------------------------------------------
 
 
-def _assign_codes(need: list[Parcel], touched: dict[int, Parcel]) -> None:
+def _assign_codes(need: list[Any], touched: dict[int, Any]) -> None:
     """A 6-digit code unused among the parcels waiting at the station and the lowest free
     shelf slot, for each parcel in ``need`` (in id order). The stations are locked (after
     the parcels: a fixed order). A code held by any parcel waiting there before this
@@ -931,7 +976,7 @@ def _sms_text(carrier: str, tracking_number: str, station_name: str, code: str) 
     return f"【村站】您的{carrier}快递 {tracking_number} 已到{station_name}，取件码 {code}。"
 
 
-def _notify_many(parcels: list[Parcel]) -> None:
+def _notify_many(parcels: list[Any]) -> None:
     names = dict(
         Station.objects.filter(pk__in={p.station_id for p in parcels})
         .order_by()
@@ -956,8 +1001,9 @@ def _notify_many(parcels: list[Parcel]) -> None:
     if send_many is not None:
         send_many(messages)
         return
+    models = Parcel.objects.in_bulk([p.pk for p in parcels])
     for phone, text, parcel in messages:
-        backend.send(phone=phone, text=text, parcel=parcel)
+        backend.send(phone=phone, text=text, parcel=models.get(parcel.pk))
 
 
 def _notify(parcel: Parcel) -> None:
