@@ -40,6 +40,7 @@ __all__ = [
     "document_export",
     "event_type_for",
     "events_from_document",
+    "is_document",
 ]
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -288,12 +289,17 @@ def _time(ev: dict[str, Any]) -> dt.datetime | None:
     return at
 
 
+def is_document(doc: Any) -> bool:
+    """A JSON object whose ``type`` says it is an EPCIS document."""
+    return isinstance(doc, dict) and isinstance(doc.get("type"), str) and doc["type"] in DOC_TYPES
+
+
 def events_from_document(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The scan events of an EPCIS 2.0 document (``EPCISDocument``, or the results of an
     ``EPCISQueryDocument``): one per EPC of each ObjectEvent. Anything that does not map
     (another event type, a business step with no event type, an EPC that is not a
     parcel) is an error naming the event (from 1) and its eventID; nothing is kept."""
-    if doc.get("type") not in DOC_TYPES:
+    if not is_document(doc):
         raise ApplicationError(
             "an EPCIS document has type EPCISDocument or EPCISQueryDocument",
             code="invalid_epcis",

@@ -430,7 +430,7 @@ def event_batch_parse(*, body: bytes, content_type: str) -> list[Any]:
         raise ApplicationError(
             f"the body is not valid JSON: {exc}", code="invalid_batch", status=422
         ) from exc
-    if isinstance(doc, dict) and (ctype in EPCIS_TYPES or doc.get("type") in epcis.DOC_TYPES):
+    if isinstance(doc, dict) and (ctype in EPCIS_TYPES or epcis.is_document(doc)):
         return epcis.events_from_document(doc)
     if ctype in EPCIS_TYPES:
         raise ApplicationError(
