@@ -151,6 +151,14 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"station_id": w.out.stations["village"].pk},
         {"month": "2026-11"},
     ],
+    "GET /logistics/epcis": lambda w: [
+        {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
+        {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
+        {"village": w.out.village},
+        {"village": "53"},
+        {"village": "5202"},
+        {"limit": 10_000},
+    ],
 }
 
 # list reads in which the control (network admin) must find OUT markers
@@ -165,6 +173,7 @@ API_CONTROL_LISTS = {
     "GET /logistics/exceptions",
     "GET /logistics/vehicles",
     "GET /logistics/plans",
+    "GET /logistics/epcis",
 }
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead

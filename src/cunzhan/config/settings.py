@@ -157,3 +157,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# A request body is held in memory up to this size (Django's default is 2.5 MiB). The bulk
+# event endpoint takes up to 10,000 events, several MiB as a GS1 EPCIS document, and
+# enforces its own limit (logistics.services.MAX_BODY_BYTES, the same 32 MiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024

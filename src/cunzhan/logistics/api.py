@@ -6,18 +6,20 @@ station); outside it, 404. Roles: see ``READ_ROLES`` and the write role sets bel
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import uuid
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.api import ERROR_RESPONSES, ErrorOut, Pagination, require
 from cunzhan.core.errors import NotFound, PermissionDenied
-from cunzhan.logistics import schemas, selectors, services
+from cunzhan.logistics import epcis, schemas, selectors, services
 from cunzhan.logistics.models import Parcel
 from cunzhan.network.models import Station
 
@@ -97,16 +99,52 @@ def manifest_post(request: HttpRequest, payload: schemas.ManifestIn):
     )
 
 
-@router.post("/events", response={200: schemas.EventBatchOut, **ERROR_RESPONSES})
-def events_post(request: HttpRequest, payload: list[schemas.ScanEventIn]):
-    """A batch of scan events (a JSON array, at most 10,000). Validated as a whole and
-    applied atomically; answered with a status per event, in order: ``applied``,
-    ``illegal`` (stored; an exception is opened for a person) or ``duplicate`` (already
-    stored: sending a batch again changes nothing)."""
+_EVENTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "At most 10,000 events, as a JSON array, as NDJSON (one event object per line) "
+            "or as a GS1 EPCIS 2.0 JSON-LD document (one scan event per EPC of each "
+            "ObjectEvent; see docs/adr/0010-event-ingest.md for the mapping)."
+        ),
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": services.MAX_BATCH,
+                    "items": schemas.ScanEventIn.model_json_schema(),
+                }
+            },
+            "application/x-ndjson": {
+                "schema": {
+                    "type": "string",
+                    "description": "one ScanEventIn JSON object per line (blank lines ignored)",
+                }
+            },
+            "application/ld+json": {"schema": schemas.EPCIS_DOCUMENT_SCHEMA},
+        },
+    }
+}
+
+
+@router.post(
+    "/events",
+    response={200: schemas.EventBatchOut, 409: ErrorOut, 415: ErrorOut, **ERROR_RESPONSES},
+    openapi_extra=_EVENTS_BODY,
+)
+def events_post(request: HttpRequest):
+    """A batch of scan events: a JSON array, NDJSON (``Content-Type:
+    application/x-ndjson``, one event per line) or a GS1 EPCIS 2.0 document
+    (``application/ld+json``, or a JSON object with ``"type": "EPCISDocument"``), at
+    most 10,000 events. Validated as a whole (a malformed NDJSON line, an unmappable
+    EPCIS event, an unknown parcel: an error naming it, nothing written) and applied
+    atomically; answered with a status per event, in order: ``applied``, ``illegal``
+    (stored; an exception is opened for a person) or ``duplicate`` (already stored:
+    sending a batch again changes nothing)."""
     user = _user(request, SCAN_ROLES)
-    statuses = services.scan_events_record(
-        scope=scope_for_user(user), events=[e.dict() for e in payload], actor=user
-    )
+    body = request.read(services.MAX_BODY_BYTES + 1)
+    events = services.event_batch_parse(body=body, content_type=request.content_type or "")
+    statuses = services.scan_events_record(scope=scope_for_user(user), events=events, actor=user)
     counts = {k: sum(1 for s in statuses if s["status"] == k) for k in ("applied", "illegal")}
     return {
         "applied": counts["applied"],
@@ -114,6 +152,44 @@ def events_post(request: HttpRequest, payload: list[schemas.ScanEventIn]):
         "duplicate": len(statuses) - counts["applied"] - counts["illegal"],
         "events": statuses,
     }
+
+
+@router.get("/epcis", response={200: dict[str, Any], **ERROR_RESPONSES})
+def epcis_export(
+    request: HttpRequest,
+    parcel: uuid.UUID | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    village: str = "",
+    after: int = 0,
+    limit: int = 1000,
+):
+    """Scan events as a GS1 EPCIS 2.0 JSON-LD ``EPCISDocument`` (one ``ObjectEvent``
+    each; ``application/ld+json``), oldest stored first. Filters: ``parcel`` (its id),
+    ``since`` (inclusive) and ``until`` (exclusive) on the event time, ``village`` (a
+    region code prefix); at most ``limit`` (1-10,000) events after the cursor
+    ``after``. When there are more, the ``Link`` header (``rel="next"``) and
+    ``GS1-Next-Page-Token`` give the next cursor. The document can be sent back to
+    ``POST /logistics/events``."""
+    user = _user(request, READ_ROLES)
+    doc, nxt = epcis.document_export(
+        scope=scope_for_user(user),
+        parcel_id=parcel,
+        since=since,
+        until=until,
+        village=village[:12],
+        after=max(0, after),
+        limit=limit,
+    )
+    response = HttpResponse(
+        json.dumps(doc, ensure_ascii=False), content_type="application/ld+json; charset=utf-8"
+    )
+    if nxt is not None:
+        query = request.GET.copy()
+        query["after"] = str(nxt)
+        response["Link"] = f'<{request.path}?{query.urlencode()}>; rel="next"'
+        response["GS1-Next-Page-Token"] = str(nxt)
+    return response
 
 
 @router.get("/parcels", response={200: list[schemas.ParcelOut], **ERROR_RESPONSES})

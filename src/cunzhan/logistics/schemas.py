@@ -41,6 +41,28 @@ class ScanEventIn(Schema):
     device: str = Field("", max_length=60)
 
 
+EPCIS_DOCUMENT_SCHEMA = {
+    "type": "object",
+    "description": (
+        "A GS1 EPCIS 2.0 JSON-LD EPCISDocument (@context "
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld) whose "
+        "epcisBody.eventList holds ObjectEvents: epcList of urn:cunzhan:parcel:<carrier>:"
+        "<tracking number>, bizStep and disposition from CBV 2.0, eventTime, "
+        "readPoint.id urn:cunzhan:station:<code>, eventID"
+    ),
+    "required": ["type", "epcisBody"],
+    "properties": {
+        "@context": {},
+        "type": {"type": "string", "enum": ["EPCISDocument", "EPCISQueryDocument"]},
+        "schemaVersion": {"type": "string"},
+        "epcisBody": {
+            "type": "object",
+            "properties": {"eventList": {"type": "array", "maxItems": 10_000}},
+        },
+    },
+}
+
+
 class EventStatusOut(Schema):
     event_id: str
     status: str

@@ -9,12 +9,14 @@ recomputed from all its events by the one state machine (statemachine.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -99,6 +101,19 @@ class ConsoleDbSmsBackend:
     def send(self, *, phone: str, text: str, parcel: Parcel | None = None) -> None:
         SmsMessage.objects.create(phone=phone, text=text[:300], parcel=parcel)
         logger.info("SMS to %s: %s", phone, text)
+
+    def send_many(self, messages: Sequence[tuple[str, str, Any]]) -> None:
+        """Many at once (a batch of arrivals): one statement. ``messages``: (phone,
+        text, parcel or anything with the parcel's ``pk``)."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {SmsMessage._meta.db_table} "  # noqa: S608
+                "(phone, text, parcel_id, created_at) VALUES (%s, %s, %s, %s)",
+                [(ph, text[:300], getattr(p, "pk", None), now) for ph, text, p in messages],
+            )
+        for phone, text, _p in messages:
+            logger.info("SMS to %s: %s", phone, text)
 
 
 def sms_backend() -> SmsBackend:
@@ -349,10 +364,22 @@ def manifest_intake(
 
 
 # --- scan events --------------------------------------------------------------------------
+#
+# The bulk path (docs/adr/0010-event-ingest.md): the batch is validated as a whole with a
+# handful of set queries, then in ONE transaction the touched parcels are locked in id
+# order, the new events are inserted in one statement (COPY on PostgreSQL), ALL events of
+# the touched parcels are read in one query, every state is derived in Python by the one
+# state machine, and parcels, exceptions and SMS are written in bulk.
 
 APPLIED = "applied"
 ILLEGAL = "illegal"
 DUPLICATE = "duplicate"
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-event EPCIS document is about 6 MB
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines"})
+JSON_TYPES = frozenset({"application/json", ""})
+EPCIS_TYPES = frozenset({"application/ld+json"})
+_CHUNK = 5000  # ids per IN (...) list: below every backend's parameter limit
 
 
 @dataclass(frozen=True)
@@ -370,9 +397,89 @@ def _content(parcel_id: int, type_: str, at: dt.datetime, station_id: int | None
     return (parcel_id, type_, at, station_id, device)
 
 
+def _chunks(seq: Sequence[T], n: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def event_batch_parse(*, body: bytes, content_type: str) -> list[Any]:
+    """The events of a request body: a JSON array, NDJSON (one event object per line,
+    ``application/x-ndjson``) or a GS1 EPCIS 2.0 document (``application/ld+json``, or a
+    JSON object with ``"type": "EPCISDocument"``). Errors name the line (NDJSON) or the
+    EPCIS event; nothing is written."""
+    from cunzhan.logistics import epcis  # the EPCIS mapping is pure: no cycle at import
+
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if len(body) > MAX_BODY_BYTES:
+        raise ApplicationError(
+            f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+            code="batch_too_large",
+        )
+    if ctype in NDJSON_TYPES:
+        return _ndjson_parse(body)
+    if ctype not in JSON_TYPES | EPCIS_TYPES:
+        raise ApplicationError(
+            f"unsupported content type {ctype!r}: send application/json (an array of events), "
+            "application/x-ndjson (one event per line) or application/ld+json (EPCIS 2.0)",
+            code="unsupported_media_type",
+            status=415,
+        )
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApplicationError(
+            f"the body is not valid JSON: {exc}", code="invalid_batch", status=422
+        ) from exc
+    if isinstance(doc, dict) and (ctype in EPCIS_TYPES or epcis.is_document(doc)):
+        return epcis.events_from_document(doc)
+    if ctype in EPCIS_TYPES:
+        raise ApplicationError(
+            "application/ld+json: the body must be an EPCISDocument", code="invalid_epcis"
+        )
+    if not isinstance(doc, list):
+        raise ApplicationError(
+            "the body must be a JSON array of events, NDJSON or an EPCIS 2.0 document",
+            code="invalid_batch",
+            status=422,
+        )
+    return doc
+
+
+def _ndjson_parse(body: bytes) -> list[Any]:
+    lines = body.split(b"\n")
+    count = sum(1 for line in lines if line.strip())
+    if count > MAX_BATCH:
+        raise ApplicationError(
+            f"at most {MAX_BATCH} events per batch, got {count} lines", code="batch_too_large"
+        )
+    out: list[Any] = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApplicationError(
+                f"NDJSON line {n} is not valid JSON: {exc}",
+                code="invalid_batch",
+                status=422,
+                details={"line": n},
+            ) from exc
+        if not isinstance(obj, dict):
+            raise ApplicationError(
+                f"NDJSON line {n} must be one event object",
+                code="invalid_batch",
+                status=422,
+                details={"line": n},
+            )
+        out.append(obj)
+    return out
+
+
 def _parse_events(events: Sequence[Any]) -> tuple[list[EventIn], list[dict[str, Any]]]:
     errors: list[dict[str, Any]] = []
     out: list[EventIn] = []
+    types = set(sm.EVENT_TYPES)
     for i, raw in enumerate(events, start=1):
         if isinstance(raw, EventIn):
             out.append(raw)
@@ -385,7 +492,7 @@ def _parse_events(events: Sequence[Any]) -> tuple[list[EventIn], list[dict[str, 
         if not EVENT_ID_RE.match(eid):
             _err(errors, i, "event_id", "1-64 letters, digits or _.:-")
         type_ = str(raw.get("type") or "")
-        if type_ not in sm.EVENT_TYPES:
+        if type_ not in types:
             _err(errors, i, "type", f"one of {', '.join(sm.EVENT_TYPES)}")
         at = raw.get("occurred_at")
         if isinstance(at, str):
@@ -410,6 +517,18 @@ def _parse_events(events: Sequence[Any]) -> tuple[list[EventIn], list[dict[str, 
     return out, errors
 
 
+def _visible_ids(scope: RegionScope, village_id: str, station_id: int | None) -> bool:
+    if not scope.contains_code(village_id):
+        return False
+    if scope.everything or scope.station_ids is None:
+        return True
+    return station_id in scope.station_ids
+
+
+# (event, parcel id, station id, region id of the station, content)
+_Row = tuple[EventIn, int, int | None, str | None, tuple]
+
+
 def scan_events_record(
     *, scope: RegionScope, events: Sequence[Any], actor: Any = None
 ) -> list[dict[str, Any]]:
@@ -427,76 +546,150 @@ def scan_events_record(
     parsed, errors = _parse_events(events)
     _raise_if(errors, "the batch is not valid", "invalid_batch")
 
-    # the parcels and stations named, in scope
-    keys = {(e.carrier, e.tracking_number) for e in parsed}
-    carriers = {c.code: c.pk for c in Carrier.objects.filter(code__in={k[0] for k in keys})}
-    parcels: dict[tuple[str, str], Parcel] = {}
-    by_carrier: dict[str, list[str]] = {}
-    for c, tn in keys:
-        by_carrier.setdefault(c, []).append(tn)
-    for c, tns in by_carrier.items():
+    # the parcels and stations named, in scope: one query per carrier (and per chunk)
+    by_carrier: dict[str, set[str]] = {}
+    for e in parsed:
+        by_carrier.setdefault(e.carrier, set()).add(e.tracking_number)
+    carriers = dict(Carrier.objects.filter(code__in=list(by_carrier)).values_list("code", "pk"))
+    parcels: dict[tuple[str, str], int] = {}
+    for c, tn_set in by_carrier.items():
         if c not in carriers:
             continue
-        for p in Parcel.objects.filter(carrier_id=carriers[c], tracking_number__in=tns):
-            if _visible(scope, p):
-                parcels[(c, p.tracking_number)] = p
+        cond, params = _in("tracking_number", sorted(tn_set), "text")
+        for pk, tn, village_id, station_id in _select(
+            "SELECT id, tracking_number, village_id, station_id "  # noqa: S608
+            f"FROM {Parcel._meta.db_table} WHERE carrier_id = %s AND {cond}",
+            [carriers[c], *params],
+        ):
+            if _visible_ids(scope, village_id, station_id):
+                parcels[(c, tn)] = pk
     st_codes = {e.station_code for e in parsed if e.station_code}
     stations = {
-        s.code: s
-        for s in Station.objects.filter(code__in=st_codes)
-        if scope.contains_code(s.region_id)
+        code: (pk, region_id)
+        for pk, code, region_id in Station.objects.filter(code__in=list(st_codes))
+        .order_by()
+        .values_list("pk", "code", "region_id")
+        if scope.contains_code(region_id)
     }
     in_batch: dict[str, tuple] = {}
-    rows: list[tuple[EventIn, Parcel, Station | None, tuple]] = []
+    rows: list[_Row] = []
     for i, e in enumerate(parsed, start=1):
-        found = parcels.get((e.carrier, e.tracking_number))
-        if found is None:
+        pid = parcels.get((e.carrier, e.tracking_number))
+        if pid is None:
             _err(errors, i, "tracking_number", f"unknown parcel {e.carrier}:{e.tracking_number}")
             continue
-        p = found
-        st = stations.get(e.station_code) if e.station_code else None
-        if e.station_code and st is None:
-            _err(errors, i, "station_code", f"unknown station {e.station_code}")
-            continue
-        content = _content(p.pk, e.type, e.occurred_at, st.pk if st else None, e.device)
+        st_id, region_id = None, None
+        if e.station_code:
+            found = stations.get(e.station_code)
+            if found is None:
+                _err(errors, i, "station_code", f"unknown station {e.station_code}")
+                continue
+            st_id, region_id = found
+        content = _content(pid, e.type, e.occurred_at, st_id, e.device)
         prev = in_batch.setdefault(e.event_id, content)
         if prev != content:
             _err(errors, i, "event_id", "repeated in the batch with other content")
             continue
-        rows.append((e, p, st, content))
+        rows.append((e, pid, st_id, region_id, content))
     _raise_if(errors, "the batch is not valid", "invalid_batch")
 
     return _retry_locked(lambda: _scan_events_apply(rows, in_batch, actor))
 
 
+_LOCK_FIELDS = (
+    "id",
+    "carrier_id",
+    "tracking_number",
+    "recipient_phone",
+    "station_id",
+    "size_class",
+    "state",
+    "state_at",
+    "pickup_code",
+    "shelf_slot",
+)
+
+
+class _Locked:
+    """The fields of a locked parcel that the recompute reads and writes (a model
+    instance costs more to build than the whole derivation)."""
+
+    __slots__ = (*_LOCK_FIELDS[1:], "pk", "updated_at")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        (
+            self.pk,
+            self.carrier_id,
+            self.tracking_number,
+            self.recipient_phone,
+            self.station_id,
+            self.size_class,
+            self.state,
+            self.state_at,
+            self.pickup_code,
+            self.shelf_slot,
+        ) = row
+        self.state_at = _aware(self.state_at)
+
+
+def _aware(value: Any) -> Any:
+    """A datetime read by a raw query: SQLite gives it naive (UTC)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _in(column: str, values: Sequence[Any], sql_type: str) -> tuple[str, list[Any]]:
+    """``column IN (values)`` with ONE parameter whatever the number of values: an
+    array on PostgreSQL, a JSON array on SQLite (building a 10,000-item IN list costs
+    Django more than running the query)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::{sql_type}[])", [list(values)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]  # noqa: S608
+
+
+def _select(sql: str, params: list[Any]) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()  # type: ignore[no-any-return]
+
+
+def _lock_parcels(ids: list[int]) -> dict[int, _Locked]:
+    """Lock the parcels in id order (every writer does: no deadlock between batches)."""
+    cond, params = _in("id", sorted(ids), "bigint")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = _select(
+        f"SELECT {', '.join(_LOCK_FIELDS)} FROM {Parcel._meta.db_table} "  # noqa: S608
+        f"WHERE {cond} ORDER BY id{lock}",
+        params,
+    )
+    return {r[0]: _Locked(r) for r in rows}
+
+
 def _scan_events_apply(
-    rows: list[tuple[EventIn, Parcel, Station | None, tuple]],
-    in_batch: dict[str, tuple],
-    actor: Any,
+    rows: list[_Row], in_batch: dict[str, tuple], actor: Any
 ) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
     try:
         with transaction.atomic():
-            ids = sorted({p.pk for _, p, _, _ in rows})
-            locked = {
-                p.pk: p
-                for p in Parcel.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-            }
-            stored = {
-                ev.event_id: ev for ev in ScanEvent.objects.filter(event_id__in=list(in_batch))
+            locked = _lock_parcels(list({r[1] for r in rows}))
+            cond, params = _in("event_id", list(in_batch), "text")
+            stored: dict[str, tuple] = {
+                eid: (pid, type_, _aware(at), st, device)
+                for eid, pid, type_, at, st, device in _select(
+                    "SELECT event_id, parcel_id, type, occurred_at, station_id, device "  # noqa: S608
+                    f"FROM {ScanEvent._meta.db_table} WHERE {cond}",
+                    params,
+                )
             }
             statuses: list[dict[str, Any]] = []
-            new: list[ScanEvent] = []
+            new: list[tuple] = []
             seen_new: set[str] = set()
-            for i, (e, p, st, content) in enumerate(rows, start=1):
+            for i, (e, pid, st_id, region_id, content) in enumerate(rows, start=1):
                 old = stored.get(e.event_id)
                 if old is not None:
-                    if (
-                        _content(
-                            old.parcel_id, old.type, old.occurred_at, old.station_id, old.device
-                        )
-                        != content
-                    ):
+                    if old != content:
                         _err(errors, i, "event_id", "already used for another event")
                     statuses.append({"event_id": e.event_id, "status": DUPLICATE})
                     continue
@@ -506,26 +699,16 @@ def _scan_events_apply(
                 seen_new.add(e.event_id)
                 statuses.append({"event_id": e.event_id, "status": APPLIED})
                 new.append(
-                    ScanEvent(
-                        event_id=e.event_id,
-                        parcel=locked[p.pk],
-                        type=e.type,
-                        occurred_at=e.occurred_at,
-                        region_id=st.region_id if st else None,
-                        station=st,
-                        actor=actor if getattr(actor, "pk", None) else None,
-                        device=e.device,
-                    )
+                    (e.event_id, pid, e.type, e.occurred_at, region_id, st_id, actor_id, e.device)
                 )
             _raise_if(errors, "the batch is not valid", "invalid_batch")
-            ScanEvent.objects.bulk_create(new, batch_size=1000)
-            touched = sorted({ev.parcel_id for ev in new})
-            illegal_ids: set[str] = set()
-            for pid in touched:
-                illegal_ids |= _recompute(locked[pid])
-            for s in statuses:
-                if s["status"] == APPLIED and s["event_id"] in illegal_ids:
-                    s["status"] = ILLEGAL
+            _insert_events(new)
+            touched = sorted({n[1] for n in new})
+            illegal_ids = _recompute_many([locked[pid] for pid in touched])
+            if illegal_ids:
+                for s in statuses:
+                    if s["status"] == APPLIED and s["event_id"] in illegal_ids:
+                        s["status"] = ILLEGAL
     except IntegrityError as exc:
         raise ApplicationError(
             "another batch stored some of these events at the same time; send it again",
@@ -535,106 +718,296 @@ def _scan_events_apply(
     return statuses
 
 
+_EVENT_COLS = (
+    "event_id",
+    "parcel_id",
+    "type",
+    "occurred_at",
+    "region_id",
+    "station_id",
+    "actor_id",
+    "device",
+    "recorded_at",
+)
+
+
+def _insert_events(new: list[tuple]) -> None:
+    """One statement for all new events: COPY on PostgreSQL (the parcels are locked and
+    the ids checked, so a conflict can only come from another parcel's batch reusing an
+    id at the same moment: the unique index refuses it and the batch answers 409),
+    executemany on SQLite."""
+    if not new:
+        return
+    now = timezone.now()
+    table = connection.ops.quote_name(ScanEvent._meta.db_table)
+    cols = ", ".join(_EVENT_COLS)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            raw = cur.cursor
+            with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
+                for r in new:
+                    copy.write_row((*r, now))
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            now_db = adapt(now)
+            marks = ", ".join(["%s"] * len(_EVENT_COLS))
+            cur.executemany(
+                f"INSERT INTO {table} ({cols}) VALUES ({marks})",  # noqa: S608
+                [(r[0], r[1], r[2], adapt(r[3]), *r[4:], now_db) for r in new],
+            )
+
+
 def _recompute(parcel: Parcel) -> set[str]:
-    """Derive the (locked) parcel's state from all its events; sync its exceptions and
-    its pickup code. Returns the ids of the illegal events."""
-    events = list(parcel.events.all().values_list("occurred_at", "event_id", "type", "station_id"))
-    result = sm.derive_state(sm.Event(at, eid, t) for at, eid, t, _ in events)
-    by_id = {eid: (at, st) for at, eid, _, st in events}
-    before = parcel.state
-    parcel.state = result.state
-    if result.last_event_id:
-        parcel.state_at = by_id[result.last_event_id][0]
-    fields = ["state", "state_at", "updated_at"]
-    if result.state == sm.AT_STATION:
-        arrived_at = by_id[result.last_event_id][1]
-        if arrived_at and parcel.station_id != arrived_at:
-            parcel.station_id = arrived_at
-            parcel.pickup_code = ""
-            fields.append("station")
-        if not parcel.pickup_code and parcel.station_id:
-            _assign_code(parcel)
-            fields += ["pickup_code", "shelf_slot"]
-    elif result.state != sm.PICKED_UP and parcel.pickup_code:
-        parcel.pickup_code = ""
-        parcel.shelf_slot = ""
-        fields += ["pickup_code", "shelf_slot"]
-    parcel.save(update_fields=fields)
-    if before != sm.AT_STATION and result.state == sm.AT_STATION and parcel.pickup_code:
-        _notify(parcel)
-    # exceptions: one open per illegal event; those no longer illegal are resolved
-    illegal = {i.event_id: i for i in result.illegal}
-    open_exc = {
-        x.event.event_id: x
-        for x in ParcelException.objects.filter(
-            parcel=parcel,
-            problem=ParcelException.Problem.ILLEGAL_TRANSITION,
-            status=ExceptionStatus.OPEN,
-        ).select_related("event")
-        if x.event is not None
-    }
-    for eid, x in open_exc.items():
-        if eid not in illegal:
-            x.status = ExceptionStatus.RESOLVED
-            x.resolved_at = timezone.now()
-            x.note = "legal after events arrived out of order"
-            x.save(update_fields=["status", "resolved_at", "note", "updated_at"])
-    recorded = set(
-        ParcelException.objects.filter(
-            parcel=parcel, problem=ParcelException.Problem.ILLEGAL_TRANSITION
-        ).values_list("event__event_id", flat=True)
-    )
-    missing = [i for eid, i in illegal.items() if eid not in recorded]
-    if missing:
-        ev = {
-            e.event_id: e.pk
-            for e in parcel.events.filter(event_id__in=[i.event_id for i in missing])
-        }
-        ParcelException.objects.bulk_create(
-            [
-                ParcelException(
-                    parcel=parcel,
-                    event_id=ev[i.event_id],
-                    problem=ParcelException.Problem.ILLEGAL_TRANSITION,
-                    detail=i.problem[:300],
-                )
-                for i in missing
-            ]
+    """Derive one (locked) parcel's state; see :func:`_recompute_many`."""
+    return _recompute_many([parcel])
+
+
+def _recompute_many(parcels: Sequence[Any]) -> set[str]:
+    """Derive the (locked) parcels' states from all their events (ONE query), by the one
+    state machine; assign pickup codes and shelf slots on arrival at a station, clear
+    them when a parcel leaves, send the arrival SMS, open an exception per illegal event
+    and resolve those that became legal. The instances are updated in place. Returns
+    the ids of the illegal events."""
+    if not parcels:
+        return set()
+    by_pid = {p.pk: p for p in parcels}
+    events: dict[int, list[tuple]] = defaultdict(list)
+    cond, params = _in("parcel_id", sorted(by_pid), "bigint")
+    for pid, pk, eid, type_, at, st in _select(
+        "SELECT parcel_id, id, event_id, type, occurred_at, station_id "  # noqa: S608
+        f"FROM {ScanEvent._meta.db_table} WHERE {cond}",
+        params,
+    ):
+        events[pid].append((pk, eid, type_, _aware(at), st))
+
+    before: dict[int, tuple] = {}
+    illegal: dict[int, dict[str, sm.Illegal]] = {}
+    event_pk: dict[tuple[int, str], int] = {}
+    need_code: list[Any] = []
+    for pid, p in by_pid.items():
+        evs = events.get(pid, [])
+        result = sm.derive_state(sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs)
+        info = {eid: (at, st) for _, eid, _, at, st in evs}
+        before[pid] = (p.state, p.state_at, p.station_id, p.pickup_code, p.shelf_slot)
+        p.state = result.state
+        if result.last_event_id:
+            p.state_at = info[result.last_event_id][0]
+        if result.state == sm.AT_STATION:
+            arrived_at = info[result.last_event_id][1]
+            if arrived_at and p.station_id != arrived_at:
+                p.station_id = arrived_at
+                p.pickup_code = ""
+            if not p.pickup_code and p.station_id:
+                need_code.append(p)
+        elif result.state != sm.PICKED_UP and p.pickup_code:
+            p.pickup_code = ""
+            p.shelf_slot = ""
+        if result.illegal:
+            illegal[pid] = {i.event_id: i for i in result.illegal}
+            for pk, eid, *_ in evs:
+                event_pk[(pid, eid)] = pk
+    if need_code:
+        _assign_codes(need_code, by_pid)
+
+    now = timezone.now()
+    changed = [
+        p
+        for pid, p in by_pid.items()
+        if before[pid] != (p.state, p.state_at, p.station_id, p.pickup_code, p.shelf_slot)
+    ]
+    _update_parcels(changed, now)
+    arrived = [
+        p
+        for pid, p in by_pid.items()
+        if before[pid][0] != sm.AT_STATION and p.state == sm.AT_STATION and p.pickup_code
+    ]
+    if arrived:
+        _notify_many(arrived)
+    _sync_exceptions(by_pid, illegal, event_pk, now)
+    return {eid for per in illegal.values() for eid in per}
+
+
+def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
+    if not changed:
+        return
+    for p in changed:
+        p.updated_at = now
+    table = connection.ops.quote_name(Parcel._meta.db_table)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"UPDATE {table} AS p SET state = v.state, state_at = v.state_at, "  # noqa: S608
+                "station_id = v.station_id, pickup_code = v.pickup_code, "
+                "shelf_slot = v.shelf_slot, updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::bigint[], "
+                "%s::varchar[], %s::varchar[]) "
+                "AS v(id, state, state_at, station_id, pickup_code, shelf_slot) "
+                "WHERE p.id = v.id",
+                [
+                    now,
+                    [p.pk for p in changed],
+                    [p.state for p in changed],
+                    [p.state_at for p in changed],
+                    [p.station_id for p in changed],
+                    [p.pickup_code for p in changed],
+                    [p.shelf_slot for p in changed],
+                ],
+            )
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            cur.executemany(
+                f"UPDATE {table} SET state = %s, state_at = %s, station_id = %s, "  # noqa: S608
+                "pickup_code = %s, shelf_slot = %s, updated_at = %s WHERE id = %s",
+                [
+                    (
+                        p.state,
+                        adapt(p.state_at),
+                        p.station_id,
+                        p.pickup_code,
+                        p.shelf_slot,
+                        adapt(now),
+                        p.pk,
+                    )
+                    for p in changed
+                ],
+            )
+
+
+AUTO_NOTE = "legal after events arrived out of order"
+
+
+def _sync_exceptions(
+    by_pid: dict[int, Any],
+    illegal: dict[int, dict[str, sm.Illegal]],
+    event_pk: dict[tuple[int, str], int],
+    now: dt.datetime,
+) -> None:
+    """One open exception per illegal event; open ones no longer illegal are resolved
+    (automatically), and those resolved automatically that became illegal again (yet
+    later events) are opened again. What a person resolved stays resolved."""
+    problem = ParcelException.Problem.ILLEGAL_TRANSITION
+    recorded: set[tuple[int, str]] = set()
+    resolve: list[int] = []
+    reopen: list[int] = []
+    cond, params = _in("x.parcel_id", sorted(by_pid), "bigint")
+    for pk, pid, eid, status, by, note in _select(
+        "SELECT x.id, x.parcel_id, e.event_id, x.status, x.resolved_by_id, x.note "  # noqa: S608
+        f"FROM {ParcelException._meta.db_table} x "
+        f"LEFT JOIN {ScanEvent._meta.db_table} e ON e.id = x.event_id "
+        f"WHERE {cond} AND x.problem = %s",
+        [*params, problem.value],
+    ):
+        recorded.add((pid, eid))
+        if eid is None:
+            continue
+        now_illegal = eid in illegal.get(pid, {})
+        if status == ExceptionStatus.OPEN and not now_illegal:
+            resolve.append(pk)
+        elif status != ExceptionStatus.OPEN and now_illegal and by is None and note == AUTO_NOTE:
+            reopen.append(pk)
+    for chunk in _chunks(resolve):
+        ParcelException.objects.filter(pk__in=chunk).update(
+            status=ExceptionStatus.RESOLVED, resolved_at=now, note=AUTO_NOTE, updated_at=now
         )
-    return set(illegal)
+    for chunk in _chunks(reopen):
+        ParcelException.objects.filter(pk__in=chunk).update(
+            status=ExceptionStatus.OPEN, resolved_at=None, note="", updated_at=now
+        )
+    missing = [
+        ParcelException(
+            parcel_id=pid,
+            event_id=event_pk[(pid, eid)],
+            problem=problem,
+            detail=i.problem[:300],
+        )
+        for pid, per in illegal.items()
+        for eid, i in per.items()
+        if (pid, eid) not in recorded
+    ]
+    ParcelException.objects.bulk_create(missing, batch_size=500)
 
 
 # --- pickup codes -------------------------------------------------------------------------
 
 
-def _assign_code(parcel: Parcel) -> None:
-    """A 6-digit code unused among the parcels waiting at the station, and the lowest
-    free shelf slot. The station row is locked (after the parcels: a fixed order)."""
-    assert parcel.station_id is not None
-    Station.objects.select_for_update().filter(pk=parcel.station_id).first()
-    waiting = Parcel.objects.filter(station_id=parcel.station_id, state=sm.AT_STATION).exclude(
-        pk=parcel.pk
+def _assign_codes(need: list[Any], touched: dict[int, Any]) -> None:
+    """A 6-digit code unused among the parcels waiting at the station and the lowest free
+    shelf slot, for each parcel in ``need`` (in id order). The stations are locked (after
+    the parcels: a fixed order). A code held by any parcel waiting there before this
+    batch is never reused within it, so the unique index holds whatever the order in
+    which the rows are written."""
+    st_ids = sorted({p.station_id for p in need if p.station_id})
+    list(
+        Station.objects.select_for_update()
+        .filter(pk__in=st_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    used = set(waiting.values_list("pickup_code", flat=True))
-    while True:
-        code = f"{secrets.randbelow(1_000_000):06d}"
-        if code not in used:
-            break
-    slots = set(waiting.values_list("shelf_slot", flat=True))
-    n = 1
-    while f"{parcel.size_class}-{n:03d}" in slots:
-        n += 1
-    parcel.pickup_code = code
-    parcel.shelf_slot = f"{parcel.size_class}-{n:03d}"
+    codes: dict[int, set[str]] = defaultdict(set)
+    slots: dict[int, set[str]] = defaultdict(set)
+    for pk, sid, code, slot in (
+        Parcel.objects.filter(station_id__in=st_ids, state=sm.AT_STATION)
+        .order_by()
+        .values_list("pk", "station_id", "pickup_code", "shelf_slot")
+    ):
+        codes[sid].add(code)
+        if pk not in touched:
+            slots[sid].add(slot)
+    for p in touched.values():  # parcels of this batch that keep waiting keep their code
+        if p.state == sm.AT_STATION and p.pickup_code and p.station_id:
+            codes[p.station_id].add(p.pickup_code)
+            slots[p.station_id].add(p.shelf_slot)
+    for p in sorted(need, key=lambda x: x.pk):
+        sid = p.station_id or 0
+        while True:
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            if code not in codes[sid]:
+                break
+        n = 1
+        while f"{p.size_class}-{n:03d}" in slots[sid]:
+            n += 1
+        p.pickup_code = code
+        p.shelf_slot = f"{p.size_class}-{n:03d}"
+        codes[sid].add(code)
+        slots[sid].add(p.shelf_slot)
+
+
+def _sms_text(carrier: str, tracking_number: str, station_name: str, code: str) -> str:
+    return f"【村站】您的{carrier}快递 {tracking_number} 已到{station_name}，取件码 {code}。"
+
+
+def _notify_many(parcels: list[Any]) -> None:
+    names = dict(
+        Station.objects.filter(pk__in={p.station_id for p in parcels})
+        .order_by()
+        .values_list("pk", "name")
+    )
+    carriers = dict(Carrier.objects.order_by().values_list("pk", "code"))
+    messages = [
+        (
+            p.recipient_phone,
+            _sms_text(
+                carriers.get(p.carrier_id, ""),
+                p.tracking_number,
+                names.get(p.station_id or 0, "村站"),
+                p.pickup_code,
+            ),
+            p,
+        )
+        for p in parcels
+    ]
+    backend = sms_backend()
+    send_many = getattr(backend, "send_many", None)
+    if send_many is not None:
+        send_many(messages)
+        return
+    models = Parcel.objects.in_bulk([p.pk for p in parcels])
+    for phone, text, parcel in messages:
+        backend.send(phone=phone, text=text, parcel=models.get(parcel.pk))
 
 
 def _notify(parcel: Parcel) -> None:
-    station = Station.objects.filter(pk=parcel.station_id or 0).only("name").first()
-    text = (
-        f"【村站】您的{parcel.carrier_id}快递 {parcel.tracking_number} 已到"
-        f"{station.name if station else '村站'}，取件码 {parcel.pickup_code}。"
-    )
-    sms_backend().send(phone=parcel.recipient_phone, text=text, parcel=parcel)
+    _notify_many([parcel])
 
 
 def pickup_code_resend(*, scope: RegionScope, parcel: Parcel) -> None:
@@ -699,18 +1072,22 @@ def _pick_up_locked(
                 code="no_match",
                 status=404,
             )
-        for p in parcels:
-            ScanEvent.objects.create(
-                event_id=f"pickup:{uuid.uuid4().hex}",
-                parcel=p,
-                type=sm.PICKED_UP,
-                occurred_at=when,
-                region_id=station.region_id,
-                station=station,
-                actor=actor if getattr(actor, "pk", None) else None,
-                device=device[:60],
-            )
-            _recompute(p)
+        ScanEvent.objects.bulk_create(
+            [
+                ScanEvent(
+                    event_id=f"pickup:{uuid.uuid4().hex}",
+                    parcel=p,
+                    type=sm.PICKED_UP,
+                    occurred_at=when,
+                    region_id=station.region_id,
+                    station=station,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                    device=device[:60],
+                )
+                for p in parcels
+            ]
+        )
+        _recompute_many(parcels)
     return parcels
 
 

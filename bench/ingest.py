@@ -1,0 +1,367 @@
+"""Ingest benchmark: simulated scan events through the real bulk API, next to a raw load.
+
+    .venv/bin/python bench/ingest.py --db sqlite   [--parcels 200000]
+    .venv/bin/python bench/ingest.py --db postgres [--parcels 200000]
+
+1. A fresh database (SQLite file under /tmp, or the PostgreSQL database of
+   ``--pg-url``, dropped and created again) with the demo network (``cunzhan demo``).
+2. ``--parcels`` parcels announced by manifest (the carriers' realistic mix) for the
+   village stations of the demo, each then scanned 5 times: received at the county,
+   sorted, loaded, at the station, picked up (3% refused instead). ``--parcels 200000``
+   gives 1,000,000 events. The events go out in waves of one run (``--batch`` parcels
+   scanned at one step per batch), the bodies prepared before the clock starts.
+3. A real HTTP server process (``cunzhan runserver --noreload``, DEBUG off) takes the
+   batches of ``--batch`` events as NDJSON from this process (the client), one after
+   another; events/s over the whole run, the server's resident memory sampled every
+   0.2 s (peak, and the mean of the first and of the last quarter: flat or growing).
+4. In the same run the same rows (new event ids) are loaded into the same table with
+   ``COPY`` (PostgreSQL) or ``executemany`` in one transaction (SQLite): the reference.
+
+Prints one JSON object. Run it under ``nice`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CARRIERS = [  # share of the rural parcel volume (rough 2025 order of magnitude)
+    ("ZTO", 0.22),
+    ("YTO", 0.17),
+    ("YUNDA", 0.14),
+    ("JT", 0.14),
+    ("STO", 0.12),
+    ("EMS", 0.12),
+    ("JD", 0.05),
+    ("SF", 0.04),
+]
+FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LWN1bnpoYW4tMDAwMDA="
+T0 = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(db_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "CUNZHAN_TESTING")}
+    env.update(
+        DATABASE_URL=db_url,
+        SECRET_KEY="bench-ingest-secret-key-not-for-production-0123456789",  # noqa: S106
+        CUNZHAN_FIELD_KEYS=FIELD_KEY,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    return env
+
+
+def fresh_database(args: argparse.Namespace) -> str:
+    if args.db == "sqlite":
+        path = Path(tempfile.gettempdir()) / "cunzhan-bench-ingest.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    base, _, name = args.pg_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return args.pg_url
+
+
+def prepare(db_url: str, parcels: int, seed: int) -> tuple[str, list[tuple[str, str, str]]]:
+    """Migrate, demo, announce the parcels; returns an admin token and the parcels
+    (carrier, tracking number, station code)."""
+    env = server_env(db_url)
+    subprocess.run([str(BIN / "cunzhan"), "migrate", "--no-input", "-v0"], env=env, check=True)
+    subprocess.run([str(BIN / "cunzhan"), "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "cunzhan.config.settings"
+    import django
+
+    django.setup()
+    from cunzhan.accounts.models import User
+    from cunzhan.accounts.services import api_token_create
+    from cunzhan.core.scope import RegionScope
+    from cunzhan.logistics import services
+    from cunzhan.network.models import Station, StationKind, StationStatus
+
+    stations = list(
+        Station.objects.filter(kind=StationKind.VILLAGE_STATION, status=StationStatus.ACTIVE)
+        .order_by("code")
+        .values_list("code", "region_id")
+    )
+    rnd = random.Random(seed)
+    names, weights = zip(*CARRIERS, strict=True)
+    by_carrier: dict[str, list[dict]] = {}
+    out: list[tuple[str, str, str]] = []
+    for n in range(parcels):
+        carrier = rnd.choices(names, weights)[0]
+        st_code, village = stations[n % len(stations)]
+        tn = f"{carrier[:2]}{n:012d}"
+        by_carrier.setdefault(carrier, []).append(
+            {
+                "tracking_number": tn,
+                "recipient_name": "收件人",
+                "phone": f"138{rnd.randrange(10**8):08d}",
+                "village_code": village,
+                "weight_g": int(rnd.lognormvariate(7.0, 0.8)) + 50,
+                "size_class": rnd.choices(["S", "M", "L", "XL"], [55, 30, 12, 3])[0],
+            }
+        )
+        out.append((carrier, tn, st_code))
+    scope = RegionScope.national()
+    t = time.perf_counter()
+    for carrier, rows in by_carrier.items():
+        for i in range(0, len(rows), services.MAX_BATCH):
+            services.manifest_intake(
+                scope=scope,
+                carrier_code=carrier,
+                rows=rows[i : i + services.MAX_BATCH],
+                occurred_at=T0,
+            )
+    print(f"announced {parcels} parcels in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    admin = User.objects.get(username="admin")
+    _token, raw = api_token_create(user=admin, name="bench-ingest")
+    from django.db import connection
+
+    connection.close()
+    return raw, out
+
+
+def event_batches(parcels: list[tuple[str, str, str]], batch: int, seed: int) -> list[list[dict]]:
+    """Waves of ``batch`` parcels; in each wave one batch per step, in step order."""
+    rnd = random.Random(seed + 1)
+    steps = ["received_at_county", "sorted", "loaded", "at_station", "picked_up"]
+    batches: list[list[dict]] = []
+    for w in range(0, len(parcels), batch):
+        wave = parcels[w : w + batch]
+        refused = {tn for _c, tn, _s in wave if rnd.random() < 0.03}
+        base = T0 + dt.timedelta(hours=1 + w // batch)
+        for k, step in enumerate(steps):
+            out = []
+            for carrier, tn, st in wave:
+                t = "refused" if step == "picked_up" and tn in refused else step
+                out.append(
+                    {
+                        "event_id": f"{carrier}-{tn}-{k}",
+                        "carrier": carrier,
+                        "tracking_number": tn,
+                        "type": t,
+                        "occurred_at": (base + dt.timedelta(minutes=10 * k)).isoformat(),
+                        "station_code": st if t in ("at_station", "picked_up", "refused") else "",
+                        "device": f"pda-{rnd.randrange(1000):03d}",
+                    }
+                )
+            batches.append(out)
+    return batches
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        while not self.stop.is_set():
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            kib = int(line.split()[1])
+                            self.samples.append((time.perf_counter() - start, kib))
+            except OSError:
+                return
+            self.stop.wait(0.2)
+
+
+def serve(db_url: str, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(BIN / "cunzhan"), "runserver", "--noreload", f"127.0.0.1:{port}"],
+        env=server_env(db_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def post_all(port: int, token: str, bodies: list[bytes]) -> tuple[float, list[float], int]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    times: list[float] = []
+    applied = 0
+    t0 = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        conn.request("POST", "/api/v1/logistics/events", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"batch refused: {resp.status} {data[:300]!r}")
+        out = json.loads(data)
+        applied += out["applied"] + out["illegal"]
+        times.append(time.perf_counter() - t)
+    return time.perf_counter() - t0, times, applied
+
+
+def reference_load(batches: list[list[dict]]) -> tuple[float, int]:
+    """The same rows (new ids) into the same table: COPY / executemany, one transaction."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from cunzhan.logistics.models import Carrier, Parcel, ScanEvent
+    from cunzhan.network.models import Station
+
+    carriers = dict(Carrier.objects.values_list("code", "pk"))
+    pid = {
+        (c, tn): pk
+        for pk, c, tn in Parcel.objects.values_list("pk", "carrier_id", "tracking_number")
+    }
+    stations = {
+        code: (pk, region)
+        for pk, code, region in Station.objects.values_list("pk", "code", "region_id")
+    }
+    now = timezone.now()
+    rows = []
+    for b in batches:
+        for e in b:
+            st = stations.get(e["station_code"]) if e["station_code"] else None
+            rows.append(
+                (
+                    "ref:" + e["event_id"],
+                    pid[(carriers[e["carrier"]], e["tracking_number"])],
+                    e["type"],
+                    dt.datetime.fromisoformat(e["occurred_at"]),
+                    st[1] if st else None,
+                    st[0] if st else None,
+                    None,
+                    e["device"],
+                    now,
+                )
+            )
+    cols = (
+        "event_id, parcel_id, type, occurred_at, region_id, station_id, actor_id, device, "
+        "recorded_at"
+    )
+    table = ScanEvent._meta.db_table
+    t = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            cur.executemany(
+                f"INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                [(*r[:3], adapt(r[3]), *r[4:8], adapt(r[8])) for r in rows],
+            )
+    seconds = time.perf_counter() - t
+    with transaction.atomic(), connection.cursor() as cur:  # not the ORM: no collector
+        cur.execute(f"DELETE FROM {table} WHERE event_id LIKE 'ref:%%'")  # noqa: S608
+    return seconds, len(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/cunzhan_ingest")
+    ap.add_argument("--parcels", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=3)
+    args = ap.parse_args()
+
+    db_url = fresh_database(args)
+    t = time.perf_counter()
+    token, parcels = prepare(db_url, args.parcels, args.seed)
+    setup_s = time.perf_counter() - t
+    batches = event_batches(parcels, args.batch, args.seed)
+    bodies = [
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in b).encode() for b in batches
+    ]
+    total = sum(len(b) for b in batches)
+
+    port = free_port()
+    proc = serve(db_url, port)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    try:
+        seconds, times, applied = post_all(port, token, bodies)
+    finally:
+        sampler.stop.set()
+        sampler.join()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    if applied != total:
+        raise RuntimeError(f"{applied} events applied of {total}")
+
+    from cunzhan.logistics.models import Parcel, ScanEvent
+
+    states: dict[str, int] = {}
+    for s in Parcel.objects.values_list("state", flat=True).iterator():
+        states[s] = states.get(s, 0) + 1
+    stored = ScanEvent.objects.exclude(type="announced").count()
+    ref_s, ref_rows = reference_load(batches)
+
+    rss = [kib for _t, kib in sampler.samples]
+    q = max(1, len(rss) // 4)
+    times.sort()
+    rate = total / seconds
+    ref_rate = ref_rows / ref_s
+    print(
+        json.dumps(
+            {
+                "db": args.db,
+                "events": total,
+                "batches": len(batches),
+                "setup_seconds": round(setup_s, 1),
+                "api_seconds": round(seconds, 1),
+                "api_events_per_s": round(rate),
+                "batch_seconds_p50": round(times[len(times) // 2], 3),
+                "batch_seconds_max": round(times[-1], 3),
+                "reference": "COPY" if args.db == "postgres" else "executemany",
+                "reference_seconds": round(ref_s, 2),
+                "reference_events_per_s": round(ref_rate),
+                "api_over_reference": round(rate / ref_rate, 3),
+                "server_rss_peak_mib": round(max(rss) / 1024, 1),
+                "server_rss_first_quarter_mib": round(sum(rss[:q]) / q / 1024, 1),
+                "server_rss_last_quarter_mib": round(sum(rss[-q:]) / q / 1024, 1),
+                "rss_samples": len(rss),
+                "stored_events": stored,
+                "parcel_states": states,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
