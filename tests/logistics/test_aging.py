@@ -121,3 +121,30 @@ def test_api_run_aging_now(station, make_user, api_client):
     assert post(api_client(other), "/api/v1/logistics/aging/520204/run", {}).status_code == 404
     driver = make_user(Role.DRIVER, regions=["520204"])
     assert post(api_client(driver), "/api/v1/logistics/aging/520204/run", {}).status_code == 403
+
+
+def test_a_live_run_sends_back_at_the_time_of_writing_and_spares_a_hand_out(station, monkeypatch):
+    """A hand-out that happens while a live run is going (after it read the overdue
+    list) must leave the parcel picked up, not send it back from the recipient's hands."""
+    from cunzhan.logistics import services
+    from cunzhan.logistics.models import Parcel
+
+    old = parcel_at_station(station, 5, at=T0)  # waited far more than 7 days by now
+    handed = parcel_at_station(station, 6, at=T0)
+    started = dt.datetime.now(dt.UTC)
+    real_waiting = aging._waiting
+    calls = {"n": 0}
+
+    def waiting_then_hand_out(scope):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the run read its list; now someone hands parcel 6 out
+            services.parcel_pick_up(scope=NATIONAL, station=station, code=handed.pickup_code)
+        return real_waiting(scope)
+
+    monkeypatch.setattr(aging, "_waiting", waiting_then_hand_out)
+    r = aging.aging_run(scope=NATIONAL, county_code="520204")
+    assert r.returns_due == 1
+    ev = ScanEvent.objects.get(parcel=old, type=sm.RETURN_DUE)
+    assert ev.occurred_at >= started  # the time of writing, not a fixed start time
+    assert Parcel.objects.get(pk=handed.pk).state == sm.PICKED_UP
+    assert not ScanEvent.objects.filter(parcel=handed, type=sm.RETURN_DUE).exists()

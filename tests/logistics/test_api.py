@@ -129,3 +129,36 @@ def test_resend_code(station, manager, api_client):
     r = post(c, f"/api/v1/logistics/parcels/{pid}/resend-code", {})
     assert r.status_code == 200 and r.json() == {"sent": True}
     assert SmsMessage.objects.count() == 2
+
+
+def test_drivers_and_operators_scan_only_their_event_types(station, manager, make_user, api_client):
+    m = api_client(manager)
+    post(m, "/api/v1/logistics/manifests", {"carrier": "ZTO", "rows": [row(0), row(1)]})
+    assert arrive(m, station).status_code == 200  # parcel 0 waits at the station
+    parcel = Parcel.objects.get(tracking_number="ZT0000000000")
+    assert parcel.pickup_code
+    before = ScanEvent.objects.count()
+    driver = api_client(make_user(Role.DRIVER, regions=["520204"]))
+    operator = api_client(make_user(Role.STATION_OPERATOR, stations=[station.pk]))
+    # a hand-out skips the code check: never through the bulk endpoint for them
+    for client in (driver, operator):
+        r = post(client, "/api/v1/logistics/events", [ev("ZT0000000000", sm.PICKED_UP, 30)])
+        assert r.status_code == 403 and "picked_up" in r.json()["message"]
+    r = post(
+        operator,
+        "/api/v1/logistics/events",
+        [ev("ZT0000000001", sm.RECEIVED_AT_COUNTY, 5), ev("ZT0000000001", sm.SORTED, 6)],
+    )
+    assert r.status_code == 403 and "event 1" in r.json()["message"]
+    assert ScanEvent.objects.count() == before
+    parcel.refresh_from_db()
+    assert parcel.state == sm.AT_STATION
+    # what they may scan goes through
+    r = post(driver, "/api/v1/logistics/events", [ev("ZT0000000001", sm.LOST, 7)])
+    assert r.status_code == 200 and r.json()["applied"] == 1
+    assert Parcel.objects.get(tracking_number="ZT0000000001").state == sm.LOST
+    # the pickup code is the hand-out secret: drivers do not read it
+    url = f"/api/v1/logistics/parcels/{parcel.uuid}"
+    assert driver.get(url).json()["pickup_code"] == ""
+    assert operator.get(url).json()["pickup_code"] == parcel.pickup_code
+    assert m.get(url).json()["pickup_code"] == parcel.pickup_code

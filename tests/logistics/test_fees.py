@@ -96,3 +96,32 @@ def test_summary_and_api_per_station_and_month(station, regions, make_user, api_
     assert api_client(manager).get("/api/v1/logistics/fees?month=11-2026").status_code == 400
     outsider = make_user(Role.COUNTY_MANAGER, regions=["520203"])
     assert api_client(outsider).get("/api/v1/logistics/fees").json() == []
+
+
+def test_an_illegal_event_earns_no_fee_until_it_is_applied(station, make_user):
+    from cunzhan.logistics import desk
+    from cunzhan.logistics.models import ParcelException
+
+    waiting = parcel_at_station(station, 1)
+    late = parcel_at_station(station, 3)
+    # a picked_up dated before the parcel reached the station: illegal, no fee
+    event(late, sm.PICKED_UP, T0 - DAY, station)
+    assert ParcelException.objects.filter(parcel=late, status="open").exists()
+    fees.accrue(scope=NATIONAL, until=T0 + 2 * DAY)
+    assert StationFee.objects.count() == 0
+    # a person closes the exception: the event is still not applied, still no fee
+    x = ParcelException.objects.get(parcel=late, status="open")
+    desk.exception_resolve_with_station(
+        scope=NATIONAL,
+        exception_id=x.pk,
+        note="scanned by mistake",
+        actor=make_user(Role.COUNTY_MANAGER, regions=["520204"]),
+    )
+    fees.accrue(scope=NATIONAL, until=T0 + 2 * DAY)
+    assert StationFee.objects.count() == 0
+    # the real hand-out earns it, once
+    event(late, sm.PICKED_UP, T0 + DAY, station)
+    fees.accrue(scope=NATIONAL, until=T0 + 2 * DAY)
+    fees.accrue(scope=NATIONAL, until=T0 + 2 * DAY)
+    assert list(StationFee.objects.values_list("parcel_id", flat=True)) == [late.pk]
+    assert not StationFee.objects.filter(parcel=waiting).exists()

@@ -296,14 +296,16 @@ def test_links_to_other_pages_are_looked_up_tolerantly(db):
 
 
 def test_returns_page_hands_collected_returns_back_to_the_carrier(users, station):
-    announce(1, 2, 3)
+    announce(1, 2, 3, 4)
     advance(1, [*TO_STATION, sm.RETURN_DUE, sm.COLLECTED], station)  # back at the centre
     advance(2, [*TO_STATION, sm.REFUSED], station)  # refused, still at the station
     advance(3, TO_STATION, station)  # waiting: not a return
+    advance(4, [sm.RECEIVED_AT_COUNTY, sm.DAMAGED])  # damaged at the centre
     page = client(users["manager"]).get("/logistics/county/returns/?county=520204")
     assert page.status_code == 200
     body = page.content.decode()
-    assert tn(1) in body and tn(2) in body and tn(3) not in body
+    assert tn(1) in body and tn(4) in body
+    assert tn(2) not in body and tn(3) not in body  # a run brings those (or nobody)
     # the auditor reads but cannot scan; another county's manager sees nothing of it
     assert (
         client(users["auditor"])

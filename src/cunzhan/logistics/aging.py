@@ -128,7 +128,14 @@ def aging_run(
 ) -> AgingResult:
     """Remind and send back what waited too long in ``county_code`` (or every county
     of the scope), then sweep the station fees. Idempotent: a parcel is reminded once
-    and sent back once, whatever how often this runs."""
+    and sent back once, whatever how often this runs.
+
+    Run live (no ``at``), each ``return_due`` carries the time it is written: a hand-out
+    that happened while the run was going sorts before it, so the parcel stays picked
+    up (the late ``return_due`` is reported illegal) instead of being sent back from
+    the recipient's hands. With ``at`` (a replay, the simulator) the events carry
+    ``at``."""
+    live = at is None
     at = at or timezone.now()
     if timezone.is_naive(at):
         raise ApplicationError("at: a time with a time zone", code="invalid_time")
@@ -136,7 +143,7 @@ def aging_run(
     for code in _counties(scope, county_code):
         result.counties.append(code)
         returns, reminders = fees.retry_locked(
-            functools.partial(_age_county, scope, code, at, actor)
+            functools.partial(_age_county, scope, code, at, actor, live)
         )
         result.returns_due += returns
         result.reminders_sent += reminders
@@ -156,7 +163,9 @@ def _send_back(scope: RegionScope, events: list[dict[str, Any]], actor: Any) -> 
     return sum(1 for x in statuses if x["status"] == services.APPLIED)
 
 
-def _age_county(scope: RegionScope, code: str, at: dt.datetime, actor: Any) -> tuple[int, int]:
+def _age_county(
+    scope: RegionScope, code: str, at: dt.datetime, actor: Any, live: bool = False
+) -> tuple[int, int]:
     """(sent back, reminded) in one county; safe to run again (idempotent)."""
     county_scope = scope.narrowed_to(code)
     s = selectors.county_settings(county_code=code)
@@ -169,17 +178,28 @@ def _age_county(scope: RegionScope, code: str, at: dt.datetime, actor: Any) -> t
         .order_by("pk")
     )
     for i in range(0, len(due), BATCH):
+        chunk = due[i : i + BATCH]
+        if live:  # only what still waits now (a hand-out may have happened meanwhile)
+            still = set(
+                _waiting(county_scope)
+                .filter(pk__in=[p.pk for p in chunk])
+                .values_list("pk", flat=True)
+            )
+            chunk = [p for p in chunk if p.pk in still]
+            if not chunk:
+                continue
+        when = timezone.now() if live else at
         events = [
             {
                 "event_id": f"aging:return:{p.pk}",
                 "carrier": p.carrier.code,
                 "tracking_number": p.tracking_number,
                 "type": sm.RETURN_DUE,
-                "occurred_at": at,
+                "occurred_at": when,
                 "station_code": p.station.code if p.station else "",
                 "device": "aging",
             }
-            for p in due[i : i + BATCH]
+            for p in chunk
         ]
         returns += _send_back(county_scope, events, actor)
     # remind: waited reminder_days or more (and not yet sent back), once

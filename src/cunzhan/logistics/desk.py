@@ -20,7 +20,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from cunzhan.core.audit import audit_record, snapshot
@@ -422,16 +422,18 @@ def desk_scan(
 
 # --- returns ------------------------------------------------------------------------------
 
-# what the county centre hands back to the carriers: returns a run brought up from the
-# stations (``collected``), and refused or damaged parcels already at the centre
-RETURNING_STATES = (sm.COLLECTED, sm.REFUSED, sm.DAMAGED)
-
 
 def returns_to_hand_back(*, scope: RegionScope, county: str) -> dict[str, Any]:
-    """The parcels to give back to their carriers, by carrier (oldest first)."""
+    """The parcels at the county centre to give back to their carriers, by carrier
+    (oldest first): returns a run brought up from the stations (``collected``) and
+    parcels damaged at the centre or on the way (a ``damaged`` scan at no station).
+    Refused or damaged parcels still at a station are not here: a run collects them."""
+    damaged_at_station = ScanEvent.objects.filter(
+        parcel_id=OuterRef("pk"), type=sm.DAMAGED, station__isnull=False
+    )
     qs = (
         _county_parcels(scope, county)
-        .filter(state__in=RETURNING_STATES)
+        .filter(Q(state=sm.COLLECTED) | (Q(state=sm.DAMAGED) & ~Exists(damaged_at_station)))
         .select_related("carrier", "station")
         .order_by("carrier_id", "state_at", "pk")
     )
@@ -524,10 +526,12 @@ def exception_resolve_with_station(
     station_code = (station_code or "").strip()
     with transaction.atomic():
         x = exception_get(scope=scope, exception_id=exception_id)
+        # the parcel first, then its exception: the order of the event batches, which
+        # lock parcels and then update their exceptions (no deadlock between the two)
+        parcel = Parcel.objects.select_for_update().get(pk=x.parcel_id)
         x = ParcelException.objects.select_for_update().get(pk=x.pk)
         if x.status != ExceptionStatus.OPEN:
             raise ApplicationError("the exception is already resolved", code="already_resolved")
-        parcel = Parcel.objects.select_for_update().get(pk=x.parcel_id)
         x.parcel = parcel
         before = snapshot(parcel, fields=["station"])
         if station_code:

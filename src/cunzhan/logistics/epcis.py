@@ -67,6 +67,10 @@ EXPORT_MAP: dict[str, tuple[str, str, str]] = {
     sm.DAMAGED: ("OBSERVE", "inspecting", "damaged"),
     sm.LOST: ("OBSERVE", "inspecting", "unknown"),
     sm.MISROUTED: ("OBSERVE", BIZSTEP_URN + sm.MISROUTED, "in_progress"),
+    # to go back to the carrier: no CBV step says "waited too long / sent back", so ours
+    sm.RETURN_DUE: ("OBSERVE", BIZSTEP_URN + sm.RETURN_DUE, "in_progress"),
+    # a run takes the return away from the station
+    sm.COLLECTED: ("OBSERVE", "departing", "in_transit"),
 }
 
 _BY_STEP_DISP = {(step, disp): t for t, (_a, step, disp) in EXPORT_MAP.items()}

@@ -33,7 +33,9 @@ from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
+    ExceptionStatus,
     Parcel,
+    ParcelException,
     ScanEvent,
     Shipment,
     ShipmentState,
@@ -99,6 +101,17 @@ def _accrue(scope: RegionScope, until: dt.datetime) -> AccrueResult:
         )
         .filter(scope.q("parcel__village_id"))
         .filter(~Exists(StationFee.objects.filter(parcel=OuterRef("parcel_id"), direction="down")))
+        # only events the state machine applied: an illegal one has an exception that is
+        # open, or was closed by a person (the event stays unapplied); one closed by the
+        # system became legal when earlier events arrived late
+        .filter(
+            ~Exists(
+                ParcelException.objects.filter(
+                    event_id=OuterRef("pk"),
+                    problem=ParcelException.Problem.ILLEGAL_TRANSITION,
+                ).filter(Q(status=ExceptionStatus.OPEN) | Q(resolved_by__isnull=False))
+            )
+        )
         .order_by("parcel_id", "occurred_at", "event_id")
         .values_list("parcel_id", "occurred_at", "parcel__station_id", "parcel__village_id")
     )
