@@ -126,6 +126,31 @@ def test_body_parser_units():
     assert e.value.code == "invalid_epcis"
 
 
+def test_event_times_out_of_range_and_ids_with_a_newline_are_refused(station, regions):
+    announce(1)
+    tn = "ZT0000000000"
+    bad = [
+        ev(tn, sm.RECEIVED_AT_COUNTY, 1) | {"occurred_at": "9999-12-31T23:00:00-05:00"},
+        ev(tn, sm.RECEIVED_AT_COUNTY, 1) | {"occurred_at": "0001-01-01T01:00:00+05:00"},
+        ev(tn, sm.RECEIVED_AT_COUNTY, 1) | {"occurred_at": "1999-12-31T23:00:00+00:00"},
+        ev(tn, sm.RECEIVED_AT_COUNTY, 1)
+        | {"occurred_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()},
+        ev(tn, sm.RECEIVED_AT_COUNTY, 1) | {"event_id": "x" * 64 + "\n"},
+        ev(tn, sm.RECEIVED_AT_COUNTY, 1) | {"event_id": "ok\n"},
+    ]
+    for e in bad:
+        with pytest.raises(ApplicationError) as exc:
+            services.scan_events_record(scope=NATIONAL, events=[e])
+        assert exc.value.code == "invalid_batch"
+        field = exc.value.details["errors"][0]["field"]
+        assert field == ("event_id" if "\n" in e["event_id"] else "occurred_at")
+    assert ScanEvent.objects.count() == 1  # the announcement only
+    ok = ev(tn, sm.RECEIVED_AT_COUNTY, 1) | {
+        "occurred_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=30)).isoformat()
+    }
+    assert services.scan_events_record(scope=NATIONAL, events=[ok])[0]["status"] == "applied"
+
+
 # --- the set-based apply against a clean derivation ---------------------------------------
 
 

@@ -47,7 +47,11 @@ MAX_WEIGHT_G = 100_000_000  # 100 t: anything above is a typo
 MAX_COD_FEN = 10**10
 TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{4,40}$")
 PHONE_RE = re.compile(r"^\+?\d{7,15}$")
-EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # \Z: no trailing newline
+# a scan's time: not before the platform's era, not days ahead (a device's wrong clock
+# would otherwise fix a parcel's final state), and always convertible to UTC
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+MAX_CLOCK_AHEAD = dt.timedelta(days=2)
 
 
 def _err(errors: list[dict[str, Any]], row: int, fld: str, message: str) -> None:
@@ -502,6 +506,18 @@ def _parse_events(events: Sequence[Any]) -> tuple[list[EventIn], list[dict[str, 
                 at = None
         if not isinstance(at, dt.datetime) or at.tzinfo is None:
             _err(errors, i, "occurred_at", "an ISO 8601 time with a time zone")
+        else:
+            try:
+                utc = at.astimezone(dt.UTC)
+            except (OverflowError, ValueError):
+                utc = None
+            if utc is None or not EARLIEST_EVENT <= utc <= timezone.now() + MAX_CLOCK_AHEAD:
+                _err(
+                    errors,
+                    i,
+                    "occurred_at",
+                    "between 2000-01-01 and two days from now (check the device's clock)",
+                )
         if len(errors) == before:
             out.append(
                 EventIn(
