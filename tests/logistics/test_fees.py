@@ -76,15 +76,16 @@ def test_aging_sweeps_fees(station):
 
 def test_summary_and_api_per_station_and_month(station, regions, make_user, api_client):
     other = make_station("520204106202", StationStatus.ACTIVE)
-    for n, st, at in ((1, station, T0), (2, station, T0 + 30 * DAY), (3, other, T0)):
+    # a month earlier (scan times must not lie days ahead of the clock)
+    for n, st, at in ((1, station, T0), (2, station, T0 - 30 * DAY), (3, other, T0)):
         p = parcel_at_station(st, n, at=at, village_code=st.region_id)
         event(p, sm.PICKED_UP, at + dt.timedelta(hours=2), st)
-    fees.accrue(scope=NATIONAL, until=T0 + 40 * DAY)
+    fees.accrue(scope=NATIONAL, until=T0 + 10 * DAY)
     rows = fees.fee_summary(scope=NATIONAL)
     assert [(r["station_code"], r["month"], r["down_count"], r["total_fen"]) for r in rows] == [
-        (station.code, "2026-12", 1, 50),
         (station.code, "2026-11", 1, 50),
         (other.code, "2026-11", 1, 50),
+        (station.code, "2026-10", 1, 50),
     ]
     op = make_user(Role.STATION_OPERATOR, stations=[station.pk])
     r = api_client(op).get("/api/v1/logistics/fees")
