@@ -1,0 +1,168 @@
+"""Runs: defects found in review — the driver's drop vs the station's receive, taps
+repeated after an illegal answer, returns waiting at the station, locks, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+
+from cunzhan.logistics import plans, runs, services
+from cunzhan.logistics import statemachine as sm
+from cunzhan.logistics.models import (
+    Parcel,
+    ParcelException,
+    PlanItem,
+    ScanEvent,
+)
+from tests.factories.plans import (
+    DAY,
+    EARLY,
+    NATIONAL,
+    booked_shipment,
+    refused_parcel,
+    sorted_parcels,
+    van,
+    village_stations,
+)
+
+COUNTY = "520204"
+
+
+@pytest.fixture
+def planned(regions, make_user):
+    driver = make_user("driver", regions=[COUNTY])
+    v = van(COUNTY)
+    plans.vehicle_update(scope=NATIONAL, vehicle=v, driver_id=driver.pk)
+    a, b = village_stations(COUNTY, "520204106", 2)
+    drops = sorted_parcels(a, 3)
+    ship = booked_shipment(b)
+    ret = refused_parcel(b)
+    plan = plans.plan_build(scope=NATIONAL, county_code=COUNTY, day=DAY, time_limit=1)
+    route = plan.routes.get()
+    stops = {s.station_id: s for s in route.stops.all()}
+    return {
+        "driver": driver,
+        "route": route,
+        "a": a,
+        "b": b,
+        "stop_a": stops[a.pk],
+        "stop_b": stops[b.pk],
+        "drops": drops,
+        "ship": ship,
+        "ret": ret,
+    }
+
+
+def _event(p: Parcel, type_: str, at: dt.datetime, station_code: str = "") -> dict:
+    return {
+        "event_id": f"t-{p.tracking_number}-{type_}",
+        "carrier": p.carrier.code,
+        "tracking_number": p.tracking_number,
+        "type": type_,
+        "occurred_at": at,
+        "station_code": station_code,
+    }
+
+
+def _operator(make_user, station) -> Client:
+    c = Client()
+    c.force_login(make_user("station_operator", regions=[COUNTY], stations=[station.pk]))
+    return c
+
+
+# --- 1. the driver's drop and the station's receive ---------------------------------------
+
+
+def test_parcels_received_by_the_operator_first_count_as_dropped(planned, make_user):
+    d = planned["driver"]
+    run = runs.run_start(scope=NATIONAL, route=planned["route"], actor=d)
+    runs.run_load(scope=NATIONAL, run=run, actor=d)
+    first = planned["drops"][0]
+    op = _operator(make_user, planned["a"])
+    r = op.post(f"/logistics/stations/{planned['a'].pk}/receive/", {"lines": first.tracking_number})
+    assert r.status_code == 200
+    assert Parcel.objects.get(pk=first.pk).state == sm.AT_STATION
+    result = runs.run_drop(scope=NATIONAL, run=run, stop=planned["stop_a"], actor=d)
+    assert (result.sent, result.applied, result.illegal) == (2, 2, 0)
+    stop = PlanItem.objects.get(parcel=first).stop
+    assert stop.dropped == 3
+    assert (
+        not ScanEvent.objects.filter(event_id__startswith="run", type=sm.AT_STATION)
+        .filter(parcel=first)
+        .exists()
+    )
+    assert not ParcelException.objects.exists()
+
+
+def test_the_receive_page_reports_parcels_the_driver_dropped_as_already_received(
+    planned, make_user
+):
+    d = planned["driver"]
+    run = runs.run_start(scope=NATIONAL, route=planned["route"], actor=d)
+    first, second, third = planned["drops"]
+    runs.run_load(scope=NATIONAL, run=run, actor=d)
+    runs.run_drop(
+        scope=NATIONAL,
+        run=run,
+        stop=planned["stop_a"],
+        actor=d,
+        tracking_numbers=[first.tracking_number, second.tracking_number],
+    )
+    events = ScanEvent.objects.count()
+    op = _operator(make_user, planned["a"])
+    url = f"/logistics/stations/{planned['a'].pk}/receive/"
+    r = op.post(url, {"lines": first.tracking_number})
+    assert r.status_code == 200
+    assert "已在本站" in r.content.decode() and first.tracking_number in r.content.decode()
+    assert ScanEvent.objects.count() == events
+    # a stale one-tap form naming a dropped parcel and one still loaded
+    r = op.post(url, {"action": "all", "parcel": [str(second.uuid), str(third.uuid)]})
+    assert r.status_code == 200 and "已在本站" in r.content.decode()
+    assert Parcel.objects.get(pk=third.pk).state == sm.AT_STATION
+    assert ScanEvent.objects.count() == events + 1
+    assert not ParcelException.objects.exists()
+
+
+def test_a_drop_tap_repeated_after_an_illegal_load_does_not_lock_the_stop(planned):
+    d = planned["driver"]
+    bad, *good = planned["drops"]
+    # damaged at the centre after the plan was built: loading it is illegal
+    services.scan_events_record(
+        scope=NATIONAL,
+        events=[_event(bad, sm.DAMAGED, EARLY + dt.timedelta(minutes=30))],
+        actor=None,
+    )
+    run = runs.run_start(scope=NATIONAL, route=planned["route"], actor=d)
+    first = runs.run_drop(
+        scope=NATIONAL,
+        run=run,
+        stop=planned["stop_a"],
+        actor=d,
+        tracking_numbers=[bad.tracking_number],
+    )
+    assert first.illegal == 1 and first.applied == 0
+    again = runs.run_drop(scope=NATIONAL, run=run, stop=planned["stop_a"], actor=d)
+    assert again.applied == 2
+    assert all(Parcel.objects.get(pk=p.pk).state == sm.AT_STATION for p in good)
+    assert runs.run_drop(scope=NATIONAL, run=run, stop=planned["stop_a"], actor=d).sent == 0
+    assert ScanEvent.objects.filter(parcel=bad, type=sm.AT_STATION).count() == 0
+    assert ScanEvent.objects.filter(parcel=bad, type=sm.LOADED).count() == 1
+
+
+def test_a_load_tap_repeated_after_an_illegal_answer_sends_nothing_again(planned):
+    d = planned["driver"]
+    bad = planned["drops"][0]
+    services.scan_events_record(
+        scope=NATIONAL, events=[_event(bad, sm.DAMAGED, EARLY + dt.timedelta(minutes=30))]
+    )
+    run = runs.run_start(scope=NATIONAL, route=planned["route"], actor=d)
+    assert runs.run_load(scope=NATIONAL, run=run, actor=d).as_dict() == {
+        "sent": 3,
+        "applied": 2,
+        "illegal": 1,
+    }
+    again = runs.run_load(scope=NATIONAL, run=run, actor=d)
+    assert again.as_dict() == {"sent": 0, "applied": 0, "illegal": 0}
+    assert ParcelException.objects.filter(parcel=bad).count() == 1
