@@ -21,6 +21,7 @@ from tests.factories.plans import (
     EARLY,
     NATIONAL,
     booked_shipment,
+    county_centre,
     refused_parcel,
     sorted_parcels,
     van,
@@ -166,3 +167,46 @@ def test_a_load_tap_repeated_after_an_illegal_answer_sends_nothing_again(planned
     again = runs.run_load(scope=NATIONAL, run=run, actor=d)
     assert again.as_dict() == {"sent": 0, "applied": 0, "illegal": 0}
     assert ParcelException.objects.filter(parcel=bad).count() == 1
+
+
+# --- 2. a damaged parcel waits at the station only when damaged there ---------------------
+
+
+def test_only_parcels_damaged_at_their_station_wait_there_for_the_pickup(regions, make_user):
+    driver = make_user("driver", regions=[COUNTY])
+    v = van(COUNTY)
+    plans.vehicle_update(scope=NATIONAL, vehicle=v, driver_id=driver.pk)
+    (b,) = village_stations(COUNTY, "520204106", 1)
+    centre = county_centre(COUNTY)
+    at_centre, on_van = sorted_parcels(b, 2)
+    at_centre_events = [
+        _event(at_centre, sm.DAMAGED, EARLY + dt.timedelta(minutes=30), centre.code)
+    ]
+    on_van_events = [
+        _event(on_van, sm.LOADED, EARLY + dt.timedelta(minutes=20), centre.code),
+        _event(on_van, sm.DAMAGED, EARLY + dt.timedelta(minutes=40)),
+    ]
+    services.scan_events_record(scope=NATIONAL, events=at_centre_events + on_van_events)
+    (here,) = sorted_parcels(b, 1)
+    services.scan_events_record(
+        scope=NATIONAL,
+        events=[
+            _event(here, sm.LOADED, EARLY + dt.timedelta(minutes=20), centre.code),
+            _event(here, sm.AT_STATION, EARLY + dt.timedelta(minutes=40), b.code),
+            _event(here, sm.DAMAGED, EARLY + dt.timedelta(minutes=50), b.code),
+        ],
+    )
+    assert {p.state for p in Parcel.objects.filter(pk__in=[at_centre.pk, on_van.pk, here.pk])} == {
+        sm.DAMAGED
+    }
+    assert set(plans.returns_waiting_at([b.pk])) == {here}
+    plan = plans.plan_build(scope=NATIONAL, county_code=COUNTY, day=DAY, time_limit=1)
+    stop = plan.routes.get().stops.get()
+    assert set(stop.items.filter(kind="return").values_list("parcel_id", flat=True)) == {here.pk}
+    run = runs.run_start(scope=NATIONAL, route=stop.route, actor=driver)
+    picked = runs.run_pickup(scope=NATIONAL, run=run, stop=stop, actor=driver)
+    assert picked["returns"] == 1
+    assert Parcel.objects.get(pk=here.pk).state == sm.COLLECTED
+    for p in (at_centre, on_van):
+        assert Parcel.objects.get(pk=p.pk).state == sm.DAMAGED
+        assert not PlanItem.objects.filter(parcel=p).exists()

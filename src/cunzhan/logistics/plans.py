@@ -3,7 +3,7 @@
 
 Loads at the county's cut-off: a station's drop is every parcel ``sorted`` for it at the
 centre; its pickup is every shipment ``booked`` there and every parcel waiting there to
-go back (``return_due``, ``refused``, ``damaged``). Two load dimensions: kg (rounded up
+go back (:func:`returns_waiting_at`). Two load dimensions: kg (rounded up
 per station) and pieces. Times are seconds since the plan day's local midnight.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from cunzhan.accounts.models import User
@@ -31,7 +31,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Parcel, Shipment, ShipmentState
+from cunzhan.logistics.models import Parcel, ScanEvent, Shipment, ShipmentState
 from cunzhan.logistics.plan_models import (
     DailyPlan,
     PlanItem,
@@ -51,7 +51,7 @@ from cunzhan.logistics.planning.distances import (
 from cunzhan.logistics.planning.problem import Client, Depot, Problem, VehicleType
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 
-RETURN_STATES = (sm.RETURN_DUE, sm.REFUSED, sm.DAMAGED)
+RETURN_STATES = (sm.RETURN_DUE, sm.REFUSED)  # waiting at the station whatever the scan
 SERVICE_BASE_S = 180  # park, greet, sign: per stop
 SERVICE_PER_PIECE_S = 6  # hand over / take one piece
 DAY_S = 86_400
@@ -285,6 +285,25 @@ def cutoff_at(*, county_code: str, day: dt.date) -> dt.datetime:
     return local_dt(day, _secs(cutoff))
 
 
+def returns_waiting_at(station_ids: Sequence[int]) -> QuerySet[Parcel]:
+    """The parcels waiting at these stations to go back up (the one rule of the plan's
+    pickup load and the driver's pickup): ``return_due`` or ``refused``, or ``damaged``
+    when the (last) damaged scan was made at the parcel's own station — a parcel
+    damaged at the county centre or on the van is not at the station."""
+    damaged_at = (
+        ScanEvent.objects.filter(parcel_id=OuterRef("pk"), type=sm.DAMAGED)
+        .order_by("-occurred_at", "-id")
+        .values("station_id")[:1]
+    )
+    return (
+        Parcel.objects.filter(station_id__in=list(station_ids))
+        .annotate(damaged_at_station=Subquery(damaged_at))
+        .filter(
+            Q(state__in=RETURN_STATES) | Q(state=sm.DAMAGED, damaged_at_station=F("station_id"))
+        )
+    )
+
+
 def loads_at_cutoff(*, county: Region, cutoff: dt.datetime) -> dict[int, _Load]:
     """What each station of the county gets and sends on the day of ``cutoff``."""
     in_county = RegionScope.for_regions([county.code])
@@ -306,7 +325,7 @@ def loads_at_cutoff(*, county: Region, cutoff: dt.datetime) -> dict[int, _Load]:
     )
     for p in drops.order_by("id"):
         load(p.station_id).drops.append(p)  # type: ignore[arg-type]
-    returns = Parcel.objects.filter(station_id__in=list(stations), state__in=RETURN_STATES)
+    returns = returns_waiting_at(list(stations))
     for p in returns.order_by("id"):
         load(p.station_id).returns.append(p)  # type: ignore[arg-type]
     booked = Shipment.objects.filter(

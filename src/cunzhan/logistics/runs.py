@@ -22,7 +22,6 @@ from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     Carrier,
     ExceptionStatus,
-    Parcel,
     ParcelException,
     ScanEvent,
     Shipment,
@@ -37,7 +36,7 @@ from cunzhan.logistics.plan_models import (
     Run,
     RunStatus,
 )
-from cunzhan.logistics.plans import RETURN_STATES, plans_in_scope
+from cunzhan.logistics.plans import plans_in_scope, returns_waiting_at
 
 DEVICE = "cunzhan-driver"
 MAX_ODOMETER_KM = Decimal("9999999")
@@ -383,9 +382,7 @@ def run_pickup(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> d
             PlanItem(
                 stop=stop, kind=PlanItem.Kind.RETURN, parcel=p, weight_g=p.weight_g, planned=False
             )
-            for p in Parcel.objects.filter(station=station, state__in=RETURN_STATES).exclude(
-                pk__in=known_p
-            )
+            for p in returns_waiting_at([station.pk]).exclude(pk__in=known_p)
         ]
         PlanItem.objects.bulk_create(extra)
         ship_items = list(
