@@ -210,3 +210,42 @@ def test_only_parcels_damaged_at_their_station_wait_there_for_the_pickup(regions
     for p in (at_centre, on_van):
         assert Parcel.objects.get(pk=p.pk).state == sm.DAMAGED
         assert not PlanItem.objects.filter(parcel=p).exists()
+
+
+# --- 3. / 4. locks ----------------------------------------------------------------------
+
+
+def _locked_tables(queries) -> set[str]:
+    return {
+        t
+        for q in queries
+        if "FOR UPDATE" in q["sql"]
+        for t in (
+            "logistics_planstop",
+            "logistics_dailyplan",
+            "logistics_planroute",
+            "logistics_run",
+        )
+        if f'FROM "{t}"' in q["sql"]
+    }
+
+
+def test_pickup_locks_the_stop_and_adds_each_late_item_once(planned):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    d = planned["driver"]
+    run = runs.run_start(scope=NATIONAL, route=planned["route"], actor=d)
+    late = booked_shipment(planned["b"], pieces=1, weight_g=3000)
+    with CaptureQueriesContext(connection) as ctx:
+        runs.run_pickup(scope=NATIONAL, run=run, stop=planned["stop_b"], actor=d)
+    runs.run_pickup(scope=NATIONAL, run=run, stop=planned["stop_b"], actor=d)
+    assert PlanItem.objects.filter(shipment=late).count() == 1
+    if connection.features.has_select_for_update:
+        assert "logistics_planstop" in _locked_tables(ctx.captured_queries)
+    else:  # SQLite: one writer at a time; the lock is asked all the same
+        assert any(
+            "logistics_planstop" in q["sql"] and q["sql"].startswith("SELECT")
+            for q in ctx.captured_queries
+        )
+

@@ -358,6 +358,8 @@ def run_pickup(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> d
     _may_drive(run.route, actor)
     with transaction.atomic():
         _open(run)
+        # two taps at once would both read the items and insert the same extras
+        stop = _lock_stop(stop)
         run_arrive(scope=scope, run=run, stop=stop, actor=actor)
         now = timezone.now()
         station = stop.station
