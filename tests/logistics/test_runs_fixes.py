@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
+from cunzhan.core.errors import ApplicationError
 from cunzhan.logistics import plans, runs, services
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
@@ -249,3 +250,28 @@ def test_pickup_locks_the_stop_and_adds_each_late_item_once(planned):
             for q in ctx.captured_queries
         )
 
+
+def test_run_start_locks_the_plan_and_answers_409_when_the_route_was_rebuilt_away(planned):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    d = planned["driver"]
+    route = planned["route"]
+    with CaptureQueriesContext(connection) as ctx:
+        runs.run_start(scope=NATIONAL, route=route, actor=d)
+    if connection.features.has_select_for_update:
+        assert {"logistics_dailyplan", "logistics_planroute"} <= _locked_tables(
+            ctx.captured_queries
+        )
+    else:
+        assert any("logistics_dailyplan" in q["sql"] for q in ctx.captured_queries)
+    # a route deleted by a rebuild (which holds the plan's lock) is a clear 409, not a 500
+    gone = plans.plan_build(
+        scope=NATIONAL, county_code=COUNTY, day=DAY + dt.timedelta(days=1), time_limit=1
+    )
+    stale = gone.routes.first()
+    assert stale is not None
+    gone.delete()
+    with pytest.raises(ApplicationError) as exc:
+        runs.run_start(scope=NATIONAL, route=stale, actor=d)
+    assert exc.value.status == 409 and exc.value.code == "plan_rebuilt"

@@ -130,7 +130,16 @@ def run_start(*, scope: RegionScope, route: PlanRoute, actor: Any, odometer_km: 
     _may_drive(route, actor)
     km = _odometer(odometer_km)
     with transaction.atomic():
-        locked = PlanRoute.objects.select_for_update().get(pk=route.pk)
+        # the plan first, as a rebuild does (plans._store): a rebuild cannot delete the
+        # route while its run is being created
+        plan = DailyPlan.objects.select_for_update().filter(pk=route.plan_id).first()
+        locked = PlanRoute.objects.select_for_update().filter(pk=route.pk).first()
+        if plan is None or locked is None:
+            raise ApplicationError(
+                "the plan was rebuilt meanwhile: open today's routes again",
+                code="plan_rebuilt",
+                status=409,
+            )
         if Run.objects.filter(route=locked).exists():
             raise ApplicationError("this route's run has already started", code="run_started")
         run = Run.objects.create(
