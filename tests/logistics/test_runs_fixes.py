@@ -275,3 +275,30 @@ def test_run_start_locks_the_plan_and_answers_409_when_the_route_was_rebuilt_awa
     with pytest.raises(ApplicationError) as exc:
         runs.run_start(scope=NATIONAL, route=stale, actor=d)
     assert exc.value.status == 409 and exc.value.code == "plan_rebuilt"
+
+
+# --- 5. one rule for collecting shipments ------------------------------------------------
+
+
+def test_the_pickup_collects_shipments_by_the_rule_of_shipment_collect(planned, monkeypatch):
+    from cunzhan.logistics import shipments
+    from cunzhan.logistics.models import Shipment
+
+    d = planned["driver"]
+    cancelled = booked_shipment(planned["b"], pieces=1, weight_g=2000)
+    shipments.shipment_cancel(scope=NATIONAL, shipment=cancelled)
+    calls = []
+    real = shipments.shipments_collect_many
+
+    def spy(**kw):
+        calls.append(set(kw["shipment_ids"]))
+        return real(**kw)
+
+    monkeypatch.setattr(shipments, "shipments_collect_many", spy)
+    run = runs.run_start(scope=NATIONAL, route=planned["route"], actor=d)
+    picked = runs.run_pickup(scope=NATIONAL, run=run, stop=planned["stop_b"], actor=d)
+    assert picked["shipments"] == 1 and calls == [{planned["ship"].pk}]
+    assert Shipment.objects.get(pk=cancelled.pk).state == "cancelled"
+    # the bulk rule is the single one's: only from the states shipment_collect allows
+    assert real(shipment_ids=[cancelled.pk, planned["ship"].pk], at=EARLY) == set()
+    assert shipments.COLLECT_FROM == ("booked",)

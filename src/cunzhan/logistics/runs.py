@@ -17,7 +17,7 @@ from django.utils import timezone
 from cunzhan.accounts.roles import Role
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
 from cunzhan.core.scope import RegionScope
-from cunzhan.logistics import services
+from cunzhan.logistics import services, shipments
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     Carrier,
@@ -402,14 +402,7 @@ def run_pickup(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> d
             )
         )
         ids = [it.shipment_id for it in ship_items if it.shipment_id is not None]
-        collectable = set(
-            Shipment.objects.select_for_update()
-            .filter(pk__in=ids, state=ShipmentState.BOOKED)
-            .values_list("pk", flat=True)
-        )
-        Shipment.objects.filter(pk__in=collectable).update(
-            state=ShipmentState.COLLECTED, collected_at=now, updated_at=now
-        )
+        collectable = shipments.shipments_collect_many(shipment_ids=ids, at=now)
         PlanItem.objects.filter(
             pk__in=[it.pk for it in ship_items if it.shipment_id in collectable]
         ).update(done_at=now)
