@@ -302,3 +302,76 @@ def test_the_pickup_collects_shipments_by_the_rule_of_shipment_collect(planned, 
     # the bulk rule is the single one's: only from the states shipment_collect allows
     assert real(shipment_ids=[cancelled.pk, planned["ship"].pk], at=EARLY) == set()
     assert shipments.COLLECT_FROM == ("booked",)
+
+
+# --- 6. bad input and races: clear errors, no 500 ---------------------------------------
+
+
+@pytest.mark.parametrize("reading", ["NaN", "nan", "sNaN", "inf", "-Infinity", "Infinity"])
+def test_a_non_finite_odometer_reading_is_refused(planned, reading):
+    d = planned["driver"]
+    with pytest.raises(ApplicationError) as exc:
+        runs.run_start(scope=NATIONAL, route=planned["route"], actor=d, odometer_km=reading)
+    assert exc.value.code == "invalid_run" and "odometer" in exc.value.message
+
+
+def test_the_driver_page_answers_a_nan_odometer_with_a_message(planned):
+    from cunzhan.logistics.models import Run
+
+    c = Client()
+    c.force_login(planned["driver"])
+    url = f"/logistics/routes/{planned['route'].pk}/start/"
+    r = c.post(url, {"odometer_km": "NaN"}, follow=True)
+    assert r.status_code == 200 and "odometer" in r.content.decode()
+    assert not Run.objects.exists()
+
+
+def test_vehicle_pages_refuse_a_driver_id_that_is_not_a_number(regions, make_user):
+    from cunzhan.logistics.models import Vehicle
+
+    v = van(COUNTY)
+    manager = make_user("county_manager", regions=[COUNTY])
+    c = Client()
+    c.force_login(manager)
+    form = {
+        "name": "车9",
+        "capacity_kg": "800",
+        "capacity_pieces": "100",
+        "shift_start": "07:30",
+        "shift_end": "18:30",
+        "driver_id": "abc",
+        "county": COUNTY,
+        "active": "on",
+    }
+    r = c.post("/logistics/vehicles/", form)
+    assert r.status_code == 400 and "driver" in r.content.decode()
+    r = c.post(f"/logistics/vehicles/{v.pk}/", {**form, "name": v.name})
+    assert r.status_code == 400 and "driver" in r.content.decode()
+    assert Vehicle.objects.count() == 1 and Vehicle.objects.get().driver_id is None
+    for bad in ("abc", "99999999999999999999999"):
+        with pytest.raises(ApplicationError) as exc:
+            plans.vehicle_update(scope=NATIONAL, vehicle=v, driver_id=bad)
+        assert exc.value.code == "invalid_driver"
+        with pytest.raises(ApplicationError) as exc:
+            plans.vehicle_update(scope=NATIONAL, vehicle=v, depot_id=bad)
+        assert exc.value.code == "invalid_depot"
+
+
+def test_the_same_vehicle_name_added_at_the_same_moment_is_a_409(regions, monkeypatch):
+    van(COUNTY, name="车7")
+    # the other request's insert lands between our check and our insert
+    monkeypatch.setattr(plans, "_name_taken", lambda *a, **k: False)
+    with pytest.raises(ApplicationError) as exc:
+        van(COUNTY, name="车7")
+    assert exc.value.status == 409 and exc.value.code == "duplicate_vehicle"
+
+
+def test_two_first_plans_of_a_day_at_the_same_moment_give_a_409(planned, monkeypatch):
+    from cunzhan.logistics.models import DailyPlan
+
+    # the other build stored the day's first plan after our read: we see none
+    monkeypatch.setattr(plans, "_existing_plan", lambda county, day: None)
+    with pytest.raises(ApplicationError) as exc:
+        plans.plan_build(scope=NATIONAL, county_code=COUNTY, day=DAY, time_limit=1)
+    assert exc.value.status == 409 and exc.value.code == "plan_conflict"
+    assert DailyPlan.objects.get().routes.get() == planned["route"]

@@ -104,7 +104,10 @@ def _odometer(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        km = Decimal(str(value)).quantize(Decimal("0.1"))
+        raw = Decimal(str(value).strip())
+        if not raw.is_finite():  # NaN, Infinity: not a reading
+            raise InvalidOperation
+        km = raw.quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError):
         raise ApplicationError("odometer: kilometres, like 12345.6", code="invalid_run") from None
     if not Decimal(0) <= km <= MAX_ODOMETER_KM:
