@@ -375,3 +375,37 @@ def test_two_first_plans_of_a_day_at_the_same_moment_give_a_409(planned, monkeyp
         plans.plan_build(scope=NATIONAL, county_code=COUNTY, day=DAY, time_limit=1)
     assert exc.value.status == 409 and exc.value.code == "plan_conflict"
     assert DailyPlan.objects.get().routes.get() == planned["route"]
+
+
+# --- 7. no query per plan or per stop ---------------------------------------------------
+
+
+def _queries_on(ctx, table: str) -> int:
+    return sum(1 for q in ctx.captured_queries if f'"{table}"' in q["sql"])
+
+
+def test_plan_lists_and_the_run_report_do_not_query_per_plan_or_per_stop(
+    planned, make_user, api_client
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plans.plan_build(
+        scope=NATIONAL, county_code=COUNTY, day=DAY + dt.timedelta(days=1), time_limit=1
+    )
+    manager = make_user("county_manager", regions=[COUNTY])
+    c = Client()
+    c.force_login(manager)
+    with CaptureQueriesContext(connection) as page:
+        r = c.get("/logistics/plans/")
+    assert r.status_code == 200
+    assert _queries_on(page, "logistics_planroute") <= 1  # one joined count, not one per plan
+    api = api_client(manager)
+    with CaptureQueriesContext(connection) as listed:
+        r = api.get("/api/v1/logistics/plans")
+    assert r.status_code == 200 and sorted(p["routes"] for p in r.json()) == [1, 1]
+    assert _queries_on(listed, "logistics_planroute") <= 1
+    with CaptureQueriesContext(connection) as report:
+        out = runs.run_report(route=planned["route"])
+    assert len(out["stops"]) == 2 and out["drops_planned"] == 3
+    assert _queries_on(report, "logistics_planitem") == 1

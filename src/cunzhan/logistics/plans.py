@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from cunzhan.accounts.models import User
@@ -809,6 +809,11 @@ def plans_in_scope(*, scope: RegionScope) -> QuerySet[DailyPlan]:
     if scope.station_ids is not None and not scope.everything:
         return DailyPlan.objects.none()
     return DailyPlan.objects.filter(scope.q("county_id")).select_related("county")
+
+
+def plan_list(*, scope: RegionScope) -> QuerySet[DailyPlan]:
+    """Plans in scope, each with ``route_count`` (one query for a page of plans)."""
+    return plans_in_scope(scope=scope).annotate(route_count=Count("routes"))
 
 
 def plan_get(*, scope: RegionScope, plan_id: int) -> DailyPlan:

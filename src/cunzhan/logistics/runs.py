@@ -466,7 +466,7 @@ def run_report(*, route: PlanRoute) -> dict[str, Any]:
     except Run.DoesNotExist:
         run = None
     stops: list[dict[str, Any]] = []
-    for s in route.stops.select_related("station").order_by("position"):
+    for s in route.stops.select_related("station").prefetch_related("items").order_by("position"):
         planned_items = list(s.items.all())
         late = None
         if s.arrived_at is not None:
