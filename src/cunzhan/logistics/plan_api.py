@@ -304,7 +304,7 @@ def plan_summary(p: DailyPlan) -> dict[str, Any]:
         "feasible": p.feasible,
         "total_metres": p.total_metres,
         "total_cost_fen": p.total_cost_fen,
-        "routes": p.routes.count(),
+        "routes": p.route_count if hasattr(p, "route_count") else p.routes.count(),
         "unserved": len(p.unserved),
     }
 
@@ -411,7 +411,7 @@ def vehicle_patch(request: HttpRequest, vehicle_id: int, payload: VehiclePatch):
 def plans_list(request: HttpRequest, county: str = "", date: dt.date | None = None):
     """Plans in the caller's scope, newest day first (at most 200)."""
     user = _user(request, READ_ROLES)
-    qs = plans.plans_in_scope(scope=scope_for_user(user))
+    qs = plans.plan_list(scope=scope_for_user(user))
     if county:
         qs = qs.filter(county_id=county[:12])
     if date:

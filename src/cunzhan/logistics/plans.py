@@ -3,7 +3,7 @@
 
 Loads at the county's cut-off: a station's drop is every parcel ``sorted`` for it at the
 centre; its pickup is every shipment ``booked`` there and every parcel waiting there to
-go back (``return_due``, ``refused``, ``damaged``). Two load dimensions: kg (rounded up
+go back (:func:`returns_waiting_at`). Two load dimensions: kg (rounded up
 per station) and pieces. Times are seconds since the plan day's local midnight.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from cunzhan.accounts.models import User
@@ -31,7 +31,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Parcel, Shipment, ShipmentState
+from cunzhan.logistics.models import Parcel, ScanEvent, Shipment, ShipmentState
 from cunzhan.logistics.plan_models import (
     DailyPlan,
     PlanItem,
@@ -51,7 +51,7 @@ from cunzhan.logistics.planning.distances import (
 from cunzhan.logistics.planning.problem import Client, Depot, Problem, VehicleType
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 
-RETURN_STATES = (sm.RETURN_DUE, sm.REFUSED, sm.DAMAGED)
+RETURN_STATES = (sm.RETURN_DUE, sm.REFUSED)  # waiting at the station whatever the scan
 SERVICE_BASE_S = 180  # park, greet, sign: per stop
 SERVICE_PER_PIECE_S = 6  # hand over / take one piece
 DAY_S = 86_400
@@ -124,6 +124,22 @@ VEHICLE_FIELDS = (
 )
 
 
+def _whole(value: Any) -> bool:
+    """An id: a whole number (an int, or its digits as text)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return isinstance(value, int) and 0 < value < 2**63
+
+
+def _name_taken(county_id: str, name: str, exclude_pk: int | None = None) -> bool:
+    taken = Vehicle.objects.filter(county_id=county_id, name=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    return taken.exists()
+
+
 def _clean_vehicle(county: Region, data: dict[str, Any]) -> dict[str, Any]:
     """Validate a whole vehicle (create, or update merged over the stored values)."""
     out = dict(data)
@@ -149,7 +165,12 @@ def _clean_vehicle(county: Region, data: dict[str, Any]) -> dict[str, Any]:
     if end <= start:
         raise ApplicationError("shift_end must be after shift_start", code="invalid_vehicle")
     out["shift_start"], out["shift_end"] = start, end
-    depot = Station.objects.filter(pk=out.get("depot_id") or 0).first()
+    depot_id = out.get("depot_id")
+    if depot_id is not None and not _whole(depot_id):
+        raise ApplicationError(
+            f"depot: the county centre of {county.name} ({county.code})", code="invalid_depot"
+        )
+    depot = Station.objects.filter(pk=depot_id or 0).first()
     if (
         depot is None
         or depot.kind != StationKind.COUNTY_CENTRE
@@ -160,6 +181,11 @@ def _clean_vehicle(county: Region, data: dict[str, Any]) -> dict[str, Any]:
             f"depot: the county centre of {county.name} ({county.code})", code="invalid_depot"
         )
     driver_id = out.get("driver_id")
+    if driver_id and not _whole(driver_id):
+        raise ApplicationError(
+            f"driver: an active driver assigned to {county.name} (an id, not {driver_id!r})",
+            code="invalid_driver",
+        )
     if driver_id:
         driver = User.objects.filter(pk=driver_id, role=Role.DRIVER, is_active=True).first()
         if driver is None or not scope_for_user(driver).contains_code(county.code):
@@ -213,11 +239,19 @@ def vehicle_create(
             "active": active,
         },
     )
-    if Vehicle.objects.filter(county=county, name=data["name"]).exists():
+    if _name_taken(county.code, data["name"]):
         raise ApplicationError(
             f"the county already has a vehicle named {data['name']!r}", code="duplicate_vehicle"
         )
-    return Vehicle.objects.create(county=county, **data)
+    try:
+        with transaction.atomic():
+            return Vehicle.objects.create(county=county, **data)
+    except IntegrityError:  # the same name added at the same moment
+        raise ApplicationError(
+            f"the county already has a vehicle named {data['name']!r}",
+            code="duplicate_vehicle",
+            status=409,
+        ) from None
 
 
 def vehicle_update(*, scope: RegionScope, vehicle: Vehicle, **changes: Any) -> Vehicle:
@@ -230,17 +264,21 @@ def vehicle_update(*, scope: RegionScope, vehicle: Vehicle, **changes: Any) -> V
     merged = {k: getattr(vehicle, k) for k in VEHICLE_FIELDS}
     merged.update(changes)
     data = _clean_vehicle(vehicle.county, merged)
-    if (
-        Vehicle.objects.filter(county_id=vehicle.county_id, name=data["name"])
-        .exclude(pk=vehicle.pk)
-        .exists()
-    ):
+    if _name_taken(vehicle.county_id, data["name"], exclude_pk=vehicle.pk):
         raise ApplicationError(
             f"the county already has a vehicle named {data['name']!r}", code="duplicate_vehicle"
         )
     for k, v in data.items():
         setattr(vehicle, k, v)
-    vehicle.save()
+    try:
+        with transaction.atomic():
+            vehicle.save()
+    except IntegrityError:
+        raise ApplicationError(
+            f"the county already has a vehicle named {data['name']!r}",
+            code="duplicate_vehicle",
+            status=409,
+        ) from None
     return vehicle
 
 
@@ -285,6 +323,25 @@ def cutoff_at(*, county_code: str, day: dt.date) -> dt.datetime:
     return local_dt(day, _secs(cutoff))
 
 
+def returns_waiting_at(station_ids: Sequence[int]) -> QuerySet[Parcel]:
+    """The parcels waiting at these stations to go back up (the one rule of the plan's
+    pickup load and the driver's pickup): ``return_due`` or ``refused``, or ``damaged``
+    when the (last) damaged scan was made at the parcel's own station — a parcel
+    damaged at the county centre or on the van is not at the station."""
+    damaged_at = (
+        ScanEvent.objects.filter(parcel_id=OuterRef("pk"), type=sm.DAMAGED)
+        .order_by("-occurred_at", "-id")
+        .values("station_id")[:1]
+    )
+    return (
+        Parcel.objects.filter(station_id__in=list(station_ids))
+        .annotate(damaged_at_station=Subquery(damaged_at))
+        .filter(
+            Q(state__in=RETURN_STATES) | Q(state=sm.DAMAGED, damaged_at_station=F("station_id"))
+        )
+    )
+
+
 def loads_at_cutoff(*, county: Region, cutoff: dt.datetime) -> dict[int, _Load]:
     """What each station of the county gets and sends on the day of ``cutoff``."""
     in_county = RegionScope.for_regions([county.code])
@@ -306,7 +363,7 @@ def loads_at_cutoff(*, county: Region, cutoff: dt.datetime) -> dict[int, _Load]:
     )
     for p in drops.order_by("id"):
         load(p.station_id).drops.append(p)  # type: ignore[arg-type]
-    returns = Parcel.objects.filter(station_id__in=list(stations), state__in=RETURN_STATES)
+    returns = returns_waiting_at(list(stations))
     for p in returns.order_by("id"):
         load(p.station_id).returns.append(p)  # type: ignore[arg-type]
     booked = Shipment.objects.filter(
@@ -619,9 +676,48 @@ def _store(
     source: str,
     actor: Any,
 ) -> DailyPlan:
+    try:
+        return _store_locked(
+            county=county,
+            day=day,
+            cutoff=cutoff,
+            built=built,
+            result=result,
+            unserved=unserved,
+            seconds=seconds,
+            time_limit=time_limit,
+            source=source,
+            actor=actor,
+        )
+    except IntegrityError:  # the day's first plan stored by another build at the same moment
+        raise ApplicationError(
+            f"another plan of {county.name} for {day} was stored at the same moment: "
+            "open it, or build again",
+            code="plan_conflict",
+            status=409,
+        ) from None
+
+
+def _existing_plan(county: Region, day: dt.date) -> DailyPlan | None:
+    return DailyPlan.objects.select_for_update().filter(county=county, date=day).first()
+
+
+def _store_locked(
+    *,
+    county: Region,
+    day: dt.date,
+    cutoff: dt.datetime,
+    built: _Built,
+    result: planning_solver.Plan,
+    unserved: list[dict[str, Any]],
+    seconds: float,
+    time_limit: float,
+    source: str,
+    actor: Any,
+) -> DailyPlan:
     problem = built.problem
     with transaction.atomic():
-        existing = DailyPlan.objects.select_for_update().filter(county=county, date=day).first()
+        existing = _existing_plan(county, day)
         if existing is not None:
             if _plan_started(existing):
                 raise ApplicationError(
@@ -713,6 +809,11 @@ def plans_in_scope(*, scope: RegionScope) -> QuerySet[DailyPlan]:
     if scope.station_ids is not None and not scope.everything:
         return DailyPlan.objects.none()
     return DailyPlan.objects.filter(scope.q("county_id")).select_related("county")
+
+
+def plan_list(*, scope: RegionScope) -> QuerySet[DailyPlan]:
+    """Plans in scope, each with ``route_count`` (one query for a page of plans)."""
+    return plans_in_scope(scope=scope).annotate(route_count=Count("routes"))
 
 
 def plan_get(*, scope: RegionScope, plan_id: int) -> DailyPlan:

@@ -17,9 +17,16 @@ from django.utils import timezone
 from cunzhan.accounts.roles import Role
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
 from cunzhan.core.scope import RegionScope
-from cunzhan.logistics import services
+from cunzhan.logistics import services, shipments
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Carrier, Parcel, Shipment, ShipmentState
+from cunzhan.logistics.models import (
+    Carrier,
+    ExceptionStatus,
+    ParcelException,
+    ScanEvent,
+    Shipment,
+    ShipmentState,
+)
 from cunzhan.logistics.plan_models import (
     DailyPlan,
     PlanItem,
@@ -29,7 +36,7 @@ from cunzhan.logistics.plan_models import (
     Run,
     RunStatus,
 )
-from cunzhan.logistics.plans import RETURN_STATES, plans_in_scope
+from cunzhan.logistics.plans import plans_in_scope, returns_waiting_at
 
 DEVICE = "cunzhan-driver"
 MAX_ODOMETER_KM = Decimal("9999999")
@@ -97,7 +104,10 @@ def _odometer(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        km = Decimal(str(value)).quantize(Decimal("0.1"))
+        raw = Decimal(str(value).strip())
+        if not raw.is_finite():  # NaN, Infinity: not a reading
+            raise InvalidOperation
+        km = raw.quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError):
         raise ApplicationError("odometer: kilometres, like 12345.6", code="invalid_run") from None
     if not Decimal(0) <= km <= MAX_ODOMETER_KM:
@@ -106,15 +116,33 @@ def _odometer(value: Any) -> Decimal | None:
 
 
 def _open(run: Run) -> None:
-    if run.status != RunStatus.STARTED:
+    """Lock the run (a tap at a time per run, inside the caller's transaction) and check
+    that it is still open."""
+    status = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True)
+    if next(iter(status), None) != RunStatus.STARTED:
         raise ApplicationError("this run is finished", code="run_finished")
+
+
+def _lock_stop(stop: PlanStop) -> PlanStop:
+    """Lock the stop row (inside the caller's transaction): two taps on one stop at once
+    wait for each other."""
+    return PlanStop.objects.select_for_update().select_related("station").get(pk=stop.pk)
 
 
 def run_start(*, scope: RegionScope, route: PlanRoute, actor: Any, odometer_km: Any = None) -> Run:
     _may_drive(route, actor)
     km = _odometer(odometer_km)
     with transaction.atomic():
-        locked = PlanRoute.objects.select_for_update().get(pk=route.pk)
+        # the plan first, as a rebuild does (plans._store): a rebuild cannot delete the
+        # route while its run is being created
+        plan = DailyPlan.objects.select_for_update().filter(pk=route.plan_id).first()
+        locked = PlanRoute.objects.select_for_update().filter(pk=route.pk).first()
+        if plan is None or locked is None:
+            raise ApplicationError(
+                "the plan was rebuilt meanwhile: open today's routes again",
+                code="plan_rebuilt",
+                status=409,
+            )
         if Run.objects.filter(route=locked).exists():
             raise ApplicationError("this route's run has already started", code="run_started")
         run = Run.objects.create(
@@ -149,6 +177,29 @@ def _pick_items(items: list[PlanItem], tracking_numbers: list[str] | None) -> li
     return [by_tn[t] for t in dict.fromkeys(wanted)]
 
 
+def _event_id(run: Run, type_: str, item: PlanItem) -> str:
+    return f"run{run.pk}-{type_}-{item.pk}"
+
+
+def _stored(items: list[PlanItem], run: Run, type_: str) -> dict[int, bool]:
+    """The items whose event of ``type_`` is already stored: item id → applied (False
+    when the event was illegal and its exception is still open)."""
+    if not items:
+        return {}
+    by_eid = {_event_id(run, type_, it): it.pk for it in items}
+    stored = dict(ScanEvent.objects.filter(event_id__in=list(by_eid)).values_list("event_id", "pk"))
+    if not stored:
+        return {}
+    illegal = set(
+        ParcelException.objects.filter(
+            event_id__in=list(stored.values()),
+            problem=ParcelException.Problem.ILLEGAL_TRANSITION,
+            status=ExceptionStatus.OPEN,
+        ).values_list("event_id", flat=True)
+    )
+    return {by_eid[eid]: pk not in illegal for eid, pk in stored.items()}
+
+
 def _events(
     items: list[PlanItem], run: Run, type_: str, at: dt.datetime, station_code: str
 ) -> list[dict[str, Any]]:
@@ -158,7 +209,7 @@ def _events(
     codes = dict(Carrier.objects.filter(pk__in=ids).values_list("pk", "code"))
     return [
         {
-            "event_id": f"run{run.pk}-{type_}-{it.pk}",
+            "event_id": _event_id(run, type_, it),
             "carrier": codes[it.parcel.carrier_id],  # type: ignore[union-attr]
             "tracking_number": it.parcel.tracking_number,  # type: ignore[union-attr]
             "type": type_,
@@ -189,21 +240,27 @@ def _record(
     station_code: str,
     actor: Any,
 ) -> tuple[ScanResult, set[int]]:
-    """Send one event per item; answer the counts and the ids of the items whose event
-    was applied (or was already stored)."""
+    """Send one event per item whose event is not stored yet (a tap repeated after an
+    illegal answer must not send the same event id again with another time: the whole
+    batch would be refused); answer the counts and the ids of the items whose event was
+    applied, now or before."""
     if not items:
         return ScanResult(0, 0, 0), set()
-    events = _events(items, run, type_, at, station_code)
+    stored = _stored(items, run, type_)
+    ok = {pk for pk, applied_before in stored.items() if applied_before}
+    to_send = [it for it in items if it.pk not in stored]
+    if not to_send:
+        return ScanResult(0, 0, 0), ok
+    events = _events(to_send, run, type_, at, station_code)
     statuses = services.scan_events_record(scope=scope, events=events, actor=actor)
-    ok: set[int] = set()
     applied = illegal = 0
-    for it, s in zip(items, statuses, strict=True):
+    for it, s in zip(to_send, statuses, strict=True):
         if s["status"] == "illegal":
             illegal += 1
         else:
             applied += s["status"] == "applied"
             ok.add(it.pk)
-    return ScanResult(len(items), applied, illegal), ok
+    return ScanResult(len(to_send), applied, illegal), ok
 
 
 def run_load(
@@ -212,29 +269,33 @@ def run_load(
     """装车: a ``loaded`` event at the depot for the route's drops not loaded yet (all of
     them, or those scanned)."""
     _may_drive(run.route, actor)
-    _open(run)
-    pending = list(
-        PlanItem.objects.filter(
-            stop__route_id=run.route_id, kind=PlanItem.Kind.DROP, loaded_at__isnull=True
-        ).select_related("parcel")
-    )
-    items = _pick_items(pending, tracking_numbers)
-    now = timezone.now()
-    result, ok = _record(scope, items, run, sm.LOADED, now, run.route.vehicle.depot.code, actor)
-    PlanItem.objects.filter(pk__in=ok).update(loaded_at=now)
-    if run.loaded_at is None:
-        run.loaded_at = now
-        run.save(update_fields=["loaded_at"])
+    with transaction.atomic():
+        _open(run)
+        pending = list(
+            PlanItem.objects.filter(
+                stop__route_id=run.route_id, kind=PlanItem.Kind.DROP, loaded_at__isnull=True
+            ).select_related("parcel")
+        )
+        items = _pick_items(pending, tracking_numbers)
+        now = timezone.now()
+        depot = run.route.vehicle.depot.code
+        result, ok = _record(scope, items, run, sm.LOADED, now, depot, actor)
+        PlanItem.objects.filter(pk__in=ok).update(loaded_at=now)
+        if run.loaded_at is None:
+            run.loaded_at = now
+            run.save(update_fields=["loaded_at"])
     return result
 
 
 def run_arrive(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> PlanStop:
     """到达: the arrival time at the stop (the first tap counts)."""
     _may_drive(run.route, actor)
-    _open(run)
-    if stop.arrived_at is None:
-        stop.arrived_at = timezone.now()
-        stop.save(update_fields=["arrived_at"])
+    with transaction.atomic():
+        _open(run)
+        PlanStop.objects.filter(pk=stop.pk, arrived_at__isnull=True).update(
+            arrived_at=timezone.now()
+        )
+        stop.arrived_at = PlanStop.objects.get(pk=stop.pk).arrived_at
     return stop
 
 
@@ -247,31 +308,58 @@ def run_drop(
     tracking_numbers: list[str] | None = None,
 ) -> ScanResult:
     """卸货: ``at_station`` events for the stop's parcels not dropped yet (all, or those
-    scanned). A parcel not scanned at loading gets its ``loaded`` event first."""
+    scanned). A parcel not scanned at loading gets its ``loaded`` event first. A parcel
+    the station operator has already received here counts as dropped (nothing sent); a
+    parcel whose ``loaded`` event was illegal waits for its exception to be handled (it
+    does not hold up the rest of the stop)."""
     _may_drive(run.route, actor)
-    _open(run)
-    run_arrive(scope=scope, run=run, stop=stop, actor=actor)
-    pending = list(
-        stop.items.filter(kind=PlanItem.Kind.DROP, done_at__isnull=True).select_related("parcel")
-    )
-    items = _pick_items(pending, tracking_numbers)
-    now = timezone.now()
-    unloaded = [it for it in items if it.loaded_at is None]
-    if unloaded:
-        _r, ok_loaded = _record(
-            scope,
-            unloaded,
-            run,
-            sm.LOADED,
-            now - dt.timedelta(seconds=1),
-            run.route.vehicle.depot.code,
-            actor,
+    with transaction.atomic():
+        _open(run)
+        stop = _lock_stop(stop)
+        if stop.arrived_at is None:
+            stop.arrived_at = timezone.now()
+            stop.save(update_fields=["arrived_at"])
+        pending = list(
+            stop.items.filter(kind=PlanItem.Kind.DROP, done_at__isnull=True).select_related(
+                "parcel"
+            )
         )
-        PlanItem.objects.filter(pk__in=ok_loaded).update(loaded_at=now)
-    result, ok = _record(scope, items, run, sm.AT_STATION, now, stop.station.code, actor)
-    PlanItem.objects.filter(pk__in=ok).update(done_at=now)
-    stop.dropped = stop.items.filter(kind=PlanItem.Kind.DROP, done_at__isnull=False).count()
-    stop.save(update_fields=["dropped"])
+        items = _pick_items(pending, tracking_numbers)
+        now = timezone.now()
+        received = [
+            it
+            for it in items
+            if it.parcel is not None
+            and it.parcel.state == sm.AT_STATION
+            and it.parcel.station_id == stop.station_id
+        ]
+        items = [it for it in items if it not in received]
+        unloaded = [it for it in items if it.loaded_at is None]
+        blocked: set[int] = set()
+        if unloaded:
+            _r, ok_loaded = _record(
+                scope,
+                unloaded,
+                run,
+                sm.LOADED,
+                now - dt.timedelta(seconds=1),
+                run.route.vehicle.depot.code,
+                actor,
+            )
+            PlanItem.objects.filter(pk__in=ok_loaded).update(loaded_at=now)
+            not_ok = [it.pk for it in unloaded if it.pk not in ok_loaded]
+            # an illegal ``loaded`` holds the parcel back unless it is loaded all the same
+            blocked = set(
+                PlanItem.objects.filter(pk__in=not_ok)
+                .exclude(parcel__state=sm.LOADED)
+                .values_list("pk", flat=True)
+            )
+        to_drop = [it for it in items if it.pk not in blocked]
+        result, ok = _record(scope, to_drop, run, sm.AT_STATION, now, stop.station.code, actor)
+        result.illegal += len(blocked)
+        PlanItem.objects.filter(pk__in=ok | {it.pk for it in received}).update(done_at=now)
+        stop.dropped = stop.items.filter(kind=PlanItem.Kind.DROP, done_at__isnull=False).count()
+        stop.save(update_fields=["dropped"])
     return result
 
 
@@ -280,11 +368,13 @@ def run_pickup(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> d
     waiting there to go back gets a ``collected`` event — the planned ones and what was
     booked or refused since the plan was built (added to the stop, ``planned`` False)."""
     _may_drive(run.route, actor)
-    _open(run)
-    run_arrive(scope=scope, run=run, stop=stop, actor=actor)
-    now = timezone.now()
-    station = stop.station
     with transaction.atomic():
+        _open(run)
+        # two taps at once would both read the items and insert the same extras
+        stop = _lock_stop(stop)
+        run_arrive(scope=scope, run=run, stop=stop, actor=actor)
+        now = timezone.now()
+        station = stop.station
         known_s = set(stop.items.exclude(shipment=None).values_list("shipment_id", flat=True))
         known_p = set(
             stop.items.filter(kind=PlanItem.Kind.RETURN).values_list("parcel_id", flat=True)
@@ -306,9 +396,7 @@ def run_pickup(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> d
             PlanItem(
                 stop=stop, kind=PlanItem.Kind.RETURN, parcel=p, weight_g=p.weight_g, planned=False
             )
-            for p in Parcel.objects.filter(station=station, state__in=RETURN_STATES).exclude(
-                pk__in=known_p
-            )
+            for p in returns_waiting_at([station.pk]).exclude(pk__in=known_p)
         ]
         PlanItem.objects.bulk_create(extra)
         ship_items = list(
@@ -317,29 +405,24 @@ def run_pickup(*, scope: RegionScope, run: Run, stop: PlanStop, actor: Any) -> d
             )
         )
         ids = [it.shipment_id for it in ship_items if it.shipment_id is not None]
-        collectable = set(
-            Shipment.objects.select_for_update()
-            .filter(pk__in=ids, state=ShipmentState.BOOKED)
-            .values_list("pk", flat=True)
-        )
-        Shipment.objects.filter(pk__in=collectable).update(
-            state=ShipmentState.COLLECTED, collected_at=now, updated_at=now
-        )
+        collectable = shipments.shipments_collect_many(shipment_ids=ids, at=now)
         PlanItem.objects.filter(
             pk__in=[it.pk for it in ship_items if it.shipment_id in collectable]
         ).update(done_at=now)
-    returns = list(
-        stop.items.filter(kind=PlanItem.Kind.RETURN, done_at__isnull=True).select_related("parcel")
-    )
-    result, ok = _record(scope, returns, run, sm.COLLECTED, now, station.code, actor)
-    PlanItem.objects.filter(pk__in=ok).update(done_at=now)
-    stop.picked_shipments = stop.items.filter(
-        kind=PlanItem.Kind.SHIPMENT, done_at__isnull=False
-    ).count()
-    stop.picked_returns = stop.items.filter(
-        kind=PlanItem.Kind.RETURN, done_at__isnull=False
-    ).count()
-    stop.save(update_fields=["picked_shipments", "picked_returns"])
+        returns = list(
+            stop.items.filter(kind=PlanItem.Kind.RETURN, done_at__isnull=True).select_related(
+                "parcel"
+            )
+        )
+        result, ok = _record(scope, returns, run, sm.COLLECTED, now, station.code, actor)
+        PlanItem.objects.filter(pk__in=ok).update(done_at=now)
+        stop.picked_shipments = stop.items.filter(
+            kind=PlanItem.Kind.SHIPMENT, done_at__isnull=False
+        ).count()
+        stop.picked_returns = stop.items.filter(
+            kind=PlanItem.Kind.RETURN, done_at__isnull=False
+        ).count()
+        stop.save(update_fields=["picked_shipments", "picked_returns"])
     return {
         "shipments": len(collectable),
         "returns": result.applied,
@@ -351,22 +434,23 @@ def run_finish(
     *, scope: RegionScope, run: Run, actor: Any, odometer_km: Any = None, note: str = ""
 ) -> Run:
     _may_drive(run.route, actor)
-    _open(run)
     km = _odometer(odometer_km)
     if km is not None and run.odometer_start_km is not None and km < run.odometer_start_km:
         raise ApplicationError(
             f"odometer at the end ({km} km) is below the start ({run.odometer_start_km} km)",
             code="invalid_run",
         )
-    run.status = RunStatus.FINISHED
-    run.finished_at = timezone.now()
-    run.odometer_end_km = km
-    run.note = (note or "")[:300]
-    run.save(update_fields=["status", "finished_at", "odometer_end_km", "note"])
-    plan = run.route.plan
-    unfinished = plan.routes.exclude(run__status=RunStatus.FINISHED).exists()
-    if not unfinished:
-        DailyPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.DONE)
+    with transaction.atomic():
+        _open(run)
+        run.status = RunStatus.FINISHED
+        run.finished_at = timezone.now()
+        run.odometer_end_km = km
+        run.note = (note or "")[:300]
+        run.save(update_fields=["status", "finished_at", "odometer_end_km", "note"])
+        plan = run.route.plan
+        unfinished = plan.routes.exclude(run__status=RunStatus.FINISHED).exists()
+        if not unfinished:
+            DailyPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.DONE)
     return run
 
 
@@ -382,7 +466,7 @@ def run_report(*, route: PlanRoute) -> dict[str, Any]:
     except Run.DoesNotExist:
         run = None
     stops: list[dict[str, Any]] = []
-    for s in route.stops.select_related("station").order_by("position"):
+    for s in route.stops.select_related("station").prefetch_related("items").order_by("position"):
         planned_items = list(s.items.all())
         late = None
         if s.arrived_at is not None:

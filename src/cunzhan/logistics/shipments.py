@@ -190,6 +190,9 @@ def shipment_cancel(*, scope: RegionScope, shipment: Shipment, actor: Any = None
     )
 
 
+COLLECT_FROM: tuple[str, ...] = (ShipmentState.BOOKED,)
+
+
 def shipment_collect(
     *, scope: RegionScope, shipment: Shipment, actor: Any = None, at: dt.datetime | None = None
 ) -> Shipment:
@@ -204,11 +207,27 @@ def shipment_collect(
     return _transition(
         scope=scope,
         shipment=shipment,
-        allowed_from=(ShipmentState.BOOKED,),
+        allowed_from=COLLECT_FROM,
         to=ShipmentState.COLLECTED,
         what="collect",
         apply=apply,
     )
+
+
+def shipments_collect_many(*, shipment_ids: Any, at: dt.datetime) -> set[Any]:
+    """A run picked these shipments up (the driver's pickup tap): the rule of
+    :func:`shipment_collect` for many at once (locked, one update). Answers the ids
+    collected; a shipment not in a state it may be collected from is left as it is."""
+    with transaction.atomic():
+        ids = set(
+            Shipment.objects.select_for_update()
+            .filter(pk__in=list(shipment_ids), state__in=COLLECT_FROM)
+            .values_list("pk", flat=True)
+        )
+        Shipment.objects.filter(pk__in=ids).update(
+            state=ShipmentState.COLLECTED, collected_at=at, updated_at=at
+        )
+    return ids
 
 
 def shipment_scan_in(

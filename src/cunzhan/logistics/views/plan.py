@@ -107,7 +107,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("计划已生成。"))
                 return redirect("logistics:plan", plan_id=plan.pk)
-    plan_rows = list(plans.plans_in_scope(scope=scope).order_by("-date", "county_id")[:100])
+    plan_rows = list(plans.plan_list(scope=scope).order_by("-date", "county_id")[:100])
     return render(
         request,
         "logistics/plan/plans.html",

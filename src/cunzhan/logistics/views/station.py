@@ -7,6 +7,7 @@ docs/architecture.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -79,6 +80,36 @@ def station_home(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _received_here(scope: RegionScope, station: Station) -> Any:
+    """This station's parcels already received (``at_station`` here): confirming them
+    again would be an illegal event."""
+    return desk.station_waiting(scope=scope, station=station)
+
+
+def _uuids(values: set[str]) -> list[str]:
+    return [v for v in values if _is_uuid(v)]
+
+
+def _without_received(scope: RegionScope, station: Station, text: str) -> tuple[str, list[str]]:
+    """The scanned lines without those naming a parcel already received here (the
+    driver's drop came first): the lines left and those parcels' tracking numbers."""
+
+    def last(line: str) -> str:
+        parts = [p for p in re.split(r"[\s,;，；:]+", line.strip()) if p]
+        return parts[-1] if parts else ""
+
+    tokens = {last(line) for line in text.splitlines()} - {""}
+    here = set(
+        _received_here(scope, station)
+        .filter(tracking_number__in=tokens)
+        .values_list("tracking_number", flat=True)
+    )
+    if not here:
+        return text, []
+    kept = [line for line in text.splitlines() if last(line) not in here]
+    return "\n".join(kept), sorted(here)
+
+
 @login_required
 @require_perm(Perm.VIEW_NETWORK)
 def station_receive(request: HttpRequest, pk: int) -> HttpResponse:
@@ -96,9 +127,28 @@ def station_receive(request: HttpRequest, pk: int) -> HttpResponse:
                 for p in desk.station_to_receive(scope=scope, station=station)
                 if str(p.uuid) in wanted
             ]
+            already = list(
+                _received_here(scope, station)
+                .filter(uuid__in=_uuids(wanted))
+                .values_list("tracking_number", flat=True)
+            )
             lines = "\n".join(f"{p.carrier.code} {p.tracking_number}" for p in loaded)
         else:
-            lines = request.POST.get("lines", "")[:20_000]
+            lines, already = _without_received(
+                scope, station, request.POST.get("lines", "")[:20_000]
+            )
+        if already:
+            messages.info(
+                request,
+                _("已在本站，无需再确认：%(tns)s") % {"tns": "、".join(sorted(already)[:20])},
+            )
+            if not lines.strip():
+                parcels = list(desk.station_to_receive(scope=scope, station=station))
+                return render(
+                    request,
+                    "logistics/station/receive.html",
+                    _ctx(request, station, parcels=parcels, results=None, errors=None),
+                )
         try:
             if not lines.strip():
                 raise ApplicationError("nothing to confirm", code="invalid_scan")
