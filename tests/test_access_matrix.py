@@ -1070,7 +1070,7 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "logistics:station-receive": lambda w: [
         PagePost(
             {"pk": w.out.stations["village"].pk},
-            {"lines": w.out.parcel.tracking_number},  # type: ignore[union-attr]
+            {"lines": w.out.loaded.tracking_number},  # type: ignore[union-attr]
             effective=True,
         )
     ],

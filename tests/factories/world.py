@@ -87,6 +87,7 @@ class County:
     consent: Consent | None = None  # in force: a withdrawal would change it
     users: list[User] = field(default_factory=list)
     parcel: Parcel | None = None  # waiting at the village station, with a pickup code
+    loaded: Parcel | None = None  # on the van to the village station (to receive)
     exception: ParcelException | None = None  # an open exception on that parcel
     plan: dict[str, Any] = field(default_factory=dict)  # tests/factories/plans.world_plan
     # upward shipments at the village station: booked, collected (its fee accrued), at_county
@@ -162,10 +163,11 @@ def _import_csv(village: str, number: str, name: str, id_number: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _parcel(c: County, tag: str, seq: int) -> Parcel:
-    """A ZTO parcel announced for the county's village and scanned to its station."""
+def _parcel(c: County, tag: str, seq: int, upto: str = "at_station", tn: str = "") -> Parcel:
+    """A ZTO parcel announced for the county's village and scanned to its station (or
+    only up to ``upto``)."""
     national = RegionScope.national()
-    tn = f"W{c.code}{seq:02d}"
+    tn = tn or f"W{c.code}{seq:02d}"
     logistics_services.manifest_intake(
         scope=national,
         carrier_code="ZTO",
@@ -181,6 +183,7 @@ def _parcel(c: County, tag: str, seq: int) -> Parcel:
         ],
     )
     steps = ["received_at_county", "sorted", "loaded", "at_station"]
+    steps = steps[: steps.index(upto) + 1]
     t0 = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
     logistics_services.scan_events_record(
         scope=national,
@@ -247,6 +250,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
 
     national = RegionScope.national()
     c.parcel = _parcel(c, tag, seq)
+    c.loaded = _parcel(c, tag, seq, upto="loaded", tn=f"L{c.code}{seq:02d}")
     c.exception = ParcelException.objects.create(
         parcel=c.parcel, problem="illegal_transition", detail=f"{tag} probe exception"
     )
