@@ -14,6 +14,9 @@
    batches of ``--batch`` events as NDJSON from this process (the client), one after
    another; events/s over the whole run, the server's resident memory sampled every
    0.2 s (peak, and the mean of the first and of the last quarter: flat or growing).
+   ``--workers N``: N server processes (one per port) and N client connections, one
+   per server, each sending whole waves (disjoint parcels; wave i goes to connection
+   i mod N), in step order within a wave; the RSS figures are per process (the max).
 4. In the same run the same rows (new event ids) are loaded into the same table with
    ``COPY`` (PostgreSQL) or ``executemany`` in one transaction (SQLite): the reference.
 
@@ -51,6 +54,7 @@ CARRIERS = [  # share of the rural parcel volume (rough 2025 order of magnitude)
 ]
 FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LWN1bnpoYW4tMDAwMDA="
 T0 = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
+STEPS = ["received_at_county", "sorted", "loaded", "at_station", "picked_up"]
 
 
 def free_port() -> int:
@@ -148,7 +152,7 @@ def prepare(db_url: str, parcels: int, seed: int) -> tuple[str, list[tuple[str, 
 def event_batches(parcels: list[tuple[str, str, str]], batch: int, seed: int) -> list[list[dict]]:
     """Waves of ``batch`` parcels; in each wave one batch per step, in step order."""
     rnd = random.Random(seed + 1)
-    steps = ["received_at_county", "sorted", "loaded", "at_station", "picked_up"]
+    steps = STEPS
     batches: list[list[dict]] = []
     for w in range(0, len(parcels), batch):
         wave = parcels[w : w + batch]
@@ -209,6 +213,39 @@ def serve(db_url: str, port: int) -> subprocess.Popen:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the server did not start")
+
+
+def post_many(
+    ports: list[int], token: str, bodies: list[bytes], per_wave: int
+) -> tuple[float, list[float], int]:
+    """Wave i (``per_wave`` consecutive bodies) to connection i mod len(ports), all
+    connections at once; the wall-clock seconds of the whole."""
+    n = len(ports)
+    waves = [bodies[i : i + per_wave] for i in range(0, len(bodies), per_wave)]
+    shares = [[b for w in waves[k::n] for b in w] for k in range(n)]
+    results: list[tuple[float, list[float], int] | BaseException] = [RuntimeError()] * n
+
+    def run(k: int) -> None:
+        try:
+            results[k] = post_all(ports[k], token, shares[k])
+        except BaseException as exc:  # reported below
+            results[k] = exc
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    seconds = time.perf_counter() - t0
+    times: list[float] = []
+    applied = 0
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+        times += r[1]
+        applied += r[2]
+    return seconds, times, applied
 
 
 def post_all(port: int, token: str, bodies: list[bytes]) -> tuple[float, list[float], int]:
@@ -297,6 +334,7 @@ def main() -> None:
     ap.add_argument("--parcels", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1, help="server processes = connections")
     args = ap.parse_args()
 
     db_url = fresh_database(args)
@@ -309,17 +347,20 @@ def main() -> None:
     ]
     total = sum(len(b) for b in batches)
 
-    port = free_port()
-    proc = serve(db_url, port)
-    sampler = RssSampler(proc.pid)
-    sampler.start()
+    ports = [free_port() for _ in range(args.workers)]
+    procs = [serve(db_url, port) for port in ports]
+    samplers = [RssSampler(proc.pid) for proc in procs]
+    for sampler in samplers:
+        sampler.start()
     try:
-        seconds, times, applied = post_all(port, token, bodies)
+        seconds, times, applied = post_many(ports, token, bodies, len(STEPS))
     finally:
-        sampler.stop.set()
-        sampler.join()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        for sampler in samplers:
+            sampler.stop.set()
+            sampler.join()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
     if applied != total:
         raise RuntimeError(f"{applied} events applied of {total}")
 
@@ -331,7 +372,8 @@ def main() -> None:
     stored = ScanEvent.objects.exclude(type="announced").count()
     ref_s, ref_rows = reference_load(batches)
 
-    rss = [kib for _t, kib in sampler.samples]
+    # the process with the highest peak (one per worker)
+    rss = max(([kib for _t, kib in s.samples] for s in samplers), key=lambda r: max(r, default=0))
     q = max(1, len(rss) // 4)
     times.sort()
     rate = total / seconds
@@ -342,6 +384,7 @@ def main() -> None:
                 "db": args.db,
                 "events": total,
                 "batches": len(batches),
+                "workers": args.workers,
                 "setup_seconds": round(setup_s, 1),
                 "api_seconds": round(seconds, 1),
                 "api_events_per_s": round(rate),

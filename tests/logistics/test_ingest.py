@@ -182,6 +182,11 @@ def _check_against_clean_derivation():
         evs = list(p.events.values_list("occurred_at", "event_id", "type"))
         d = sm.derive_state(sm.Event(*e) for e in evs)
         assert p.state == d.state, p.tracking_number
+        if d.last_event_id:
+            assert p.state_at == p.events.get(event_id=d.last_event_id).occurred_at
+        # the stored order key is that of the last event other than the announcement
+        later = sorted((at, eid) for at, eid, t in evs if t != sm.ANNOUNCED)
+        assert (p.last_event_at, p.last_event_id) == (later[-1] if later else (None, ""))
         open_illegal = set(
             ParcelException.objects.filter(
                 parcel=p, problem="illegal_transition", status="open"
@@ -241,7 +246,14 @@ def test_one_batch_equals_many_small_ones(station, regions):
     ParcelException.objects.all().delete()
     SmsMessage.objects.all().delete()
     ScanEvent.objects.exclude(type=sm.ANNOUNCED).delete()
-    Parcel.objects.update(state=sm.ANNOUNCED, pickup_code="", shelf_slot="", station=station)
+    Parcel.objects.update(
+        state=sm.ANNOUNCED,
+        pickup_code="",
+        shelf_slot="",
+        station=station,
+        last_event_at=None,
+        last_event_id="",
+    )
     for e in reversed(events):
         services.scan_events_record(scope=NATIONAL, events=[e])
     many = list(Parcel.objects.order_by("pk").values_list("state", "station_id", "state_at"))
@@ -250,3 +262,73 @@ def test_one_batch_equals_many_small_ones(station, regions):
     )
     assert one == many and exc_one == exc_many
     _check_against_clean_derivation()
+
+
+def test_in_order_and_late_events_in_one_batch_equal_a_clean_derivation(
+    station, regions, monkeypatch
+):
+    """Parcels whose new events all come after their last one are applied to the stored
+    state without reading the history; a late event or an open exception falls back to
+    the full derivation, in the same batch. Both give what a clean derivation gives."""
+    other = make_station(BARE_VILLAGE, StationStatus.ACTIVE)
+    announce(40)
+    tns = [f"ZT{n:010d}" for n in range(40)]
+    first = []
+    for tn in tns:
+        first += [
+            ev(tn, sm.RECEIVED_AT_COUNTY, 10),
+            ev(tn, sm.SORTED, 20),
+            ev(tn, sm.LOADED, 30),
+        ]
+    first += [ev(tn, sm.PICKED_UP, 25) for tn in tns[30:]]  # illegal: exceptions open
+    services.scan_events_record(scope=NATIONAL, events=first)
+    rnd = random.Random(11)
+    second = []
+    for n, tn in enumerate(tns):
+        st = rnd.choice([station.code, other.code])
+        second += [ev(tn, sm.AT_STATION, 40, st), ev(tn, sm.PICKED_UP, 50)]
+        if 10 <= n < 20:  # odd: late (sorts before what is stored); even: in order
+            second.append(ev(tn, sm.MISROUTED, 15 if n % 2 else 35))
+        elif 20 <= n < 25:  # late and illegal
+            second.append(ev(tn, sm.PICKED_UP, 5))
+    second += rnd.sample(second, 10) + first[:5]  # repeats and stored duplicates
+    rnd.shuffle(second)
+    full: list[int] = []
+    derive_state = sm.derive_state
+
+    def spy(events):
+        full.append(1)
+        return derive_state(events)
+
+    monkeypatch.setattr(sm, "derive_state", spy)
+    statuses = services.scan_events_record(scope=NATIONAL, events=second)
+    # 5 + 5 late, 10 with an open exception: the full derivation; the 20 others not
+    assert len(full) == 20
+    assert Counter(s["status"] for s in statuses)["duplicate"] == 15
+    monkeypatch.undo()
+    _check_against_clean_derivation()
+    assert Parcel.objects.filter(state=sm.PICKED_UP).count() >= 15
+
+
+def test_the_migration_fills_the_last_event_key(station, regions):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("cunzhan.logistics.migrations.0006_fast_last_event")
+    announce(3)
+    services.scan_events_record(
+        scope=NATIONAL,
+        events=[
+            ev("ZT0000000000", sm.RECEIVED_AT_COUNTY, 10),
+            ev("ZT0000000000", sm.SORTED, 20, eid="b"),
+            ev("ZT0000000000", sm.LOADED, 20, eid="a"),  # same time: the id decides
+            ev("ZT0000000001", sm.PICKED_UP, 5),  # illegal, still the last event
+        ],
+    )
+    keys = list(Parcel.objects.order_by("pk").values_list("last_event_at", "last_event_id"))
+    assert keys[0] == (T0 + dt.timedelta(minutes=20), "b")
+    assert keys[1][1] == "ZT0000000001-picked_up-5" and keys[2] == (None, "")
+    Parcel.objects.update(last_event_at=None, last_event_id="")
+    migration.fill_last_event(apps, None)
+    assert list(Parcel.objects.order_by("pk").values_list("last_event_at", "last_event_id")) == keys

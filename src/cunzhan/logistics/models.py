@@ -50,27 +50,40 @@ EVENT_TYPE_CHOICES = [(t, t) for t in sm.EVENT_TYPES]
 
 class Parcel(TimeStampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="parcels")
+    # no single-column index on carrier, village, station: the unique (carrier,
+    # tracking_number) and the (village, state) / (station, state) indexes lead with them
+    # (every state change writes every index of the row: docs/adr/0010-event-ingest.md)
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.PROTECT, related_name="parcels", db_index=False
+    )
     tracking_number = models.CharField(max_length=40)
     direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.DOWN)
     recipient_name = models.CharField(max_length=80)
     recipient_phone = models.CharField(max_length=20)
-    phone_last4 = models.CharField(max_length=4, db_index=True)
-    village = models.ForeignKey("network.Region", on_delete=models.PROTECT, related_name="parcels")
+    phone_last4 = models.CharField(max_length=4)
+    village = models.ForeignKey(
+        "network.Region", on_delete=models.PROTECT, related_name="parcels", db_index=False
+    )
     station = models.ForeignKey(
         "network.Station",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="parcels",
+        db_index=False,
     )
     weight_g = models.PositiveIntegerField()
     size_class = models.CharField(max_length=2, choices=SizeClass.choices, default=SizeClass.S)
     cod_fen = models.PositiveBigIntegerField(default=0)
-    state = models.CharField(max_length=20, choices=STATE_CHOICES, blank=True, db_index=True)
+    state = models.CharField(max_length=20, choices=STATE_CHOICES, blank=True)
     state_at = models.DateTimeField(null=True, blank=True)
     pickup_code = models.CharField(max_length=6, blank=True, default="")
     shelf_slot = models.CharField(max_length=12, blank=True, default="")
+    # the order key (time, event id) of the parcel's last event other than announcements,
+    # applied or not (None: none yet); lets the ingest apply later events to ``state``
+    # without reading the history (docs/adr/0010-event-ingest.md)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -88,6 +101,10 @@ class Parcel(TimeStampedModel):
         indexes = [
             models.Index(fields=["station", "state"], name="parcel_station_state_idx"),
             models.Index(fields=["village", "state"], name="parcel_village_state_idx"),
+            # plain b-trees (db_index on a CharField adds a second, LIKE index on PostgreSQL,
+            # which no query uses): state alone for the national lists, phone for hand-out
+            models.Index(fields=["state"], name="parcel_state_idx"),
+            models.Index(fields=["phone_last4"], name="parcel_phone_last4_idx"),
         ]
 
     def __str__(self) -> str:

@@ -108,14 +108,24 @@ class ConsoleDbSmsBackend:
 
     def send_many(self, messages: Sequence[tuple[str, str, Any]]) -> None:
         """Many at once (a batch of arrivals): one statement. ``messages``: (phone,
-        text, parcel or anything with the parcel's ``pk``)."""
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        text, parcel or anything with the parcel's ``pk``); ``COPY`` on PostgreSQL."""
+        now = timezone.now()
+        table = connection.ops.quote_name(SmsMessage._meta.db_table)
         with connection.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO {SmsMessage._meta.db_table} "  # noqa: S608
-                "(phone, text, parcel_id, created_at) VALUES (%s, %s, %s, %s)",
-                [(ph, text[:300], getattr(p, "pk", None), now) for ph, text, p in messages],
-            )
+            if connection.vendor == "postgresql":
+                raw = cur.cursor
+                with raw.copy(  # type: ignore[union-attr]
+                    f"COPY {table} (phone, text, parcel_id, created_at) FROM STDIN"
+                ) as copy:
+                    for ph, text, p in messages:
+                        copy.write_row((ph, text[:300], getattr(p, "pk", None), now))
+            else:
+                now_db = connection.ops.adapt_datetimefield_value(now)
+                cur.executemany(
+                    f"INSERT INTO {table} "  # noqa: S608
+                    "(phone, text, parcel_id, created_at) VALUES (%s, %s, %s, %s)",
+                    [(ph, text[:300], getattr(p, "pk", None), now_db) for ph, text, p in messages],
+                )
         for phone, text, _p in messages:
             logger.info("SMS to %s: %s", phone, text)
 
@@ -623,6 +633,8 @@ _LOCK_FIELDS = (
     "state_at",
     "pickup_code",
     "shelf_slot",
+    "last_event_at",
+    "last_event_id",
 )
 
 
@@ -644,8 +656,11 @@ class _Locked:
             self.state_at,
             self.pickup_code,
             self.shelf_slot,
+            self.last_event_at,
+            self.last_event_id,
         ) = row
         self.state_at = _aware(self.state_at)
+        self.last_event_at = _aware(self.last_event_at)
 
 
 def _aware(value: Any) -> Any:
@@ -719,8 +734,10 @@ def _scan_events_apply(
                 )
             _raise_if(errors, "the batch is not valid", "invalid_batch")
             _insert_events(new)
-            touched = sorted({n[1] for n in new})
-            illegal_ids = _recompute_many([locked[pid] for pid in touched])
+            by_parcel: dict[int, list[tuple]] = defaultdict(list)
+            for n in new:
+                by_parcel[n[1]].append((n[0], n[2], n[3], n[5]))
+            illegal_ids = _recompute_many([locked[pid] for pid in sorted(by_parcel)], new=by_parcel)
             if illegal_ids:
                 for s in statuses:
                     if s["status"] == APPLIED and s["event_id"] in illegal_ids:
@@ -778,38 +795,93 @@ def _recompute(parcel: Parcel) -> set[str]:
     return _recompute_many([parcel])
 
 
-def _recompute_many(parcels: Sequence[Any]) -> set[str]:
-    """Derive the (locked) parcels' states from all their events (ONE query), by the one
-    state machine; assign pickup codes and shelf slots on arrival at a station, clear
-    them when a parcel leaves, send the arrival SMS, open an exception per illegal event
-    and resolve those that became legal. The instances are updated in place. Returns
-    the ids of the illegal events."""
+def _last_key(p: Any) -> tuple[dt.datetime, str] | None:
+    return (p.last_event_at, p.last_event_id) if p.last_event_at is not None else None
+
+
+def _recompute_many(parcels: Sequence[Any], new: dict[int, list[tuple]] | None = None) -> set[str]:
+    """Derive the (locked) parcels' states by the one state machine; assign pickup codes
+    and shelf slots on arrival at a station, clear them when a parcel leaves, send the
+    arrival SMS, open an exception per illegal event and resolve those that became
+    legal. The instances are updated in place. Returns the ids of the illegal events.
+
+    ``new`` (the ingest): each parcel's new events ``(event_id, type, occurred_at,
+    station_id)``, already stored. When they all sort after the parcel's last event
+    (``last_event_at``/``last_event_id``) and it has no open illegal-transition
+    exception, they are applied to the stored state (``statemachine.derive_from``)
+    without reading the history; otherwise (a late event, an open exception, no
+    ``new``) the state is derived from ALL the parcel's events, read in one query."""
     if not parcels:
         return set()
     by_pid = {p.pk: p for p in parcels}
-    events: dict[int, list[tuple]] = defaultdict(list)
-    cond, params = _in("parcel_id", sorted(by_pid), "bigint")
-    for pid, pk, eid, type_, at, st in _select(
-        "SELECT parcel_id, id, event_id, type, occurred_at, station_id "  # noqa: S608
-        f"FROM {ScanEvent._meta.db_table} WHERE {cond}",
-        params,
-    ):
-        events[pid].append((pk, eid, type_, _aware(at), st))
+    problem = ParcelException.Problem.ILLEGAL_TRANSITION
+    cond, params = _in("x.parcel_id", sorted(by_pid), "bigint")
+    exc_rows = _select(
+        "SELECT x.id, x.parcel_id, e.event_id, x.status, x.resolved_by_id, x.note "  # noqa: S608
+        f"FROM {ParcelException._meta.db_table} x "
+        f"LEFT JOIN {ScanEvent._meta.db_table} e ON e.id = x.event_id "
+        f"WHERE {cond} AND x.problem = %s",
+        [*params, problem.value],
+    )
+    open_exc = {r[1] for r in exc_rows if r[3] == ExceptionStatus.OPEN}
+
+    # parcel id -> [(event pk or None, event id, type, occurred_at, station id)]
+    events: dict[int, list[tuple]] = {}
+    full: list[int] = []
+    for pid, p in by_pid.items():
+        mine = (new or {}).get(pid)
+        last = _last_key(p)
+        if (
+            mine
+            and pid not in open_exc
+            and all(
+                t != sm.ANNOUNCED and (last is None or (at, eid) > last) for eid, t, at, _ in mine
+            )
+        ):
+            events[pid] = [(None, eid, t, at, st) for eid, t, at, st in mine]
+        else:
+            full.append(pid)
+    if full:
+        cond, params = _in("parcel_id", full, "bigint")
+        for pid, pk, eid, type_, at, st in _select(
+            "SELECT parcel_id, id, event_id, type, occurred_at, station_id "  # noqa: S608
+            f"FROM {ScanEvent._meta.db_table} WHERE {cond}",
+            params,
+        ):
+            events.setdefault(pid, []).append((pk, eid, type_, _aware(at), st))
+    full_set = set(full)
 
     before: dict[int, tuple] = {}
     illegal: dict[int, dict[str, sm.Illegal]] = {}
-    event_pk: dict[tuple[int, str], int] = {}
     need_code: list[Any] = []
     for pid, p in by_pid.items():
         evs = events.get(pid, [])
-        result = sm.derive_state(sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs)
+        todo = (sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs)
+        if pid in full_set:
+            result = sm.derive_state(todo)
+            last = None
+        else:
+            result = sm.derive_from(p.state, todo)
+            last = _last_key(p)
+        for _, eid, type_, at, _ in evs:
+            if type_ != sm.ANNOUNCED and (last is None or (at, eid) > last):
+                last = (at, eid)
         info = {eid: (at, st) for _, eid, _, at, st in evs}
-        before[pid] = (p.state, p.state_at, p.station_id, p.pickup_code, p.shelf_slot)
+        before[pid] = (
+            p.state,
+            p.state_at,
+            p.station_id,
+            p.pickup_code,
+            p.shelf_slot,
+            p.last_event_at,
+            p.last_event_id,
+        )
+        p.last_event_at, p.last_event_id = last if last is not None else (None, "")
         p.state = result.state
         if result.last_event_id:
             p.state_at = info[result.last_event_id][0]
         if result.state == sm.AT_STATION:
-            arrived_at = info[result.last_event_id][1]
+            arrived_at = info[result.last_event_id][1] if result.last_event_id else None
             if arrived_at and p.station_id != arrived_at:
                 p.station_id = arrived_at
                 p.pickup_code = ""
@@ -820,8 +892,6 @@ def _recompute_many(parcels: Sequence[Any]) -> set[str]:
             p.shelf_slot = ""
         if result.illegal:
             illegal[pid] = {i.event_id: i for i in result.illegal}
-            for pk, eid, *_ in evs:
-                event_pk[(pid, eid)] = pk
     if need_code:
         _assign_codes(need_code, by_pid)
 
@@ -829,7 +899,16 @@ def _recompute_many(parcels: Sequence[Any]) -> set[str]:
     changed = [
         p
         for pid, p in by_pid.items()
-        if before[pid] != (p.state, p.state_at, p.station_id, p.pickup_code, p.shelf_slot)
+        if before[pid]
+        != (
+            p.state,
+            p.state_at,
+            p.station_id,
+            p.pickup_code,
+            p.shelf_slot,
+            p.last_event_at,
+            p.last_event_id,
+        )
     ]
     _update_parcels(changed, now)
     arrived = [
@@ -839,8 +918,32 @@ def _recompute_many(parcels: Sequence[Any]) -> set[str]:
     ]
     if arrived:
         _notify_many(arrived)
-    _sync_exceptions(by_pid, illegal, event_pk, now)
+    _sync_exceptions(exc_rows, illegal, _event_pks(illegal, events), now)
     return {eid for per in illegal.values() for eid in per}
+
+
+def _event_pks(
+    illegal: dict[int, dict[str, sm.Illegal]], events: dict[int, list[tuple]]
+) -> dict[tuple[int, str], int]:
+    """The row ids of the illegal events (those applied incrementally were stored by
+    COPY, without their ids: one query for them)."""
+    out: dict[tuple[int, str], int] = {}
+    missing: list[str] = []
+    for pid, per in illegal.items():
+        for pk, eid, *_ in events.get(pid, []):
+            if eid in per:
+                if pk is None:
+                    missing.append(eid)
+                else:
+                    out[(pid, eid)] = pk
+    for chunk in _chunks(missing):
+        cond, params = _in("event_id", chunk, "text")
+        for pk, pid, eid in _select(
+            f"SELECT id, parcel_id, event_id FROM {ScanEvent._meta.db_table} WHERE {cond}",  # noqa: S608
+            params,
+        ):
+            out[(pid, eid)] = pk
+    return out
 
 
 def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
@@ -854,10 +957,12 @@ def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
             cur.execute(
                 f"UPDATE {table} AS p SET state = v.state, state_at = v.state_at, "  # noqa: S608
                 "station_id = v.station_id, pickup_code = v.pickup_code, "
-                "shelf_slot = v.shelf_slot, updated_at = %s "
+                "shelf_slot = v.shelf_slot, last_event_at = v.last_event_at, "
+                "last_event_id = v.last_event_id, updated_at = %s "
                 "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::bigint[], "
-                "%s::varchar[], %s::varchar[]) "
-                "AS v(id, state, state_at, station_id, pickup_code, shelf_slot) "
+                "%s::varchar[], %s::varchar[], %s::timestamptz[], %s::varchar[]) "
+                "AS v(id, state, state_at, station_id, pickup_code, shelf_slot, "
+                "last_event_at, last_event_id) "
                 "WHERE p.id = v.id",
                 [
                     now,
@@ -867,13 +972,16 @@ def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
                     [p.station_id for p in changed],
                     [p.pickup_code for p in changed],
                     [p.shelf_slot for p in changed],
+                    [p.last_event_at for p in changed],
+                    [p.last_event_id for p in changed],
                 ],
             )
         else:
             adapt = connection.ops.adapt_datetimefield_value
             cur.executemany(
                 f"UPDATE {table} SET state = %s, state_at = %s, station_id = %s, "  # noqa: S608
-                "pickup_code = %s, shelf_slot = %s, updated_at = %s WHERE id = %s",
+                "pickup_code = %s, shelf_slot = %s, last_event_at = %s, last_event_id = %s, "
+                "updated_at = %s WHERE id = %s",
                 [
                     (
                         p.state,
@@ -881,6 +989,8 @@ def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
                         p.station_id,
                         p.pickup_code,
                         p.shelf_slot,
+                        adapt(p.last_event_at),
+                        p.last_event_id,
                         adapt(now),
                         p.pk,
                     )
@@ -893,7 +1003,7 @@ AUTO_NOTE = "legal after events arrived out of order"
 
 
 def _sync_exceptions(
-    by_pid: dict[int, Any],
+    exc_rows: list[tuple],
     illegal: dict[int, dict[str, sm.Illegal]],
     event_pk: dict[tuple[int, str], int],
     now: dt.datetime,
@@ -905,14 +1015,7 @@ def _sync_exceptions(
     recorded: set[tuple[int, str]] = set()
     resolve: list[int] = []
     reopen: list[int] = []
-    cond, params = _in("x.parcel_id", sorted(by_pid), "bigint")
-    for pk, pid, eid, status, by, note in _select(
-        "SELECT x.id, x.parcel_id, e.event_id, x.status, x.resolved_by_id, x.note "  # noqa: S608
-        f"FROM {ParcelException._meta.db_table} x "
-        f"LEFT JOIN {ScanEvent._meta.db_table} e ON e.id = x.event_id "
-        f"WHERE {cond} AND x.problem = %s",
-        [*params, problem.value],
-    ):
+    for pk, pid, eid, status, by, note in exc_rows:
         recorded.add((pid, eid))
         if eid is None:
             continue

@@ -120,10 +120,17 @@ def order_key(e: Event) -> tuple[bool, dt.datetime, str, str]:
 
 def derive_state(events: Iterable[Event]) -> Derivation:
     """The state after ``events`` (any order, duplicates allowed) and the illegal ones."""
+    return derive_from(NONE, events)
+
+
+def derive_from(state: str, events: Iterable[Event]) -> Derivation:
+    """The state reached by applying ``events`` (sorted by :func:`order_key`, a repeated
+    id applied once) to ``state``. ``derive_state`` is ``derive_from(NONE, …)``; the
+    ingest also uses it to apply a parcel's new events to its stored state when they all
+    sort after every event it already has (docs/adr/0010-event-ingest.md)."""
     unique: dict[str, Event] = {}
     for e in sorted(events, key=order_key):
         unique.setdefault(e.event_id, e)  # a repeated id is the same event: applied once
-    state = NONE
     applied: list[str] = []
     illegal: list[Illegal] = []
     for e in sorted(unique.values(), key=order_key):
