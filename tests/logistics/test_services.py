@@ -197,3 +197,27 @@ def test_resend_code(station):
     to_station("ZT0000000000", station)
     services.pickup_code_resend(scope=NATIONAL, parcel=Parcel.objects.get())
     assert SmsMessage.objects.count() == 2
+
+
+@pytest.mark.parametrize("one_batch", [True, False])
+def test_a_misrouted_parcel_is_sorted_again_for_its_own_villages_station(station, one_batch):
+    from cunzhan.network.models import StationStatus
+    from tests.factories.stations import make_station
+
+    wrong = make_station("520204106202", StationStatus.ACTIVE)  # the neighbour village
+    announce(1)
+    tn = "ZT0000000000"
+    evs = [scan(tn, t, i + 1) for i, t in enumerate([sm.RECEIVED_AT_COUNTY, sm.SORTED])]
+    evs += [scan(tn, sm.LOADED, 3), scan(tn, sm.AT_STATION, 4, station_code=wrong.code)]
+    misroute = [scan(tn, sm.MISROUTED, 5, station_code=wrong.code)]
+    if one_batch:
+        services.scan_events_record(scope=NATIONAL, events=evs + misroute)
+    else:
+        services.scan_events_record(scope=NATIONAL, events=evs)
+        p = Parcel.objects.get()
+        assert (p.state, p.station_id) == (sm.AT_STATION, wrong.pk) and p.pickup_code
+        services.scan_events_record(scope=NATIONAL, events=misroute)
+    p = Parcel.objects.get()
+    assert p.state == sm.SORTED
+    assert p.station_id == station.pk  # its own village's station, for the next run
+    assert p.pickup_code == "" and p.shelf_slot == ""

@@ -627,6 +627,7 @@ _LOCK_FIELDS = (
     "carrier_id",
     "tracking_number",
     "recipient_phone",
+    "village_id",
     "station_id",
     "size_class",
     "state",
@@ -650,6 +651,7 @@ class _Locked:
             self.carrier_id,
             self.tracking_number,
             self.recipient_phone,
+            self.village_id,
             self.station_id,
             self.size_class,
             self.state,
@@ -854,6 +856,7 @@ def _recompute_many(parcels: Sequence[Any], new: dict[int, list[tuple]] | None =
     before: dict[int, tuple] = {}
     illegal: dict[int, dict[str, sm.Illegal]] = {}
     need_code: list[Any] = []
+    rerouted: list[Any] = []
     for pid, p in by_pid.items():
         evs = events.get(pid, [])
         todo = (sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs)
@@ -890,8 +893,25 @@ def _recompute_many(parcels: Sequence[Any], new: dict[int, list[tuple]] | None =
         elif result.state != sm.PICKED_UP and p.pickup_code:
             p.pickup_code = ""
             p.shelf_slot = ""
+        if result.last_event_id and any(
+            eid == result.last_event_id and type_ == sm.MISROUTED for _, eid, type_, _, _ in evs
+        ):
+            rerouted.append(p)
         if result.illegal:
             illegal[pid] = {i.event_id: i for i in result.illegal}
+    if rerouted:
+        # a misrouted parcel is sorted again for ITS village's station, not for the
+        # station it wrongly reached
+        intended = dict(
+            Station.objects.filter(
+                region_id__in={p.village_id for p in rerouted},
+                kind=StationKind.VILLAGE_STATION,
+                status=StationStatus.ACTIVE,
+            ).values_list("region_id", "pk")
+        )
+        for p in rerouted:
+            if intended.get(p.village_id):
+                p.station_id = intended[p.village_id]
     if need_code:
         _assign_codes(need_code, by_pid)
 
