@@ -387,6 +387,19 @@ def _stop_done(s: dict[str, Any]) -> bool:
     )
 
 
+def _flash(request: HttpRequest, exc: ApplicationError) -> None:
+    """A refused driver action is shown as a message on the page it came from; a
+    permission refusal stays a 403."""
+    if isinstance(exc, AppPermissionDenied):
+        raise exc
+    messages.error(request, exc.message)
+
+
+def _tracking_numbers(request: HttpRequest) -> list[str] | None:
+    """The scanned numbers of the form, or None: the whole stop or load."""
+    return request.POST.get("tracking_numbers", "").split() or None
+
+
 def _back(request: HttpRequest, route: PlanRoute) -> HttpResponse:
     nxt = request.POST.get("next", "")
     if nxt == "run" and hasattr(route, "run"):
@@ -407,9 +420,7 @@ def route_start(request: HttpRequest, route_id: int) -> HttpResponse:
             odometer_km=request.POST.get("odometer_km") or None,
         )
     except ApplicationError as exc:
-        if isinstance(exc, AppPermissionDenied):
-            raise
-        messages.error(request, exc.message)
+        _flash(request, exc)
     return redirect(reverse("logistics:driver") + f"?route={route.pk}")
 
 
@@ -418,13 +429,11 @@ def route_start(request: HttpRequest, route_id: int) -> HttpResponse:
 def run_load(request: HttpRequest, run_id: int) -> HttpResponse:
     scope = user_scope(request)
     run = runs.run_get(scope=scope, run_id=run_id)
-    tns = [t for t in request.POST.get("tracking_numbers", "").split() if t] or None
+    tns = _tracking_numbers(request)
     try:
         result = runs.run_load(scope=scope, run=run, actor=request.user, tracking_numbers=tns)
     except ApplicationError as exc:
-        if isinstance(exc, AppPermissionDenied):
-            raise
-        messages.error(request, exc.message)
+        _flash(request, exc)
     else:
         messages.success(request, _("已装车 %(n)d 件。") % {"n": result.applied})
     return _back(request, run.route)
@@ -443,7 +452,7 @@ def run_step(request: HttpRequest, run_id: int, stop_id: int, step: str) -> Http
             runs.run_arrive(scope=scope, run=run, stop=stop, actor=request.user)
             messages.success(request, _("已到达 %(s)s。") % {"s": stop.station.name})
         elif step == "drop":
-            tns = [t for t in request.POST.get("tracking_numbers", "").split() if t] or None
+            tns = _tracking_numbers(request)
             result = runs.run_drop(
                 scope=scope, run=run, stop=stop, actor=request.user, tracking_numbers=tns
             )
@@ -456,9 +465,7 @@ def run_step(request: HttpRequest, run_id: int, stop_id: int, step: str) -> Http
                 % {"s": picked["shipments"], "r": picked["returns"]},
             )
     except ApplicationError as exc:
-        if isinstance(exc, AppPermissionDenied):
-            raise
-        messages.error(request, exc.message)
+        _flash(request, exc)
     return _back(request, run.route)
 
 
@@ -475,9 +482,7 @@ def run_finish(request: HttpRequest, run_id: int) -> HttpResponse:
             odometer_km=request.POST.get("odometer_km") or None,
         )
     except ApplicationError as exc:
-        if isinstance(exc, AppPermissionDenied):
-            raise
-        messages.error(request, exc.message)
+        _flash(request, exc)
         return _back(request, run.route)
     messages.success(request, _("本趟运输已结束。"))
     return redirect("logistics:run", run_id=run.pk)
