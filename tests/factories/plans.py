@@ -157,3 +157,29 @@ def world_plan(county: str, village_station: Station, manager: Any) -> dict[str,
         "stop": route.stops.get(),
         "route": later.routes.get(),
     }
+
+
+def planned_day(make_user: Any, county: str = "520204") -> dict[str, Any]:
+    """A driver's van planned through two village stations of the county: three parcels
+    to drop at ``a``; a booked shipment and a refused parcel to pick up at ``b``."""
+    driver = make_user("driver", regions=[county])
+    v = van(county)
+    plans.vehicle_update(scope=NATIONAL, vehicle=v, driver_id=driver.pk)
+    a, b = village_stations(county, f"{county}106", 2)
+    drops = sorted_parcels(a, 3)
+    ship = booked_shipment(b)
+    ret = refused_parcel(b)
+    plan = plans.plan_build(scope=NATIONAL, county_code=county, day=DAY, time_limit=1)
+    route = plan.routes.get()
+    stops = {s.station_id: s for s in route.stops.all()}
+    return {
+        "driver": driver,
+        "route": route,
+        "a": a,
+        "b": b,
+        "stop_a": stops[a.pk],
+        "stop_b": stops[b.pk],
+        "drops": drops,
+        "ship": ship,
+        "ret": ret,
+    }

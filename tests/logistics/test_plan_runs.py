@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cunzhan.core.errors import ApplicationError, PermissionDenied
-from cunzhan.logistics import plans, runs
+from cunzhan.logistics import runs
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     DailyPlan,
@@ -20,10 +20,7 @@ from tests.factories.plans import (
     DAY,
     NATIONAL,
     booked_shipment,
-    refused_parcel,
-    sorted_parcels,
-    van,
-    village_stations,
+    planned_day,
 )
 
 COUNTY = "520204"
@@ -31,25 +28,7 @@ COUNTY = "520204"
 
 @pytest.fixture
 def planned(regions, make_user):
-    driver = make_user("driver", regions=[COUNTY])
-    v = van(COUNTY)
-    plans.vehicle_update(scope=NATIONAL, vehicle=v, driver_id=driver.pk)
-    a, b = village_stations(COUNTY, "520204106", 2)
-    drops = sorted_parcels(a, 3)
-    ship = booked_shipment(b)
-    ret = refused_parcel(b)
-    plan = plans.plan_build(scope=NATIONAL, county_code=COUNTY, day=DAY, time_limit=1)
-    route = plan.routes.get()
-    stops = {s.station_id: s for s in route.stops.all()}
-    return {
-        "driver": driver,
-        "route": route,
-        "stop_a": stops[a.pk],
-        "stop_b": stops[b.pk],
-        "drops": drops,
-        "ship": ship,
-        "ret": ret,
-    }
+    return planned_day(make_user, COUNTY)
 
 
 def test_a_whole_run_moves_parcels_and_shipments_and_reports_planned_vs_actual(planned):

@@ -23,7 +23,7 @@ from tests.factories.plans import (
     NATIONAL,
     booked_shipment,
     county_centre,
-    refused_parcel,
+    planned_day,
     sorted_parcels,
     van,
     village_stations,
@@ -34,27 +34,7 @@ COUNTY = "520204"
 
 @pytest.fixture
 def planned(regions, make_user):
-    driver = make_user("driver", regions=[COUNTY])
-    v = van(COUNTY)
-    plans.vehicle_update(scope=NATIONAL, vehicle=v, driver_id=driver.pk)
-    a, b = village_stations(COUNTY, "520204106", 2)
-    drops = sorted_parcels(a, 3)
-    ship = booked_shipment(b)
-    ret = refused_parcel(b)
-    plan = plans.plan_build(scope=NATIONAL, county_code=COUNTY, day=DAY, time_limit=1)
-    route = plan.routes.get()
-    stops = {s.station_id: s for s in route.stops.all()}
-    return {
-        "driver": driver,
-        "route": route,
-        "a": a,
-        "b": b,
-        "stop_a": stops[a.pk],
-        "stop_b": stops[b.pk],
-        "drops": drops,
-        "ship": ship,
-        "ret": ret,
-    }
+    return planned_day(make_user, COUNTY)
 
 
 def _event(p: Parcel, type_: str, at: dt.datetime, station_code: str = "") -> dict:
