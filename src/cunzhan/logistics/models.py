@@ -114,24 +114,47 @@ class Parcel(TimeStampedModel):
 class ScanEvent(models.Model):
     """One scan, append-only. ``event_id`` is the sender's idempotency key."""
 
-    event_id = models.CharField(max_length=64, unique=True)
-    parcel = models.ForeignKey(Parcel, on_delete=models.PROTECT, related_name="events")
+    # Three indexes only: the primary key, the unique event id and (parcel, time, id).
+    # Every event of the bulk ingest writes each index of this table; no query looks
+    # events up by region, station or actor, and the composite one serves the parcel
+    # foreign key (docs/adr/0010-event-ingest.md). A UniqueConstraint, not unique=True:
+    # on PostgreSQL the latter adds a second, LIKE index on the id.
+    event_id = models.CharField(max_length=64)
+    parcel = models.ForeignKey(
+        Parcel, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     type = models.CharField(max_length=20, choices=EVENT_TYPE_CHOICES)
     occurred_at = models.DateTimeField()
     region = models.ForeignKey(
-        "network.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "network.Region",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     station = models.ForeignKey(
-        "network.Station", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "network.Station",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     device = models.CharField(max_length=60, blank=True, default="")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["occurred_at", "event_id"]
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="scan_event_id_uniq")]
         indexes = [
             models.Index(fields=["parcel", "occurred_at", "event_id"], name="scan_parcel_time_idx")
         ]
