@@ -459,6 +459,9 @@ def event_batch_parse(*, body: bytes, content_type: str) -> list[Any]:
     return doc
 
 
+_JSON = json.JSONDecoder()
+
+
 def _ndjson_parse(body: bytes) -> list[Any]:
     lines = body.split(b"\n")
     count = sum(1 for line in lines if line.strip())
@@ -466,13 +469,14 @@ def _ndjson_parse(body: bytes) -> list[Any]:
         raise ApplicationError(
             f"at most {MAX_BATCH} events per batch, got {count} lines", code="batch_too_large"
         )
+    decode = _JSON.decode  # one decoder: json.loads per line costs twice as much
     out: list[Any] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+            obj = decode(line.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is one
             raise ApplicationError(
                 f"NDJSON line {n} is not valid JSON: {exc}",
                 code="invalid_batch",
@@ -494,6 +498,7 @@ def _parse_events(events: Sequence[Any]) -> tuple[list[EventIn], list[dict[str, 
     errors: list[dict[str, Any]] = []
     out: list[EventIn] = []
     types = set(sm.EVENT_TYPES)
+    latest = timezone.now() + MAX_CLOCK_AHEAD
     for i, raw in enumerate(events, start=1):
         if isinstance(raw, EventIn):
             out.append(raw)
@@ -517,11 +522,11 @@ def _parse_events(events: Sequence[Any]) -> tuple[list[EventIn], list[dict[str, 
         if not isinstance(at, dt.datetime) or at.tzinfo is None:
             _err(errors, i, "occurred_at", "an ISO 8601 time with a time zone")
         else:
-            try:
-                utc = at.astimezone(dt.UTC)
+            try:  # aware datetimes compare in UTC
+                in_range = EARLIEST_EVENT <= at <= latest
             except (OverflowError, ValueError):
-                utc = None
-            if utc is None or not EARLIEST_EVENT <= utc <= timezone.now() + MAX_CLOCK_AHEAD:
+                in_range = False
+            if not in_range:
                 _err(
                     errors,
                     i,
