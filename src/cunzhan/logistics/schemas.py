@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 from ninja import Field, Schema
+from pydantic import BaseModel
 
 
 class ManifestRowIn(Schema):
@@ -63,7 +64,9 @@ EPCIS_DOCUMENT_SCHEMA = {
 }
 
 
-class EventStatusOut(Schema):
+# A plain pydantic model, not a ninja ``Schema``: a batch answers 10,000 of these, and
+# Schema's per-object root validator (for ORM objects) cost a tenth of a batch's time.
+class EventStatusOut(BaseModel):
     event_id: str
     status: str
 

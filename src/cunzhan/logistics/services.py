@@ -115,8 +115,9 @@ class ConsoleDbSmsBackend:
             if connection.vendor == "postgresql":
                 raw = cur.cursor
                 with raw.copy(  # type: ignore[union-attr]
-                    f"COPY {table} (phone, text, parcel_id, created_at) FROM STDIN"
+                    f"COPY {table} (phone, text, parcel_id, created_at) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
+                    copy.set_types(["varchar", "varchar", "int8", "timestamptz"])
                     for ph, text, p in messages:
                         copy.write_row((ph, text[:300], getattr(p, "pk", None), now))
             else:
@@ -126,8 +127,8 @@ class ConsoleDbSmsBackend:
                     "(phone, text, parcel_id, created_at) VALUES (%s, %s, %s, %s)",
                     [(ph, text[:300], getattr(p, "pk", None), now_db) for ph, text, p in messages],
                 )
-        for phone, text, _p in messages:
-            logger.info("SMS to %s: %s", phone, text)
+        if messages:  # one log record for the batch: the console backend's output
+            logger.info("\n".join(f"SMS to {phone}: {text}" for phone, text, _p in messages))
 
 
 def sms_backend() -> SmsBackend:
@@ -787,6 +788,19 @@ _EVENT_COLS = (
 )
 
 
+_EVENT_TYPES_PG = [  # the PostgreSQL types of _EVENT_COLS, for a binary COPY
+    "varchar",
+    "int8",
+    "varchar",
+    "timestamptz",
+    "varchar",
+    "int8",
+    "int8",
+    "varchar",
+    "timestamptz",
+]
+
+
 def _insert_events(new: list[tuple]) -> None:
     """One statement for all new events: COPY on PostgreSQL (the parcels are locked and
     the ids checked, so a conflict can only come from another parcel's batch reusing an
@@ -800,7 +814,9 @@ def _insert_events(new: list[tuple]) -> None:
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             raw = cur.cursor
-            with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            # binary: a third of the text format's cost on the client (no escaping)
+            with raw.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:  # type: ignore[union-attr]
+                copy.set_types(_EVENT_TYPES_PG)
                 for r in new:
                     copy.write_row((*r, now))
         else:
