@@ -577,7 +577,15 @@ def scan_events_record(
         raise ApplicationError("the batch has no events", code="invalid_batch")
     parsed, errors = _parse_events(events)
     _raise_if(errors, "the batch is not valid", "invalid_batch")
+    # the look-ups too: SQLite's shared-cache test database answers "table is locked"
+    # to a read while another connection writes (they only read: safe to repeat)
+    return _retry_locked(lambda: _resolve_and_apply(scope, parsed, actor))
 
+
+def _resolve_and_apply(
+    scope: RegionScope, parsed: list[EventIn], actor: Any
+) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
     # the parcels and stations named, in scope: one query per carrier (and per chunk)
     by_carrier: dict[str, set[str]] = {}
     for e in parsed:
@@ -624,8 +632,7 @@ def scan_events_record(
             continue
         rows.append((e, pid, st_id, region_id, content))
     _raise_if(errors, "the batch is not valid", "invalid_batch")
-
-    return _retry_locked(lambda: _scan_events_apply(rows, in_batch, actor))
+    return _scan_events_apply(rows, in_batch, actor)
 
 
 _LOCK_FIELDS = (
@@ -669,6 +676,14 @@ class _Locked:
         ) = row
         self.state_at = _aware(self.state_at)
         self.last_event_at = _aware(self.last_event_at)
+
+
+def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    """What Django's SQLite backend stores for an aware datetime (UTC, naive, ``str``),
+    without its generic adapter's checks: 10x cheaper, and a batch adapts 40,000."""
+    if value is None:
+        return None
+    return str(value.astimezone(dt.UTC).replace(tzinfo=None))
 
 
 def _aware(value: Any) -> Any:
@@ -820,7 +835,7 @@ def _insert_events(new: list[tuple]) -> None:
                 for r in new:
                     copy.write_row((*r, now))
         else:
-            adapt = connection.ops.adapt_datetimefield_value
+            adapt = _sqlite_datetime
             now_db = adapt(now)
             marks = ", ".join(["%s"] * len(_EVENT_COLS))
             cur.executemany(
@@ -1035,7 +1050,7 @@ def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
                 fetch=False,
             )
         else:
-            adapt = connection.ops.adapt_datetimefield_value
+            adapt = _sqlite_datetime
             cur.executemany(
                 f"UPDATE {table} SET state = %s, state_at = %s, station_id = %s, "  # noqa: S608
                 "pickup_code = %s, shelf_slot = %s, last_event_at = %s, last_event_id = %s, "
