@@ -67,12 +67,15 @@ def test_each_means_every_sample_a_single_light_fruit_drops_the_grade():
 
 def test_mean_is_the_average_over_samples_for_sugar():
     # 14 and 16: mean 15 -> 特级 holds though one sample is under 15
-    assert grade(
-        [
-            {"weight_g": 120, "brix": 14, "defect_pct": 0},
-            {"weight_g": 120, "brix": 16, "defect_pct": 0},
-        ]
-    ).grade is SPECIAL
+    assert (
+        grade(
+            [
+                {"weight_g": 120, "brix": 14, "defect_pct": 0},
+                {"weight_g": 120, "brix": 16, "defect_pct": 0},
+            ]
+        ).grade
+        is SPECIAL
+    )
     # 14 and 15.9: mean 14.95 < 15 -> 一级
     out = grade(
         [
@@ -113,7 +116,9 @@ def test_min_aggregation_reads_the_smallest_sample():
     )
     failure = grading.check_criterion(c, samples)
     assert failure is not None and failure["measured"] == "29"
-    assert grading.check_criterion(CriterionSpec("diameter_mm", "min", D(29), None), samples) is None
+    assert (
+        grading.check_criterion(CriterionSpec("diameter_mm", "min", D(29), None), samples) is None
+    )
 
 
 def test_a_lot_meeting_no_grade_lists_per_grade_each_failing_criterion():

@@ -105,9 +105,7 @@ def test_unknown_kind_and_inactive_station(regions):
 
 def test_a_station_outside_the_scope_is_not_found(station):
     with pytest.raises(NotFound):
-        services.producer_register(
-            scope=OTHER_COUNTY, station=station, kind="person", name="王"
-        )
+        services.producer_register(scope=OTHER_COUNTY, station=station, kind="person", name="王")
 
 
 # --- lots -----------------------------------------------------------------------------------
