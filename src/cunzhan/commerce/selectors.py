@@ -294,7 +294,12 @@ def lot_places(*, lot: Lot) -> dict[str, str]:
 
 
 def price_tiers_in_scope(*, scope: RegionScope) -> QuerySet[PriceTier]:
-    return PriceTier.objects.filter(scope.q("county_id"))
+    """The tiers of the counties in ``scope``, and of the county a village or township
+    scope lies in (a station operator reads the prices of its county)."""
+    if scope.everything:
+        return PriceTier.objects.all()
+    counties = {p[:6] for p in scope.prefixes if len(p) > 6}
+    return PriceTier.objects.filter(scope.q("county_id") | Q(county_id__in=sorted(counties)))
 
 
 def price_tier_list(
