@@ -133,7 +133,9 @@ class LotOut(Schema):
     product_name: str
     producer: uuid.UUID
     producer_kind: str
+    producer_name: str
     station_id: int
+    station_code: str
     village_code: str
     harvest_date: dt.date
     status: str
@@ -178,6 +180,7 @@ class PriceIn(Schema):
 class PriceOut(Schema):
     id: int
     county_code: str
+    county_name: str
     product: str
     grade_id: int
     grade: str
@@ -245,7 +248,9 @@ def lot_out(lot: Lot) -> dict[str, Any]:
         "product_name": lot.product.name,
         "producer": lot.producer.uuid,
         "producer_kind": lot.producer.kind,
+        "producer_name": lot.producer.name,
         "station_id": lot.station_id,
+        "station_code": lot.station.code,
         "village_code": lot.village_id,
         "harvest_date": lot.harvest_date,
         "status": lot.status,
@@ -304,6 +309,7 @@ def price_out(t: PriceTier) -> dict[str, Any]:
     return {
         "id": t.pk,
         "county_code": t.county_id,
+        "county_name": t.county.name,
         "product": t.grade.standard.product.code,
         "grade_id": t.grade_id,
         "grade": t.grade.code,
@@ -453,12 +459,6 @@ def products_list(request: HttpRequest):
     """Products with their active grade standard (grades from the highest, criteria)."""
     _scope(request, Perm.VIEW_COMMERCE)
     return [product_out(p) for p in selectors.product_list()]
-
-
-@router.get("/products/{product_code}", response={200: ProductOut, **ERROR_RESPONSES})
-def product_detail(request: HttpRequest, product_code: str):
-    _scope(request, Perm.VIEW_COMMERCE)
-    return product_out(selectors.product_get(product_code=product_code))
 
 
 # --- lots --------------------------------------------------------------------------------------

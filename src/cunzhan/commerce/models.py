@@ -346,6 +346,21 @@ class LotGrading(TimeStampedModel):
     def __str__(self) -> str:
         return f"grading {self.pk} of {self.lot_id}"
 
+    @property
+    def failures_display(self) -> list[dict]:
+        """``failures`` with each criterion's aggregation as a translated label."""
+        labels = dict(Aggregation.choices)
+        return [
+            {
+                **f,
+                "failed": [
+                    {**c, "aggregation_label": str(labels.get(c.get("aggregation"), ""))}
+                    for c in f.get("failed", [])
+                ],
+            }
+            for f in self.failures or []
+        ]
+
 
 class SampleMeasurement(models.Model):
     """One measured value of one sample (``sample_no`` from 1) in a grading."""

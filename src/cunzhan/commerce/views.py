@@ -303,9 +303,9 @@ def lot_grade_page(request: HttpRequest, lot_id: uuid.UUID) -> HttpResponse:
     standard = selectors.standard_active(product=lot.product)
     quantities: list[grading.Quantity] = []
     if standard is not None:
-        keys = []
+        keys: list[str] = []
         for g in standard.grades.all():
-            for c in g.criteria.all():
+            for c in sorted(g.criteria.all(), key=lambda c: c.pk):  # the standard's order
                 if c.quantity not in keys:
                     keys.append(c.quantity)
         quantities = [grading.QUANTITIES[k] for k in keys]
