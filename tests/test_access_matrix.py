@@ -88,6 +88,12 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "route_id": lambda w: [c.plan["route"].pk for c in (w.out, w.far)],
     "run_id": lambda w: [c.plan["run"].pk for c in (w.out, w.far)],
     "stop_id": lambda w: [c.plan["stop"].pk for c in (w.out, w.far)],
+    "producer_id": lambda w: [
+        c.commerce[k].uuid for c in (w.out, w.far) for k in ("person", "coop")
+    ],
+    "lot_id": lambda w: [lot.uuid for c in (w.out, w.far) for lot in c.commerce["lots"].values()],
+    # public: the trace code is the capability (API_PUBLIC_READS, PUBLIC_PAGES)
+    "trace_code": lambda w: [c.commerce["lots"]["packed"].code for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -151,6 +157,22 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"station_id": w.out.stations["village"].pk},
         {"month": "2026-11"},
     ],
+    "GET /commerce/producers": lambda w: [
+        {"station_id": w.out.stations["village"].pk},
+        {"kind": "person"},
+        {"page_size": 500},
+    ],
+    "GET /commerce/lots": lambda w: [
+        {"station_id": w.out.stations["village"].pk},
+        {"status": "harvested"},
+        {"product": "kiwifruit-red"},
+        {"page_size": 500},
+    ],
+    "GET /commerce/prices": lambda w: [
+        {"county": w.out.code},
+        {"county": w.far.code},
+        {"product": "kiwifruit-red"},
+    ],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -174,7 +196,14 @@ API_CONTROL_LISTS = {
     "GET /logistics/vehicles",
     "GET /logistics/plans",
     "GET /logistics/epcis",
+    "GET /commerce/producers",
+    "GET /commerce/lots",
+    "GET /commerce/prices",
 }
+
+# public reads (no token; a lot's trace code is the capability): every caller gets the
+# object, and none may see personal data (World.personal_markers)
+API_PUBLIC_READS = {"GET /commerce/trace/{trace_code}", "GET /commerce/trace/{trace_code}/epcis"}
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
 API_PUBLIC = {"POST /accounts/token"}
@@ -446,7 +475,84 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"county_code": w.out.code},
         body=lambda w: {"reminder_days": 2, "return_days": 5},
     ),
+    "POST /commerce/producers": WriteHint(
+        body=lambda w: {
+            "station_id": w.out.stations["village"].pk,
+            "kind": "person",
+            "name": f"{PROBE}农户",
+        }
+    ),
+    "POST /commerce/producers/{producer_id}/members": WriteHint(
+        path=lambda w: {"producer_id": w.out.commerce["coop"].uuid},
+        body=lambda w: {"name": f"{PROBE}社员"},
+    ),
+    "POST /commerce/lots": WriteHint(
+        body=lambda w: {
+            "producer": str(w.out.commerce["person"].uuid),
+            "product": "kiwifruit-red",
+            "harvest_date": commerce_harvest_date(),
+            "quantity": 10,
+        }
+    ),
+    "POST /commerce/lots/{lot_id}/grade": WriteHint(
+        path=lambda w: {"lot_id": w.out.commerce["lots"]["harvested"].uuid},
+        body=lambda w: {"samples": commerce_samples()},
+    ),
+    "POST /commerce/lots/{lot_id}/pack": WriteHint(
+        path=lambda w: {"lot_id": w.out.commerce["lots"]["graded"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/lots/{lot_id}/ship": WriteHint(
+        path=lambda w: {"lot_id": w.out.commerce["lots"]["packed"].uuid},
+        body=lambda w: {"destination": "广州", "pieces": 2, "weight_g": 10_000},
+    ),
+    "POST /commerce/standards": WriteHint(
+        body=lambda w: {
+            "product": "kiwifruit-red",
+            "name": f"{PROBE} 标准",
+            "valid_from": "2026-11-01",
+            "grades": [
+                {"code": "one", "name": "一级", "criteria": [{"quantity": "brix", "min": 14}]}
+            ],
+        }
+    ),
+    "POST /commerce/prices": WriteHint(
+        body=lambda w: {
+            "grade_id": w.out.commerce["grade"].pk,
+            "county_code": w.out.code,
+            "price_fen": 999,
+        }
+    ),
 }
+
+
+def commerce_harvest_date() -> str:
+    import datetime as dt
+
+    return str(dt.date.today() - dt.timedelta(days=1))
+
+
+def commerce_samples() -> list[dict[str, Any]]:
+    from tests.factories.commerce import KIWI_SPECIAL
+
+    return KIWI_SPECIAL
+
+
+def commerce_grade_form() -> dict[str, str]:
+    data = {"rows": str(len(commerce_samples()))}
+    for i, sample in enumerate(commerce_samples(), start=1):
+        for k, v in sample.items():
+            data[f"s{i}_{k}"] = str(v)
+    return data
+
+
+def _public_api_read(op: Operation, w: World, client: Client) -> None:
+    """A public read: the OUT object is served (200) and carries no personal data."""
+    for params, query in _read_cases(op, w):
+        r = client.generic(op.method.upper(), op.url(params, query))
+        body = _text(r)
+        assert r.status_code == 200, f"public {op.key} {params} -> {r.status_code}: {body[:300]}"
+        personal = [m for m in w.personal_markers() if m in body]
+        assert not personal, f"public {op.key} {params} shows personal data {personal}"
 
 
 # --- the operations, from the live schema -----------------------------------------------------
@@ -606,6 +712,9 @@ def test_api_out_of_scope(role, op, w, api_client):
     _check_known(op)
     client = api_client(w.users[role])
     where = f"[{role}] {op.key}"
+    if op.key in API_PUBLIC_READS:
+        _public_api_read(op, w, client)
+        return
     if not op.is_write:
         for params, query in _read_cases(op, w):
             r = client.generic(op.method.upper(), op.url(params, query))
@@ -638,6 +747,9 @@ def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
     the probes target real objects, and the leak checks are able to fail."""
     _check_known(op)
     client = api_client(w.users[CONTROL])
+    if op.key in API_PUBLIC_READS:
+        _public_api_read(op, w, client)
+        return
     if op.key in API_PUBLIC:
         r = _call(client, op, w, {})
         assert r.status_code == 401, _text(r)[:300]
@@ -670,6 +782,9 @@ def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
 def test_api_without_token_is_401(op, w):
     _check_known(op)
     client = Client()
+    if op.key in API_PUBLIC_READS:
+        _public_api_read(op, w, client)
+        return
     params = _write_params(op, w) if op.is_write else _read_cases(op, w)[0][0]
     before = out_snapshot()
     r = _call(client, op, w, params)
@@ -682,6 +797,10 @@ def test_api_without_token_is_401(op, w):
 # --- pages ------------------------------------------------------------------------------------
 
 PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics"}
+PAGE_NAMESPACES |= {"commerce", "trace"}
+# pages anyone may open without logging in (the public trace pages): every caller gets
+# 200 for an OUT lot's code, and none shows personal data (World.personal_markers)
+PUBLIC_PAGES = {"trace:home", "trace:lot", "trace:qr"}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
@@ -709,6 +828,9 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "run_id": API_PATH_PARAMS["run_id"],
     "stop_id": API_PATH_PARAMS["stop_id"],
     "step": lambda w: ["arrive", "drop", "pickup"],
+    "producer_id": API_PATH_PARAMS["producer_id"],
+    "lot_id": API_PATH_PARAMS["lot_id"],
+    "trace_code": API_PATH_PARAMS["trace_code"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -778,6 +900,13 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"station": str(w.out.stations["village"].pk)},
         {"month": "2026-11"},
     ],
+    "commerce:producers": lambda w: [{"station": str(w.out.stations["village"].pk)}],
+    "commerce:lots": lambda w: [
+        {"station": str(w.out.stations["village"].pk)},
+        {"status": "harvested"},
+        {"product": "kiwifruit-red"},
+    ],
+    "commerce:prices": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -804,6 +933,9 @@ PAGE_CONTROL_LISTS = {
     "logistics:sorting",
     "logistics:returns",
     "logistics:exceptions",
+    "commerce:producers",
+    "commerce:lots",
+    "commerce:prices",
 }
 
 
@@ -1143,7 +1275,76 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "logistics:run-finish": lambda w: [
         PagePost({"run_id": w.out.plan["run"].pk}, {"odometer_km": "10"}, effective=True)
     ],
+    "commerce:producers": lambda w: [PagePost({}, {})],
+    "commerce:producer-create": lambda w: [
+        PagePost(
+            {},
+            {"station": str(w.out.stations["village"].pk), "kind": "person", "name": PROBE},
+            effective=True,
+        )
+    ],
+    "commerce:producer": lambda w: [
+        PagePost({"producer_id": w.out.commerce["coop"].uuid}, {"name": PROBE}, effective=True)
+    ],
+    "commerce:lots": lambda w: [PagePost({}, {})],
+    "commerce:lot-create": lambda w: [
+        PagePost(
+            {},
+            {
+                "producer": str(w.out.commerce["person"].uuid),
+                "product": "kiwifruit-red",
+                "harvest_date": commerce_harvest_date(),
+                "quantity": "10",
+            },
+            effective=True,
+        )
+    ],
+    "commerce:lot": lambda w: [PagePost({"lot_id": w.out.commerce["lots"]["harvested"].uuid}, {})],
+    "commerce:lot-grade": lambda w: [
+        PagePost(
+            {"lot_id": w.out.commerce["lots"]["harvested"].uuid},
+            commerce_grade_form(),
+            effective=True,
+        )
+    ],
+    "commerce:lot-pack": lambda w: [
+        PagePost({"lot_id": w.out.commerce["lots"]["graded"].uuid}, {}, effective=True)
+    ],
+    "commerce:lot-ship": lambda w: [
+        PagePost(
+            {"lot_id": w.out.commerce["lots"]["packed"].uuid},
+            {"destination": "广州", "pieces": "2", "weight_kg": "10"},
+            effective=True,
+        )
+    ],
+    "commerce:products": lambda w: [PagePost({}, {})],
+    "commerce:prices": lambda w: [
+        PagePost(
+            {},
+            {"county": w.out.code, "grade": str(w.out.commerce["grade"].pk), "price_yuan": "9.9"},
+            effective=True,
+        )
+    ],
+    "trace:home": lambda w: [PagePost({}, {})],
+    "trace:lot": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
+    "trace:qr": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
 }
+
+
+def _public_page(page: Page, w: World, client: Client) -> None:
+    """A public page: 200 for every caller on the OUT lots, no personal data; a POST
+    is refused (405) and changes nothing."""
+    for url in _page_gets(page, w):
+        r = client.get(url)
+        body = _text(r)
+        assert r.status_code == 200, f"public GET {url} -> {r.status_code}"
+        personal = [m for m in w.personal_markers() if m in body]
+        assert not personal, f"public GET {url} shows personal data {personal}"
+    for post in PAGE_POSTS[page.name](w):
+        before = out_snapshot()
+        r = client.post(reverse(page.name, kwargs=post.kwargs), post.data)
+        assert r.status_code == 405, f"public POST {page.name} -> {r.status_code}"
+        assert out_snapshot() == before
 
 
 def _desk_scan_data(w: World, county: str, parcel: Any) -> dict[str, str]:
@@ -1242,6 +1443,9 @@ def _login(user) -> Client:
 def test_page_get_out_of_scope(role, page, w):
     _check_page_known(page)
     client = _login(w.users[role])
+    if page.name in PUBLIC_PAGES:
+        _public_page(page, w, client)
+        return
     for url in _page_gets(page, w):
         r = client.get(url)
         body = _text(r)
@@ -1263,6 +1467,8 @@ def test_page_get_out_of_scope(role, page, w):
 @pytest.mark.parametrize("role", ROLES)
 def test_page_post_out_of_scope(role, page, w):
     _check_page_known(page)
+    if page.name in PUBLIC_PAGES:
+        return  # covered by test_page_get_out_of_scope (_public_page)
     for post in PAGE_POSTS[page.name](w):
         client = _login(w.users[role])
         url = reverse(page.name, kwargs=post.kwargs)
@@ -1285,6 +1491,9 @@ def test_page_post_out_of_scope(role, page, w):
 def test_page_control_network_admin_reaches_the_out_objects(page, w):
     _check_page_known(page)
     client = _login(w.users[CONTROL])
+    if page.name in PUBLIC_PAGES:
+        _public_page(page, w, client)
+        return
     seen: list[str] = []
     statuses = set()
     for url in _page_gets(page, w):
@@ -1317,6 +1526,9 @@ def test_page_control_network_admin_reaches_the_out_objects(page, w):
 def test_page_anonymous_is_sent_to_login(page, w):
     _check_page_known(page)
     client = Client()
+    if page.name in PUBLIC_PAGES:
+        _public_page(page, w, client)
+        return
     for url in _page_gets(page, w)[:1]:
         r = client.get(url)
         if page.name == "accounts:login":

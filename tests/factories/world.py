@@ -40,6 +40,7 @@ from cunzhan.registry import services as registry_services
 from cunzhan.registry.idcard import make_id_number
 from cunzhan.registry.importers import COLUMNS, registry_import
 from cunzhan.registry.models import Consent, Household, ImportBatch, Person
+from tests.factories.commerce import seed_catalogue
 from tests.factories.plans import world_plan
 from tests.factories.regions import make_region_tree
 from tests.factories.stations import make_station
@@ -92,6 +93,8 @@ class County:
     plan: dict[str, Any] = field(default_factory=dict)  # tests/factories/plans.world_plan
     # upward shipments at the village station: booked, collected (its fee accrued), at_county
     shipments: dict[str, Any] = field(default_factory=dict)
+    # commerce: producers (person, cooperative), lots harvested/graded/packed, a price tier
+    commerce: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +123,13 @@ class World:
             markers += [s.code for s in c.stations.values()]
             markers.append(c.id_number)
         return markers
+
+    def personal_markers(self) -> list[str]:
+        """Personal data of OUT producers: never on a public page, whoever asks."""
+        out = []
+        for code in OUT_COUNTIES:
+            out += self.counties[code].commerce.get("personal", [])
+        return out
 
     def leaked(self, text: str) -> list[str]:
         """The OUT markers found in ``text`` (case-insensitive: usernames are lowercased)."""
@@ -225,6 +235,57 @@ def _shipments(c: County, tag: str) -> dict[str, Any]:
     return out
 
 
+def _commerce(c: County, tag: str, seq: int) -> dict[str, Any]:
+    """A person producer and a cooperative at the village station; lots harvested,
+    graded and packed (each the state a write starts from); a price tier."""
+    from cunzhan.commerce import services as commerce_services
+    from cunzhan.commerce.models import Product
+    from tests.factories.commerce import KIWI_SPECIAL
+
+    national = RegionScope.national()
+    station = c.stations["village"]
+    phone = f"1370000{seq:04d}"
+    person = commerce_services.producer_register(
+        scope=national, station=station, kind="person", name=f"{tag}-果农{seq}", phone=phone
+    )
+    coop = commerce_services.producer_register(
+        scope=national,
+        station=station,
+        kind="cooperative",
+        name=f"{tag} 合作社{seq}",
+        members=[{"name": f"{tag}-社员{seq}"}],
+    )
+    kiwi = Product.objects.get(code="kiwifruit-red")
+    lots = {}
+    for state in ("harvested", "graded", "packed"):
+        lot = commerce_services.lot_record(
+            scope=national,
+            producer=person,
+            product=kiwi,
+            harvest_date=dt.date.today() - dt.timedelta(days=2),
+            quantity=100 + seq,
+            note=f"{tag} 批次",
+        )
+        if state != "harvested":
+            commerce_services.lot_grade(scope=national, lot=lot, samples=KIWI_SPECIAL)
+        if state == "packed":
+            commerce_services.lot_pack(scope=national, lot=lot)
+        lot.refresh_from_db()
+        lots[state] = lot
+    grade = kiwi.standards.get(active=True).grades.get(code="special")
+    tier = commerce_services.price_tier_set(
+        scope=national, grade=grade, county_code=c.code, price_fen=1000 + seq
+    )
+    return {
+        "person": person,
+        "coop": coop,
+        "lots": lots,
+        "grade": grade,
+        "tier": tier,
+        "personal": [person.name, phone],
+    }
+
+
 def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     township, village = TREE_POINTS[code]
     extra = _add_villages(regions, township)
@@ -255,6 +316,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
         parcel=c.parcel, problem="illegal_transition", detail=f"{tag} probe exception"
     )
     c.shipments = _shipments(c, tag)
+    c.commerce = _commerce(c, tag, seq)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -348,6 +410,7 @@ def _plan_rows(out_q: Any, rows: Any) -> dict[str, Any]:
 
 def make_world() -> World:
     regions = make_region_tree()
+    seed_catalogue()
     counties = {
         code: _county(regions, code, seq)
         for seq, code in enumerate((IN_COUNTY, *OUT_COUNTIES), start=1)
@@ -466,7 +529,44 @@ def out_snapshot() -> dict[str, Any]:
             "fee_down_fen",
             "updated_at",
         ),
+        **_commerce_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),
+    }
+
+
+def _commerce_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.commerce.models import (
+        GradeStandard,
+        Lot,
+        LotEvent,
+        LotGrading,
+        PriceTier,
+        Producer,
+        ProducerMember,
+    )
+
+    return {
+        "producers": rows(Producer.objects.filter(out_q("village_id")), "name", "updated_at"),
+        "producers_total": Producer.objects.count(),
+        # national reference data: a standard written by anyone changes every county
+        "grade_standards": rows(GradeStandard.objects.all(), "active", "name"),
+        "producer_members": rows(
+            ProducerMember.objects.filter(out_q("cooperative__village_id")), "name"
+        ),
+        "lots": rows(
+            Lot.objects.filter(out_q("village_id")),
+            "status",
+            "grade_id",
+            "quantity_available",
+            "shipment_id",
+            "updated_at",
+        ),
+        "lots_total": Lot.objects.count(),
+        "lot_events": rows(LotEvent.objects.filter(out_q("lot__village_id")), "type"),
+        "lot_gradings": rows(LotGrading.objects.filter(out_q("lot__village_id")), "grade_id"),
+        "price_tiers": rows(
+            PriceTier.objects.filter(out_q("county_id")), "price_fen", "valid_from", "updated_at"
+        ),
     }

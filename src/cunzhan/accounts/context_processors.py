@@ -19,6 +19,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         ("network:stations", _("服务站"), Perm.VIEW_NETWORK),
         ("network:map", _("地图"), Perm.VIEW_NETWORK),
         ("logistics:home", _("物流"), Perm.VIEW_NETWORK),
+        ("commerce:lots", _("农产品"), Perm.VIEW_COMMERCE),
         ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
         ("core:audit", _("审计日志"), Perm.VIEW_AUDIT),
         ("accounts:users", _("用户"), Perm.MANAGE_USERS),

@@ -33,6 +33,10 @@ class Perm:
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"  # which users: manageable_roles() and the actor's scope
     IMPORT_REGIONS = "import_regions"
+    VIEW_COMMERCE = "view_commerce"  # producers, lots, products, grade standards, prices
+    EDIT_PRODUCERS = "edit_producers"  # register producers; record, grade, pack, ship lots
+    MANAGE_PRICES = "manage_prices"  # price tiers of the county's grades
+    MANAGE_PRODUCTS = "manage_products"  # products and grade standards (national)
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -56,6 +60,10 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
     ),
     Role.AUDITOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.VIEW_AUDIT}),
 }
+# commerce catalogue (docs/adr/0014-commerce-catalogue.md); network admins hold ALL_PERMS
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS, Perm.MANAGE_PRICES}
+ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS}
+ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_COMMERCE}
 
 
 def role_has(role: str, perm: str) -> bool:

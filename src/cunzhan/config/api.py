@@ -15,6 +15,7 @@ from ninja.security import HttpBearer
 
 from cunzhan.accounts.api import router as accounts_router
 from cunzhan.accounts.selectors import user_by_token
+from cunzhan.commerce.api import router as commerce_router
 from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
 from cunzhan.logistics.api import router as logistics_router
@@ -114,3 +115,4 @@ api.add_router("/logistics", logistics_router)
 api.add_router("/logistics", logistics_desk_router)
 api.add_router("/logistics", plan_router)
 api.add_router("/logistics", updown_router)
+api.add_router("/commerce", commerce_router)

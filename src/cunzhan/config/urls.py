@@ -11,5 +11,7 @@ urlpatterns = [
     path("network/", include("cunzhan.network.urls")),
     path("registry/", include("cunzhan.registry.urls")),
     path("logistics/", include("cunzhan.logistics.urls")),
+    path("commerce/", include("cunzhan.commerce.urls")),
+    path("t/", include("cunzhan.commerce.trace_views")),
     path("audit/", include("cunzhan.core.urls")),
 ]

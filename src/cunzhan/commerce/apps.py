@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CommerceConfig(AppConfig):
+    name = "cunzhan.commerce"
+    label = "commerce"
+    verbose_name = "commerce"
+
+    def ready(self) -> None:
+        # the home-page panel of the station operator and the county manager
+        from cunzhan.commerce import views  # noqa: F401

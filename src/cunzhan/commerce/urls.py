@@ -1,0 +1,4 @@
+from cunzhan.commerce import views
+
+app_name = "commerce"
+urlpatterns = views.urlpatterns
