@@ -100,3 +100,58 @@ def test_two_sales_at_once_cannot_spend_one_payment_twice():
     assert Transaction.objects.filter(kind="sale").count() == 1
     assert Account.objects.get(kind="buyer").balance_fen == -2_000
     assert_invariants()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_payout_batches_at_once_never_pay_the_same_amount_twice():
+    from cunzhan.core.scope import RegionScope
+    from cunzhan.ledger import payouts
+    from cunzhan.ledger.models import PayoutBatch, PayoutLine
+    from tests.ledger.factories import paid_sale
+
+    make_region_tree()
+    station = make_station(VILLAGE, StationStatus.ACTIVE)
+    national = RegionScope.national()
+    for round_ in range(3):
+        for i in range(4):
+            paid_sale(COUNTY, station, f"r{round_}-{i}", 1_000 + i, producer=f"producer:{i}")
+        owed = sum(a.owed_fen for a in Account.objects.filter(kind__in=["producer", "station"]))
+        outcomes = race(
+            lambda: payouts.payout_batch_create(scope=national, county=COUNTY),
+            lambda: payouts.payout_batch_create(scope=national, county=COUNTY),
+        )
+        assert outcomes == ["nothing_to_pay", "ok"], outcomes
+        assert PayoutBatch.objects.count() == round_ + 1
+        newest = PayoutBatch.objects.order_by("-id").first()
+        assert newest.total_fen == owed
+    paid = sum(PayoutLine.objects.values_list("amount_fen", flat=True))
+    earned = (
+        -sum(
+            Account.objects.filter(kind__in=["producer", "station"]).values_list(
+                "balance_fen", flat=True
+            )
+        )
+        + paid
+    )
+    assert paid == earned  # everything earned was paid once: nothing owed, nothing twice
+    assert_invariants()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fee_postings_at_once_book_each_fee_once():
+    from cunzhan.logistics.models import StationFee
+    from tests.ledger.factories import collected_fees
+
+    make_region_tree()
+    station = make_station(VILLAGE, StationStatus.ACTIVE)
+    collected_fees(station, 4)
+    total = sum(StationFee.objects.values_list("amount_fen", flat=True))
+    outcomes = race(
+        lambda: services.station_fees_post(county=COUNTY),
+        lambda: services.station_fees_post(county=COUNTY),
+    )
+    assert outcomes == ["ok", "ok"], outcomes
+    assert Transaction.objects.filter(kind="station_fees").count() == 1
+    assert Account.objects.get(kind="station").balance_fen == -total
+    assert set(StationFee.objects.values_list("status", flat=True)) == {"posted"}
+    assert_invariants()
