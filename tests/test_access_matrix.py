@@ -88,6 +88,8 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "route_id": lambda w: [c.plan["route"].pk for c in (w.out, w.far)],
     "run_id": lambda w: [c.plan["run"].pk for c in (w.out, w.far)],
     "stop_id": lambda w: [c.plan["stop"].pk for c in (w.out, w.far)],
+    "account_id": lambda w: [a.uuid for c in (w.out, w.far) for a in ledger_accounts(c)],
+    "payout_id": lambda w: [c.ledger["batch"].uuid for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -151,6 +153,19 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"station_id": w.out.stations["village"].pk},
         {"month": "2026-11"},
     ],
+    "GET /ledger/accounts": lambda w: [
+        {"county": w.out.code},
+        {"county": w.far.code},
+        {"kind": "producer"},
+        {"q": f"producer:{w.out.code}"},
+        {"page_size": 500},
+    ],
+    "GET /ledger/transactions": lambda w: [
+        {"county": w.out.code},
+        {"kind": "sale"},
+        {"page_size": 500},
+    ],
+    "GET /ledger/payouts": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -174,6 +189,9 @@ API_CONTROL_LISTS = {
     "GET /logistics/vehicles",
     "GET /logistics/plans",
     "GET /logistics/epcis",
+    "GET /ledger/accounts",
+    "GET /ledger/transactions",
+    "GET /ledger/payouts",
 }
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
@@ -446,7 +464,24 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"county_code": w.out.code},
         body=lambda w: {"reminder_days": 2, "return_days": 5},
     ),
+    "PUT /ledger/rules/{county_code}": WriteHint(
+        path=lambda w: {"county_code": w.out.code},
+        body=lambda w: {"platform_fee_bp": 700, "station_commission_bp": 200},
+    ),
+    "POST /ledger/fees/{county_code}/post": WriteHint(
+        path=lambda w: {"county_code": w.out.code}, body=lambda w: {}
+    ),
+    "POST /ledger/payouts": WriteHint(body=lambda w: {"county_code": w.out.code}),
+    "POST /ledger/payouts/{payout_id}/mark": WriteHint(
+        path=lambda w: {"payout_id": w.out.ledger["batch"].uuid},
+        body=lambda w: {"status": "paid"},
+    ),
 }
+
+
+def ledger_accounts(c: Any) -> list[Any]:
+    """A county's ledger accounts that carry its marker (producer and station)."""
+    return [c.ledger["producer"], c.ledger["station"]]
 
 
 # --- the operations, from the live schema -----------------------------------------------------
@@ -681,7 +716,7 @@ def test_api_without_token_is_401(op, w):
 
 # --- pages ------------------------------------------------------------------------------------
 
-PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics"}
+PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics", "ledger"}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
@@ -709,6 +744,9 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "run_id": API_PATH_PARAMS["run_id"],
     "stop_id": API_PATH_PARAMS["stop_id"],
     "step": lambda w: ["arrive", "drop", "pickup"],
+    "account_id": API_PATH_PARAMS["account_id"],
+    "payout_id": API_PATH_PARAMS["payout_id"],
+    "station_id": API_PATH_PARAMS["station_id"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -778,6 +816,7 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"station": str(w.out.stations["village"].pk)},
         {"month": "2026-11"},
     ],
+    "ledger:home": lambda w: [],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -1142,6 +1181,26 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     ],
     "logistics:run-finish": lambda w: [
         PagePost({"run_id": w.out.plan["run"].pk}, {"odometer_km": "10"}, effective=True)
+    ],
+    "ledger:home": lambda w: [PagePost({}, {})],
+    "ledger:county": lambda w: [PagePost({"county_code": w.out.code}, {})],
+    "ledger:rules": lambda w: [
+        PagePost(
+            {"county_code": w.out.code},
+            {"platform_fee_bp": "700", "station_commission_bp": "200"},
+            effective=True,
+        )
+    ],
+    "ledger:fees-post": lambda w: [PagePost({"county_code": w.out.code}, {}, effective=True)],
+    "ledger:payout-create": lambda w: [
+        PagePost({"county_code": w.out.code}, {"note": PROBE}, effective=True)
+    ],
+    "ledger:account": lambda w: [PagePost({"account_id": w.out.ledger["producer"].uuid}, {})],
+    "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
+    "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:payout-mark": lambda w: [
+        PagePost({"payout_id": w.out.ledger["batch"].uuid}, {"status": "paid"}, effective=True)
     ],
 }
 

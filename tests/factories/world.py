@@ -92,6 +92,9 @@ class County:
     plan: dict[str, Any] = field(default_factory=dict)  # tests/factories/plans.world_plan
     # upward shipments at the village station: booked, collected (its fee accrued), at_county
     shipments: dict[str, Any] = field(default_factory=dict)
+    # ledger: a producer's and the village station's accounts (both owed money), a
+    # payout batch still exported (a mark can aim at it)
+    ledger: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -225,6 +228,44 @@ def _shipments(c: County, tag: str) -> dict[str, Any]:
     return out
 
 
+def _ledger(c: County, tag: str) -> dict[str, Any]:
+    """Two paid and settled sales at the village station, a payout batch between them
+    (so something is owed again afterwards); the fees stay owed (booking them is a
+    write the matrix aims at)."""
+    from cunzhan.ledger import payouts as ledger_payouts
+    from cunzhan.ledger import services as ledger_services
+
+    station = c.stations["village"]
+    out: dict[str, Any] = {}
+    for i, gross in enumerate((12_000, 8_000)):
+        ledger_services.payment_receive(
+            county=c.code,
+            idempotency_key=f"world-pay-{c.code}-{i}",
+            buyer_key=f"buyer:{c.code}-{i}",
+            buyer_label=f"{tag}-买家",
+            amount_fen=gross,
+            provider="sandbox",
+        )
+        ledger_services.sale_settle(
+            county=c.code,
+            idempotency_key=f"world-sale-{c.code}-{i}",
+            gross_fen=gross,
+            producer_key=f"producer:{c.code}",
+            producer_label=f"{tag}-农户",
+            station=station,
+            buyer_key=f"buyer:{c.code}-{i}",
+        )
+        if i == 0:
+            out["batch"] = ledger_payouts.payout_batch_create(
+                scope=RegionScope.national(), county=c.code, note=f"{tag} 批次"
+            )
+    out["producer"] = ledger_services.account_for(
+        kind="producer", county=c.code, owner_key=f"producer:{c.code}"
+    )
+    out["station"] = ledger_services.account_for(kind="station", county=c.code, station=station)
+    return out
+
+
 def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     township, village = TREE_POINTS[code]
     extra = _add_villages(regions, township)
@@ -255,6 +296,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
         parcel=c.parcel, problem="illegal_transition", detail=f"{tag} probe exception"
     )
     c.shipments = _shipments(c, tag)
+    c.ledger = _ledger(c, tag)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -343,6 +385,22 @@ def _plan_rows(out_q: Any, rows: Any) -> dict[str, Any]:
         ),
         "runs": rows(Run.objects.filter(out_q("route__plan__county_id")), "status", "loaded_at"),
         "shipments": rows(Shipment.objects.filter(out_q("station__region_id")), "state"),
+    }
+
+
+def _ledger_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.ledger.models import Account, PayoutBatch, SettlementRule, Transaction
+
+    return {
+        "ledger_accounts": rows(Account.objects.filter(out_q("county_id")), "balance_fen", "label"),
+        "ledger_transactions": rows(Transaction.objects.filter(out_q("county_id")), "kind"),
+        "ledger_payouts": rows(PayoutBatch.objects.filter(out_q("county_id")), "status"),
+        "ledger_rules": rows(
+            SettlementRule.objects.filter(out_q("county_id")),
+            "platform_fee_bp",
+            "station_commission_bp",
+            "assisted_commission_bp",
+        ),
     }
 
 
@@ -466,6 +524,7 @@ def out_snapshot() -> dict[str, Any]:
             "fee_down_fen",
             "updated_at",
         ),
+        **_ledger_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

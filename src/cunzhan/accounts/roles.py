@@ -33,6 +33,9 @@ class Perm:
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"  # which users: manageable_roles() and the actor's scope
     IMPORT_REGIONS = "import_regions"
+    VIEW_LEDGER = "view_ledger"  # accounts, statements, payouts (a station operator: its own)
+    MANAGE_PAYOUTS = "manage_payouts"  # payout batches, booking the station fees
+    EDIT_SETTLEMENT_RULES = "edit_settlement_rules"  # a county's fee and commission rates
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -56,6 +59,13 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
     ),
     Role.AUDITOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.VIEW_AUDIT}),
 }
+
+# the ledger (issue 4, ADR 0013): added here as lines of their own so that other domains'
+# additions merge cleanly. Auditors read; county managers also pay out and set the rules.
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_LEDGER, Perm.MANAGE_PAYOUTS}
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_SETTLEMENT_RULES}
+ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_LEDGER}
+ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_LEDGER}
 
 
 def role_has(role: str, perm: str) -> bool:

@@ -11,5 +11,6 @@ urlpatterns = [
     path("network/", include("cunzhan.network.urls")),
     path("registry/", include("cunzhan.registry.urls")),
     path("logistics/", include("cunzhan.logistics.urls")),
+    path("ledger/", include("cunzhan.ledger.urls")),
     path("audit/", include("cunzhan.core.urls")),
 ]

@@ -22,7 +22,7 @@ from cunzhan.ledger.models import (
     SettlementRule,
     Transaction,
 )
-from cunzhan.network.models import Level, Region
+from cunzhan.network.models import Level, Region, Station
 
 
 def _station_scoped(scope: RegionScope) -> bool:
@@ -84,6 +84,24 @@ def account_get(*, scope: RegionScope, account_uuid: Any) -> Account:
     if account is None:
         raise NotFound()
     return account
+
+
+def station_account(*, scope: RegionScope, station_id: int) -> tuple[Station, Account | None]:
+    """A station in scope (an operator: one of theirs) and its account (None until it
+    has earned something)."""
+    station = (
+        Station.objects.filter(scope.q("region_id"), scope.station_q("pk"), pk=station_id)
+        .select_related("region")
+        .first()
+    )
+    if station is None:
+        raise NotFound()
+    account = (
+        Account.objects.filter(kind=AccountKind.STATION, station=station)
+        .select_related("station", "county")
+        .first()
+    )
+    return station, account
 
 
 def account_by_owner(*, scope: RegionScope, county: str, owner_key: str) -> Account:
