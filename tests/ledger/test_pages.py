@@ -73,3 +73,13 @@ def test_station_operator_lands_on_their_statement(station, make_user):
     assert c.get(f"/ledger/county/{COUNTY}/").status_code == 404
     producer = Account.objects.get(kind="producer")
     assert c.get(f"/ledger/account/{producer.uuid}/").status_code == 404
+
+
+def test_home_page_panel_shows_what_is_owed(station, make_user):
+    paid_sale(COUNTY, station, "a", 10_000)
+    manager = _login(make_user(Role.COUNTY_MANAGER, regions=[COUNTY])).get("/").content.decode()
+    assert "应付生产者与服务站" in manager and "¥95.00" in manager  # 92 + 3
+    operator = _login(make_user(Role.STATION_OPERATOR, stations=[station.pk]))
+    assert "¥3.00" in operator.get("/").content.decode()
+    driver = _login(make_user(Role.DRIVER, regions=[COUNTY])).get("/").content.decode()
+    assert "应付生产者与服务站" not in driver

@@ -5,3 +5,6 @@ class LedgerConfig(AppConfig):
     name = "cunzhan.ledger"
     label = "ledger"
     verbose_name = "ledger"
+
+    def ready(self) -> None:
+        from cunzhan.ledger import views  # noqa: F401 - the home-page panel

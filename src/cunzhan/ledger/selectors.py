@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet, Sum
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger.models import (
+    PAYABLE_KINDS,
     Account,
     AccountKind,
     Line,
@@ -130,6 +131,15 @@ def balances(*, scope: RegionScope, county: str) -> dict[str, int]:
         .order_by("kind")
     )
     return {r["kind"]: int(r["total"] or 0) for r in rows}
+
+
+def owed_total(*, scope: RegionScope) -> int:
+    """What the platform owes producers, cooperatives, stations and carriers in scope
+    (their credit balances; one query)."""
+    total = Account.objects.filter(
+        account_scope_q(scope), kind__in=PAYABLE_KINDS, balance_fen__lt=0
+    ).aggregate(s=Sum("balance_fen", default=0))["s"]
+    return -int(total)
 
 
 def balances_from_lines(*, county: str) -> dict[int, int]:

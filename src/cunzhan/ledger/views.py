@@ -20,11 +20,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cunzhan.accounts.home import register_panel
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.errors import PermissionDenied as CorePermissionDenied
 from cunzhan.core.money import format_fen
+from cunzhan.core.scope import RegionScope
 from cunzhan.core.views import require_perm
 from cunzhan.ledger import payouts, selectors, services
 from cunzhan.ledger.api import period
@@ -279,3 +281,17 @@ def payout_mark(request: HttpRequest, payout_id: uuid.UUID) -> HttpResponse:
         return redirect(reverse("ledger:payout", kwargs={"payout_id": batch.uuid}))
     messages.success(request, _("付款批次状态已更新"))
     return redirect(reverse("ledger:payout", kwargs={"payout_id": batch.uuid}))
+
+
+@register_panel(order=40)
+def ledger_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] | None:
+    """On the home page: what the platform owes in the user's ledger scope (a station
+    operator: their stations), and the way to the ledger."""
+    if not user.can(Perm.VIEW_LEDGER):
+        return None
+    owed = selectors.owed_total(scope=scope)
+    return {
+        "title": _("账本"),
+        "stats": [{"label": _("应付生产者与服务站"), "value": format_fen(owed)}],
+        "links": [{"url": reverse("ledger:home"), "label": _("查看账本")}],
+    }
