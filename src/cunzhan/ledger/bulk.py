@@ -87,8 +87,10 @@ LINE_COLUMNS = ("transaction_id", "account_id", "amount_fen", "occurred_at")
 ROWS_PER_INSERT = 500
 
 
-def _uuid_db(value: uuid.UUID) -> Any:
-    return Transaction._meta.get_field("uuid").get_db_prep_value(value, connection)
+def _uuid_adapter() -> Any:
+    """uuid -> what the database stores (PostgreSQL: a uuid; SQLite: 32 hex digits)."""
+    field = Transaction._meta.get_field("uuid")
+    return lambda value: field.get_db_prep_value(value, connection)
 
 
 def _dt_db(value: dt.datetime) -> Any:
@@ -169,12 +171,13 @@ def _validate(region: Region, rows: Sequence[SaleRow]) -> None:
         )
 
 
-def accounts_bulk(region: Region, specs: dict[str, dict[str, Any]]) -> dict[str, Account]:
-    """The accounts with these keys (``key -> create kwargs``), created if missing."""
-    found: dict[str, Account] = {}
+def accounts_bulk(region: Region, specs: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The ids of the accounts with these keys (``key -> create kwargs``), created if
+    missing."""
+    found: dict[str, int] = {}
     keys = list(specs)
     for chunk in _chunks(keys, 900):
-        found.update({a.key: a for a in Account.objects.filter(key__in=list(chunk))})
+        found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
     missing = [k for k in keys if k not in found]
     if missing:
         Account.objects.bulk_create(
@@ -183,7 +186,7 @@ def accounts_bulk(region: Region, specs: dict[str, dict[str, Any]]) -> dict[str,
             ignore_conflicts=True,
         )
         for chunk in _chunks(missing, 900):
-            found.update({a.key: a for a in Account.objects.filter(key__in=list(chunk))})
+            found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
     return found
 
 
@@ -240,15 +243,16 @@ def sales_post_bulk(
     def run() -> BulkResult:
         result = BulkResult()
         accounts = accounts_bulk(region, specs)
+        uuid_db = _uuid_adapter()
         platform = accounts[f"{c}:{AccountKind.PLATFORM}"]
         with transaction.atomic():
-            locked: dict[int, Account] = {}
-            for chunk in _chunks(sorted(a.pk for a in accounts.values()), 900):
+            locked: dict[int, int] = {}  # account id -> balance, locked
+            for chunk in _chunks(sorted(accounts.values()), 900):
                 locked.update(
                     Account.objects.select_for_update()
                     .filter(pk__in=list(chunk))
                     .order_by("pk")
-                    .in_bulk()
+                    .values_list("pk", "balance_fen")
                 )
             existing: dict[str, str] = {}
             all_keys = [k for r in sales for k in (r.payment_key, r.sale_key)]
@@ -261,15 +265,16 @@ def sales_post_bulk(
             deltas: dict[int, int] = defaultdict(int)
             held: dict[int, int] = {}  # buyer account -> what it holds, running
             now = timezone.now()
+            now_db = _dt_db(now)
             actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-            pending: list[tuple[tuple[Any, ...], list[tuple[Account, int]]]] = []
+            pending: list[tuple[tuple[Any, ...], list[tuple[int, int]]]] = []
 
             def flush() -> None:
                 if not pending:
                     return
                 ids = _insert_transactions([t for t, _ in pending])
                 lines = [
-                    (tx_id, a.pk, x, t[8])
+                    (tx_id, a, x, t[8])
                     for tx_id, (t, ls) in zip(ids, pending, strict=True)
                     for a, x in ls
                 ]
@@ -279,7 +284,7 @@ def sales_post_bulk(
                 pending.clear()
 
             def add(
-                kind: str, key: str, digest: str, lines: list[tuple[Account, int]], r: SaleRow
+                kind: str, key: str, digest: str, lines: list[tuple[int, int]], r: SaleRow, at: Any
             ) -> None:
                 if key in existing:
                     if existing[key] != digest:
@@ -292,11 +297,11 @@ def sales_post_bulk(
                     result.skipped += 1
                     return
                 for a, x in lines:
-                    deltas[a.pk] += x
+                    deltas[a] += x
                 pending.append(
                     (
                         (
-                            _uuid_db(uuid.uuid4()),
+                            uuid_db(uuid.uuid4()),
                             c,
                             kind,
                             f"{kind} {r.gross_fen} fen",
@@ -304,8 +309,8 @@ def sales_post_bulk(
                             digest,
                             CURRENCY,
                             r.gross_fen,
-                            _dt_db(r.occurred_at or now),
-                            _dt_db(now),
+                            at,
+                            now_db,
                             actor_id,
                         ),
                         lines,
@@ -319,22 +324,21 @@ def sales_post_bulk(
                 producer = accounts[producer_key(r)]
                 clearing = accounts[f"{c}:{AccountKind.PROVIDER_CLEARING}:{r.provider}"]
                 station_acct = accounts[f"{c}:station:{r.station.pk}"] if r.station else None
-                if buyer.pk not in held:
-                    held[buyer.pk] = -locked[buyer.pk].balance_fen
+                at = _dt_db(r.occurred_at) if r.occurred_at else now_db
+                if buyer not in held:
+                    held[buyer] = -locked[buyer]
                 pay_lines = [(clearing, r.gross_fen), (buyer, -r.gross_fen)]
-                pay_digest = services.lines_digest(
-                    TransactionKind.PAYMENT, c, [(a.pk, x) for a, x in pay_lines]
-                )
+                pay_digest = services.lines_digest(TransactionKind.PAYMENT, c, pay_lines)
                 if r.payment_key not in existing:
-                    held[buyer.pk] += r.gross_fen
-                add(TransactionKind.PAYMENT, r.payment_key, pay_digest, pay_lines, r)
+                    held[buyer] += r.gross_fen
+                add(TransactionKind.PAYMENT, r.payment_key, pay_digest, pay_lines, r, at)
                 split = services.sale_split(
                     gross_fen=r.gross_fen,
                     platform_fee_bp=rules.platform_fee_bp,
                     station_commission_bp=rules.station_commission_bp if r.station else 0,
                 )
                 sale_digest = services._digest(
-                    ["sale", c, r.gross_fen, producer.pk, buyer.pk, getattr(r.station, "pk", None)]
+                    ["sale", c, r.gross_fen, producer, buyer, getattr(r.station, "pk", None)]
                 )
                 raw = [
                     (buyer, r.gross_fen),
@@ -345,16 +349,16 @@ def sales_post_bulk(
                     raw.append((station_acct, -split.station_commission_fen))
                 sale_lines = [(a, x) for a, x in raw if x != 0]
                 if r.sale_key not in existing:
-                    if held[buyer.pk] < r.gross_fen:
+                    if held[buyer] < r.gross_fen:
                         raise ApplicationError(
                             f"sale {r.sale_key!r}: buyer {r.buyer_key!r} holds "
-                            f"{held[buyer.pk]} fen, less than {r.gross_fen}",
+                            f"{held[buyer]} fen, less than {r.gross_fen}",
                             code="not_paid",
                             details={"sale_key": r.sale_key},
                         )
-                    held[buyer.pk] -= r.gross_fen
+                    held[buyer] -= r.gross_fen
                     result.gross_fen += r.gross_fen
-                add(TransactionKind.SALE, r.sale_key, sale_digest, sale_lines, r)
+                add(TransactionKind.SALE, r.sale_key, sale_digest, sale_lines, r, at)
             flush()
             for pk, delta in sorted(deltas.items()):
                 if delta:
