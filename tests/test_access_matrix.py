@@ -90,6 +90,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "stop_id": lambda w: [c.plan["stop"].pk for c in (w.out, w.far)],
     "account_id": lambda w: [a.uuid for c in (w.out, w.far) for a in ledger_accounts(c)],
     "payout_id": lambda w: [c.ledger["batch"].uuid for c in (w.out, w.far)],
+    "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -747,6 +748,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "account_id": API_PATH_PARAMS["account_id"],
     "payout_id": API_PATH_PARAMS["payout_id"],
     "station_id": API_PATH_PARAMS["station_id"],
+    "owner_key": API_PATH_PARAMS["owner_key"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -1196,6 +1198,7 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         PagePost({"county_code": w.out.code}, {"note": PROBE}, effective=True)
     ],
     "ledger:account": lambda w: [PagePost({"account_id": w.out.ledger["producer"].uuid}, {})],
+    "ledger:producer": lambda w: [PagePost({"owner_key": w.out.ledger["producer"].owner_key}, {})],
     "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
     "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
     "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],

@@ -35,7 +35,8 @@ def test_county_manager_pays_out_and_prints_a_statement(page, login, make_user, 
     assert batch.total_fen == 18_400 + 600 + 2 * 100  # producer, commission, two up fees
     with page.expect_download() as info:
         page.click("text=下载银行付款文件")
-    content = open(info.value.path(), encoding="utf-8-sig").read()
+    with open(info.value.path(), encoding="utf-8-sig") as f:
+        content = f.read()
     assert content.startswith("序号,批次,收款方") and str(batch.uuid) in content
     page.click("button[value=paid]")
     page.wait_for_selector(".messages")
