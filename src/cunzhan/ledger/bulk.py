@@ -106,14 +106,28 @@ def _values_sql(table: str, columns: Sequence[str], n: int, returning: bool = Fa
 
 
 def _insert_transactions(rows: list[tuple[Any, ...]]) -> list[int]:
-    """Multi-row INSERT ... RETURNING id (PostgreSQL and SQLite ≥ 3.35), in order —
-    the model's ``bulk_create`` builds a model instance and prepares every field of every
-    row, which is most of the time at a month's volume."""
-    ids: list[int] = []
+    """Insert the transactions and return their ids, in order. PostgreSQL: ids drawn
+    from the table's sequence, then ``COPY``; SQLite: multi-row ``INSERT … RETURNING
+    id``. (Django's ``bulk_create`` builds a model instance and prepares every field of
+    every row, which was most of the time at a month's volume.)"""
+    table = Transaction._meta.db_table
+    qn = connection.ops.quote_name
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, len(rows)],
+            )
+            ids = [int(r[0]) for r in cur.fetchall()]
+            columns = ",".join(qn(c) for c in ("id", *TX_COLUMNS))
+            with cur.cursor.copy(f"COPY {qn(table)} ({columns}) FROM STDIN") as copy:
+                for tx_id, row in zip(ids, rows, strict=True):
+                    copy.write_row((tx_id, *row))
+            return ids
+        ids = []
         for chunk in _chunks(rows, ROWS_PER_INSERT):
             cur.execute(
-                _values_sql(Transaction._meta.db_table, TX_COLUMNS, len(chunk), returning=True),
+                _values_sql(table, TX_COLUMNS, len(chunk), returning=True),
                 [v for row in chunk for v in row],
             )
             ids += [r[0] for r in cur.fetchall()]
@@ -121,11 +135,36 @@ def _insert_transactions(rows: list[tuple[Any, ...]]) -> list[int]:
 
 
 def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
+    table = Line._meta.db_table
+    qn = connection.ops.quote_name
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            columns = ",".join(qn(c) for c in LINE_COLUMNS)
+            with cur.cursor.copy(f"COPY {qn(table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         for chunk in _chunks(rows, ROWS_PER_INSERT * 2):
             cur.execute(
-                _values_sql(Line._meta.db_table, LINE_COLUMNS, len(chunk)),
-                [v for row in chunk for v in row],
+                _values_sql(table, LINE_COLUMNS, len(chunk)), [v for row in chunk for v in row]
+            )
+
+
+def _add_to_balances(deltas: dict[int, int]) -> None:
+    """``balance_fen += delta`` per account (locked by the caller), in id order."""
+    items = sorted((pk, d) for pk, d in deltas.items() if d)
+    if connection.vendor != "postgresql":
+        for pk, delta in items:
+            Account.objects.filter(pk=pk).update(balance_fen=F("balance_fen") + delta)
+        return
+    table = connection.ops.quote_name(Account._meta.db_table)
+    with connection.cursor() as cur:
+        for chunk in _chunks(items, 1000):
+            values = ",".join(["(%s::bigint, %s::bigint)"] * len(chunk))
+            cur.execute(
+                f"UPDATE {table} AS a SET balance_fen = a.balance_fen + v.d "  # noqa: S608
+                f"FROM (VALUES {values}) AS v(id, d) WHERE a.id = v.id",
+                [x for pair in chunk for x in pair],
             )
 
 
@@ -360,9 +399,7 @@ def sales_post_bulk(
                     result.gross_fen += r.gross_fen
                 add(TransactionKind.SALE, r.sale_key, sale_digest, sale_lines, r, at)
             flush()
-            for pk, delta in sorted(deltas.items()):
-                if delta:
-                    Account.objects.filter(pk=pk).update(balance_fen=F("balance_fen") + delta)
+            _add_to_balances(deltas)
             audit_record(
                 action="import",
                 object_type="ledger.SalesBulk",
