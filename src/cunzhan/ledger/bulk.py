@@ -210,22 +210,65 @@ def _validate(region: Region, rows: Sequence[SaleRow]) -> None:
         )
 
 
+ACCOUNT_COLUMNS = (
+    "uuid",
+    "key",
+    "kind",
+    "county_id",
+    "owner_key",
+    "label",
+    "station_id",
+    "currency",
+    "balance_fen",
+    "created_at",
+    "updated_at",
+)
+
+
 def accounts_bulk(region: Region, specs: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """The ids of the accounts with these keys (``key -> create kwargs``), created if
-    missing."""
+    """The ids of the accounts with these keys (``key -> kind, owner_key, label,
+    station``), created if missing with ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING``
+    (an account created meanwhile by another caller is looked up)."""
     found: dict[str, int] = {}
     keys = list(specs)
     for chunk in _chunks(keys, 900):
         found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
     missing = [k for k in keys if k not in found]
-    if missing:
-        Account.objects.bulk_create(
-            [Account(key=k, county=region, **specs[k]) for k in missing],
-            batch_size=CHUNK,
-            ignore_conflicts=True,
+    if not missing:
+        return found
+    uuid_db = _uuid_adapter()
+    now = _dt_db(timezone.now())
+    rows = []
+    for k in missing:
+        spec = specs[k]
+        station = spec.get("station")
+        rows.append(
+            (
+                uuid_db(uuid.uuid4()),
+                k,
+                str(spec["kind"]),
+                region.code,
+                spec.get("owner_key", ""),
+                spec.get("label", "")[:200],
+                station.pk if station is not None else None,
+                CURRENCY,
+                0,
+                now,
+                now,
+            )
         )
-        for chunk in _chunks(missing, 900):
-            found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
+    qn = connection.ops.quote_name
+    with connection.cursor() as cur:
+        for chunk in _chunks(rows, ROWS_PER_INSERT):
+            sql = _values_sql(Account._meta.db_table, ACCOUNT_COLUMNS, len(chunk))
+            cur.execute(
+                sql + f" ON CONFLICT ({qn('key')}) DO NOTHING RETURNING {qn('key')}, {qn('id')}",
+                [v for row in chunk for v in row],
+            )
+            found.update((key, int(pk)) for key, pk in cur.fetchall())
+    late = [k for k in missing if k not in found]
+    for chunk in _chunks(late, 900):
+        found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
     return found
 
 
