@@ -8,7 +8,7 @@ owed to the county's 200 village stations.
 
 The database is emptied and migrated first. Set-up (regions, stations, parcels and their
 owed ``StationFee`` rows, written with ``bulk_create``) is not timed. Timed: the sales
-through ``ledger.bulk.sales_post_bulk`` in calls of 10,000 rows (same rules and checks as
+through ``ledger.bulk.sales_post_bulk`` in calls of 50,000 rows (``--chunk``) (same rules and checks as
 the per-call services), then ``ledger.services.station_fees_post`` for the county (all
 200,000 fees: one transaction per station, the fees marked posted). Then the books are
 checked: every transaction balances, all balances sum to zero, every cached balance
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=100_000)
     parser.add_argument("--fees", type=int, default=200_000)
     parser.add_argument("--stations", type=int, default=200)
-    parser.add_argument("--chunk", type=int, default=10_000)
+    parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=4)
     args = parser.parse_args()
 
