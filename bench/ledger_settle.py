@@ -8,11 +8,11 @@ owed to the county's 200 village stations.
 
 The database is emptied and migrated first. Set-up (regions, stations, parcels and their
 owed ``StationFee`` rows, written with ``bulk_create``) is not timed. Timed: the sales
-through ``ledger.bulk.sales_post_bulk`` in calls of 50,000 rows (``--chunk``) (same rules and checks as
-the per-call services), then ``ledger.services.station_fees_post`` for the county (all
-200,000 fees: one transaction per station, the fees marked posted). Then the books are
-checked: every transaction balances, all balances sum to zero, every cached balance
-equals the sum of its lines. Peak memory is the process's maximum resident set size.
+through ``ledger.bulk.sales_post_bulk`` in calls of 50,000 rows (``--chunk``; same
+rules and checks as the per-call services), then ``ledger.services.station_fees_post``
+for the county (all 200,000 fees: one transaction per station, the fees marked
+posted). Then the books are checked: every transaction balances, all balances sum to
+zero, every cached balance equals the sum of its lines. Peak memory is the process's maximum resident set size.
 Targets: ≤ 60 s and ≤ 1 GiB.
 """
 
