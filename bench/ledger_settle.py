@@ -12,8 +12,8 @@ through ``ledger.bulk.sales_post_bulk`` in calls of 50,000 rows (``--chunk``; sa
 rules and checks as the per-call services), then ``ledger.services.station_fees_post``
 for the county (all 200,000 fees: one transaction per station, the fees marked
 posted). Then the books are checked: every transaction balances, all balances sum to
-zero, every cached balance equals the sum of its lines. Peak memory is the process's maximum resident set size.
-Targets: ≤ 60 s and ≤ 1 GiB.
+zero, every cached balance equals the sum of its lines. Peak memory is the process's
+maximum resident set size. Targets: ≤ 60 s and ≤ 1 GiB.
 """
 
 from __future__ import annotations
