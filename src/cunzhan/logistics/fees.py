@@ -34,6 +34,7 @@ from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     ExceptionStatus,
+    FeeStatus,
     Parcel,
     ParcelException,
     ScanEvent,
@@ -41,6 +42,7 @@ from cunzhan.logistics.models import (
     ShipmentState,
     StationFee,
 )
+from cunzhan.network.models import Station
 
 T = TypeVar("T")
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -231,3 +233,27 @@ def parcels_handled_without_fee(*, scope: RegionScope) -> QuerySet[Parcel]:
         Exists(ScanEvent.objects.filter(parcel=OuterRef("pk"), type__in=DOWN_EVENTS)),
         ~Exists(StationFee.objects.filter(parcel=OuterRef("pk"), direction="down")),
     )
+
+
+def fees_claim_owed(*, county_code: str) -> list[tuple[int, int, int]]:
+    """Mark every owed fee of the county's stations ``posted`` and return them as
+    ``(fee id, station id, amount_fen)``, in id order — for the ledger, which books them
+    in the same database transaction (if its posting fails, the fees stay owed). One
+    ``UPDATE … RETURNING``: the rows are locked and marked in one pass, and a concurrent
+    caller waits for them, then finds them no longer owed."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("fees_claim_owed: call it inside the transaction that books the fees")
+    prefix = RegionScope.for_regions([county_code]).q("region_id")
+    station_ids = Station.objects.filter(prefix).values_list("pk", flat=True)
+    table = StationFee._meta.db_table
+    qn = connection.ops.quote_name
+    sub, params = station_ids.query.sql_with_params()
+    sql = (
+        f"UPDATE {qn(table)} SET {qn('status')} = %s "  # noqa: S608 - names are the model's
+        f"WHERE {qn('status')} = %s AND {qn('station_id')} IN ({sub}) "
+        f"RETURNING {qn('id')}, {qn('station_id')}, {qn('amount_fen')}"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [FeeStatus.POSTED, FeeStatus.OWED, *params])
+        rows = [(int(a), int(b), int(c)) for a, b, c in cur.fetchall()]
+    return sorted(rows)
