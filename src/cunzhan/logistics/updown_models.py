@@ -23,7 +23,12 @@ class StationFee(models.Model):
     Unique per (parcel, direction) and (shipment, direction): never counted twice.
     ``status`` becomes ``posted`` when the ledger (issue 4) books it."""
 
-    station = models.ForeignKey("network.Station", on_delete=models.PROTECT, related_name="fees")
+    # Indexes: (station, month) serves the station and its months (and the foreign key);
+    # no single index on month or status — the ledger marks a county's month of fees
+    # posted in one UPDATE (200,000 rows), which writes every index of each row.
+    station = models.ForeignKey(
+        "network.Station", on_delete=models.PROTECT, related_name="fees", db_index=False
+    )
     direction = models.CharField(max_length=4, choices=[("down", "下行"), ("up", "上行")])
     parcel = models.ForeignKey(
         "logistics.Parcel", null=True, blank=True, on_delete=models.PROTECT, related_name="fees"
@@ -37,10 +42,8 @@ class StationFee(models.Model):
     )
     amount_fen = models.PositiveIntegerField()
     earned_at = models.DateTimeField()
-    month = models.CharField(max_length=7, db_index=True)  # YYYY-MM, China time
-    status = models.CharField(
-        max_length=8, choices=FeeStatus.choices, default=FeeStatus.OWED, db_index=True
-    )
+    month = models.CharField(max_length=7)  # YYYY-MM, China time
+    status = models.CharField(max_length=8, choices=FeeStatus.choices, default=FeeStatus.OWED)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
