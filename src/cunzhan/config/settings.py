@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "cunzhan.network",
     "cunzhan.registry",
     "cunzhan.logistics",
+    "cunzhan.ledger",
     "cunzhan.commerce",
     "cunzhan.devtools",
 ]
