@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -92,7 +93,7 @@ def assisted_list_page(request: HttpRequest) -> HttpResponse:
     can_edit = bool(request.user.can(Perm.EDIT_ASSISTED))  # type: ignore[union-attr]
     if request.method == "POST":
         if not can_edit:
-            raise Http404()
+            raise PermissionDenied()
         r = assisted.assisted_sweep(scope=scope)
         messages.success(
             request,
