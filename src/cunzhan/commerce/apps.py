@@ -9,6 +9,7 @@ class CommerceConfig(AppConfig):
     def ready(self) -> None:
         # the home-page panel of the station operator and the county manager
         from cunzhan.commerce import (
+            assisted_simulation,  # noqa: F401  (代购 simulator)
             views,  # noqa: F401
             views_assisted,  # noqa: F401  (代购 home panel)
         )
