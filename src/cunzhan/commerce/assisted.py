@@ -443,7 +443,7 @@ def _sweep_link(scope: RegionScope, result: SweepResult) -> None:
     ]
     by_tracking = {(x.station_id, x.tracking_number): x for x in arrived}
     claimed = {(p.station_id, p.tracking_number) for p in open_ if p.tracking_number}
-    by_phone: dict[tuple[int, str], list[Parcel]] = defaultdict(list)
+    by_phone: dict[tuple[int | None, str], list[Parcel]] = defaultdict(list)
     for x in arrived:
         if x.state == sm.AT_STATION and (x.station_id, x.tracking_number) not in claimed:
             by_phone[(x.station_id, x.recipient_phone)].append(x)
