@@ -134,7 +134,7 @@ def _audit(action: str, p: AssistedPurchase, before: Any, actor: Any, note: str 
 def _locked(scope: RegionScope, purchase: AssistedPurchase) -> AssistedPurchase:
     """The purchase row, locked, if the caller's scope reaches its station."""
     p = (
-        AssistedPurchase.objects.select_for_update()
+        AssistedPurchase.objects.select_for_update(of=("self",))
         .select_related("station")
         .filter(pk=purchase.pk)
         .first()
@@ -365,7 +365,7 @@ def _complete(purchase: AssistedPurchase) -> tuple[AssistedPurchase, bool]:
     once (row lock + the ledger's idempotency key). True when this call did it."""
     with transaction.atomic():
         p = (
-            AssistedPurchase.objects.select_for_update()
+            AssistedPurchase.objects.select_for_update(of=("self",))
             .select_related("station", "parcel")
             .get(pk=purchase.pk)
         )
@@ -464,7 +464,7 @@ def _sweep_link(scope: RegionScope, result: SweepResult) -> None:
         if parcel is None:
             continue
         with transaction.atomic():
-            locked = AssistedPurchase.objects.select_for_update().get(pk=p.pk)
+            locked = AssistedPurchase.objects.select_for_update(of=("self",)).get(pk=p.pk)
             if locked.status not in LINKABLE or locked.parcel_id is not None:
                 continue  # a concurrent sweep or the operator got there first
             if _parcel_linked(parcel):
