@@ -99,6 +99,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "purchase_id": lambda w: [
         c.assisted[k].uuid for c in (w.out, w.far) for k in ("recorded", "ordered")
     ],
+    "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -902,6 +903,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "payout_id": API_PATH_PARAMS["payout_id"],
     "purchase_id": API_PATH_PARAMS["purchase_id"],
     "station_id": API_PATH_PARAMS["station_id"],
+    "owner_key": API_PATH_PARAMS["owner_key"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -1420,6 +1422,7 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         PagePost({"county_code": w.out.code}, {"note": PROBE}, effective=True)
     ],
     "ledger:account": lambda w: [PagePost({"account_id": w.out.ledger["producer"].uuid}, {})],
+    "ledger:producer": lambda w: [PagePost({"owner_key": w.out.ledger["producer"].owner_key}, {})],
     "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
     "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
     "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
