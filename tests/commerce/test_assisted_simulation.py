@@ -50,3 +50,13 @@ def test_assisted_simulation_is_consistent_and_idempotent(station):
     assert again.results["commerce.assisted"]["picked_up"] == 0
     assert rows() == first
     assert Transaction.objects.filter(kind="assisted").count() == len(picked)
+
+
+def test_without_the_days_parcels_it_records_nothing(station):
+    run(11)
+    before = rows()
+    ctx = simulation.run(
+        seed=12, county_code="520204", day=DAY, only=["commerce.assisted"], params={}
+    )
+    assert ctx.results["commerce.assisted"]["recorded"] == 0
+    assert rows() == before

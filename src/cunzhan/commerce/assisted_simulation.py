@@ -43,6 +43,10 @@ def _yuan(fen: int) -> str:
 
 @register("commerce.assisted", after=("logistics.parcels",))
 def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
+    if "logistics.parcels" not in ctx.results:
+        # only with the day's parcels (``cunzhan simulate``): the demo's household step
+        # runs the other generators without them, and must not pick up older parcels
+        return {"recorded": 0, "linked": 0, "picked_up": 0, "commission_fen": 0}
     share = float(ctx.params.get("assisted_share", 0.05))
     scope = RegionScope.for_regions([ctx.county_code])
     stations = list(
