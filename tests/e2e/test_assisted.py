@@ -49,6 +49,7 @@ def test_assisted_purchase_from_record_to_pickup(station, page, login, make_user
     page.fill("#id_price_yuan", "199.90")
     page.fill("#id_shop_order_no", "PDD-2026-0001")
     page.fill("#id_tracking_number", "ZT2026112901")
+    page.screenshot(path=str(SHOTS / "assisted-record.png"), full_page=True)
     page.click("#assisted-form button[type=submit]")
     page.wait_for_url("**/commerce/assisted/*-*/")
     assert page.locator("#assisted-status").get_attribute("data-status") == "ordered"
@@ -79,6 +80,7 @@ def test_assisted_purchase_from_record_to_pickup(station, page, login, make_user
     page.goto("/commerce/assisted/")
     page.click("#assisted-sweep button[type=submit]")
     assert "¥9.99" in page.locator(".messages").inner_text()
+    page.screenshot(path=str(SHOTS / "assisted-list.png"), full_page=True)
     page.click(f"a[href='/commerce/assisted/{p.uuid}/']")
     assert page.locator("#assisted-status").get_attribute("data-status") == "picked_up"
     assert page.locator("#commission").inner_text() == "¥9.99"
