@@ -96,6 +96,9 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "trace_code": lambda w: [c.commerce["lots"]["packed"].code for c in (w.out, w.far)],
     "account_id": lambda w: [a.uuid for c in (w.out, w.far) for a in ledger_accounts(c)],
     "payout_id": lambda w: [c.ledger["batch"].uuid for c in (w.out, w.far)],
+    "purchase_id": lambda w: [
+        c.assisted[k].uuid for c in (w.out, w.far) for k in ("recorded", "ordered")
+    ],
     "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
 }
 
@@ -189,6 +192,11 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"page_size": 500},
     ],
     "GET /ledger/payouts": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "GET /commerce/assisted": lambda w: [
+        {"station_id": w.out.stations["village"].pk},
+        {"status": "recorded"},
+        {"page_size": 500},
+    ],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -219,6 +227,7 @@ API_CONTROL_LISTS = {
     "GET /ledger/transactions",
     "GET /ledger/payouts",
 }
+API_CONTROL_LISTS |= {"GET /commerce/assisted"}
 
 # public reads (no token; a lot's trace code is the capability): every caller gets the
 # object, and none may see personal data (World.personal_markers)
@@ -553,6 +562,29 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"payout_id": w.out.ledger["batch"].uuid},
         body=lambda w: {"status": "paid"},
     ),
+    "POST /commerce/assisted": WriteHint(
+        body=lambda w: {
+            "station_id": w.out.stations["village"].pk,
+            "villager_name": PROBE,
+            "villager_phone": "13512345678",
+            "item": PROBE,
+            "price_yuan": "10",
+            "shop": "jd",
+        }
+    ),
+    # a sweep works in the caller's scope: 200 for its own rows, OUT rows untouched
+    "POST /commerce/assisted/sweep": WriteHint(body=lambda w: {}, collection=True),
+    "POST /commerce/assisted/{purchase_id}/ordered": WriteHint(
+        path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid},
+        body=lambda w: {"shop_order_no": "PROBE-1"},
+    ),
+    "POST /commerce/assisted/{purchase_id}/link": WriteHint(
+        path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid},
+        body=lambda w: {"parcel_id": str(w.out.parcel.uuid)},  # type: ignore[union-attr]
+    ),
+    "POST /commerce/assisted/{purchase_id}/cancel": WriteHint(
+        path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid}, body=lambda w: {}
+    ),
 }
 
 
@@ -869,6 +901,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "trace_code": API_PATH_PARAMS["trace_code"],
     "account_id": API_PATH_PARAMS["account_id"],
     "payout_id": API_PATH_PARAMS["payout_id"],
+    "purchase_id": API_PATH_PARAMS["purchase_id"],
     "station_id": API_PATH_PARAMS["station_id"],
     "owner_key": API_PATH_PARAMS["owner_key"],
 }
@@ -948,6 +981,11 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
     ],
     "commerce:prices": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
     "ledger:home": lambda w: [],
+    "commerce:assisted": lambda w: [
+        {"station": str(w.out.stations["village"].pk)},
+        {"status": "recorded"},
+    ],
+    "commerce:earnings": lambda w: [{"station": str(w.out.stations["village"].pk)}],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -978,6 +1016,7 @@ PAGE_CONTROL_LISTS = {
     "commerce:lots",
     "commerce:prices",
 }
+PAGE_CONTROL_LISTS |= {"commerce:assisted"}
 
 
 @dataclass
@@ -1390,6 +1429,43 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "ledger:payout-mark": lambda w: [
         PagePost({"payout_id": w.out.ledger["batch"].uuid}, {"status": "paid"}, effective=True)
     ],
+    # the sweep button: the caller's scope only (the control's links the OUT parcel)
+    "commerce:assisted": lambda w: [PagePost({}, {}, effective=True)],
+    "commerce:assisted-create": lambda w: [
+        PagePost(
+            {},
+            {
+                "station": str(w.out.stations["village"].pk),
+                "villager_name": PROBE,
+                "villager_phone": "13512345678",
+                "item": PROBE,
+                "price_yuan": "10",
+                "shop": "jd",
+            },
+            effective=True,
+        )
+    ],
+    "commerce:assisted-detail": lambda w: [
+        PagePost({"purchase_id": w.out.assisted["recorded"].uuid}, {})
+    ],
+    "commerce:assisted-ordered": lambda w: [
+        PagePost(
+            {"purchase_id": w.out.assisted["recorded"].uuid},
+            {"shop_order_no": "PROBE-1"},
+            effective=True,
+        )
+    ],
+    "commerce:assisted-link": lambda w: [
+        PagePost(
+            {"purchase_id": w.out.assisted["recorded"].uuid},
+            {"parcel": str(w.out.parcel.uuid)},  # type: ignore[union-attr]
+            effective=True,
+        )
+    ],
+    "commerce:assisted-cancel": lambda w: [
+        PagePost({"purchase_id": w.out.assisted["recorded"].uuid}, {}, effective=True)
+    ],
+    "commerce:earnings": lambda w: [PagePost({}, {})],
 }
 
 

@@ -98,6 +98,9 @@ class County:
     # ledger: a producer's and the village station's accounts (both owed money), a
     # payout batch still exported (a mark can aim at it)
     ledger: dict[str, Any] = field(default_factory=dict)
+    # assisted purchase (代购): one recorded, one ordered whose parcel waits unlinked at
+    # the village station (a sweep links it)
+    assisted: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,6 +135,7 @@ class World:
         out = []
         for code in OUT_COUNTIES:
             out += self.counties[code].commerce.get("personal", [])
+            out += self.counties[code].assisted.get("personal", [])
         return out
 
     def leaked(self, text: str) -> list[str]:
@@ -359,6 +363,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     c.shipments = _shipments(c, tag)
     c.commerce = _commerce(c, tag, seq)
     c.ledger = _ledger(c, tag)
+    c.assisted = _assisted(c, tag, seq)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -463,6 +468,48 @@ def _ledger_rows(out_q: Any, rows: Any) -> dict[str, Any]:
             "station_commission_bp",
             "assisted_commission_bp",
         ),
+    }
+
+
+def _assisted(c: County, tag: str, seq: int) -> dict[str, Any]:
+    """A recorded purchase, and an ordered one whose parcel (by tracking number) waits
+    at the village station, not linked yet."""
+    from cunzhan.commerce import assisted
+
+    national = RegionScope.national()
+    station = c.stations["village"]
+    phone = f"1360000{seq:04d}"
+    out: dict[str, Any] = {"personal": [phone]}
+    for key, tn in (("recorded", ""), ("ordered", f"A{c.code}{seq:02d}")):
+        out[key] = assisted.assisted_record(
+            scope=national,
+            station=station,
+            villager_name=f"{tag}-村民{seq}",
+            villager_phone=phone,
+            item=f"{tag} 电饭煲",
+            price="199.9",
+            shop="taobao",
+            shop_order_no=f"TB{seq}" if tn else "",
+            tracking_number=tn,
+        )
+        if tn:
+            _parcel(c, tag, seq, tn=tn)
+    return out
+
+
+def _assisted_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.commerce.models import AssistedPurchase
+
+    return {
+        "assisted": rows(
+            AssistedPurchase.objects.filter(out_q("village_id")),
+            "status",
+            "parcel_id",
+            "shop_order_no",
+            "commission_fen",
+            "updated_at",
+        ),
+        "assisted_total": AssistedPurchase.objects.count(),
     }
 
 
@@ -589,6 +636,7 @@ def out_snapshot() -> dict[str, Any]:
         ),
         **_commerce_rows(out_q, rows),
         **_ledger_rows(out_q, rows),
+        **_assisted_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

@@ -40,6 +40,7 @@ class Perm:
     VIEW_LEDGER = "view_ledger"  # accounts, statements, payouts (a station operator: its own)
     MANAGE_PAYOUTS = "manage_payouts"  # payout batches, booking the station fees
     EDIT_SETTLEMENT_RULES = "edit_settlement_rules"  # a county's fee and commission rates
+    EDIT_ASSISTED = "edit_assisted"  # record, order, link, cancel assisted purchases (代购)
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -74,6 +75,10 @@ ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_LEDGER, Perm.MANAGE_PAYOUTS}
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_SETTLEMENT_RULES}
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_LEDGER}
 ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_LEDGER}
+
+# assisted purchase (代购, ADR 0016): operators record them, county managers too
+ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.EDIT_ASSISTED}
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_ASSISTED}
 
 
 def role_has(role: str, perm: str) -> bool:

@@ -8,4 +8,8 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         # the home-page panel of the station operator and the county manager
-        from cunzhan.commerce import views  # noqa: F401
+        from cunzhan.commerce import (
+            assisted_simulation,  # noqa: F401  (代购 simulator)
+            views,  # noqa: F401
+            views_assisted,  # noqa: F401  (代购 home panel)
+        )

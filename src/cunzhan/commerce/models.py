@@ -411,3 +411,11 @@ class PriceTier(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.grade_id} {self.county_id} {self.price_fen} fen/{self.unit}"
+
+
+# assisted purchase (代购, docs/adr/0016-assisted-purchase.md): its own module
+from cunzhan.commerce.assisted_models import (  # noqa: E402, F401
+    AssistedPurchase,
+    AssistedStatus,
+    Shop,
+)

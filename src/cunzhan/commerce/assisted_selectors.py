@@ -1,0 +1,195 @@
+"""Reads of assisted purchase (代购) and a station's earnings by source and month
+(docs/adr/0016-assisted-purchase.md). Every selector takes the caller's scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from cunzhan.commerce.assisted_models import AssistedPurchase, AssistedStatus
+from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.scope import RegionScope
+from cunzhan.ledger.models import AccountKind, Line, TransactionKind
+from cunzhan.logistics import fees as logistics_fees
+from cunzhan.logistics import selectors as parcels
+from cunzhan.logistics import statemachine as sm
+from cunzhan.logistics.models import Direction, Parcel
+from cunzhan.network.models import Station
+
+CHINA = ZoneInfo("Asia/Shanghai")
+MAX_MONTHS = 36
+SALES_KINDS = (TransactionKind.SALE, TransactionKind.REFUND)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def assisted_in_scope(*, scope: RegionScope) -> QuerySet[AssistedPurchase]:
+    qs = AssistedPurchase.objects.filter(scope.q("village_id"))
+    if not scope.everything and scope.station_ids is not None:
+        qs = qs.filter(station_id__in=list(scope.station_ids))
+    return qs
+
+
+def assisted_list(
+    *, scope: RegionScope, station_id: int | None = None, status: str = "", q: str = ""
+) -> QuerySet[AssistedPurchase]:
+    """Filters: ``station_id``, ``status``, ``q`` (villager name, phone's last 4 digits,
+    tracking or shop order number)."""
+    qs = assisted_in_scope(scope=scope).select_related("station", "parcel")
+    if station_id is not None:
+        qs = qs.filter(station_id=station_id)
+    if status:
+        if status not in AssistedStatus.values:
+            raise ApplicationError(f"unknown status {status!r}", code="invalid_filter")
+        qs = qs.filter(status=status)
+    q = (q or "").strip()[:60]
+    if q:
+        qs = qs.filter(
+            Q(villager_name=q)
+            | Q(phone_last4=q)
+            | Q(tracking_number=q.upper())
+            | Q(shop_order_no=q)
+        )
+    return qs.order_by("-created_at", "-id")
+
+
+def assisted_get(*, scope: RegionScope, purchase_id: Any) -> AssistedPurchase:
+    pk = _uuid(purchase_id)
+    p = (
+        assisted_in_scope(scope=scope).select_related("station", "parcel__carrier").filter(uuid=pk)
+        if pk
+        else None
+    )
+    found = p.first() if p is not None else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def assisted_parcel_candidates(*, scope: RegionScope, purchase: AssistedPurchase) -> list[Parcel]:
+    """Parcels waiting at the purchase's station that no purchase claims: those for the
+    villager's phone first (what the operator picks from when the match is ambiguous)."""
+    linked = AssistedPurchase.objects.filter(
+        station_id=purchase.station_id, parcel__isnull=False
+    ).values("parcel_id")
+    qs = (
+        parcels.parcels_in_scope(scope=scope)
+        .filter(station_id=purchase.station_id, direction=Direction.DOWN, state=sm.AT_STATION)
+        .exclude(pk__in=linked)
+        .select_related("carrier")
+        .order_by("-state_at", "-id")[:200]
+    )
+    rows = list(qs)
+    rows.sort(key=lambda x: x.recipient_phone != purchase.villager_phone)
+    return rows
+
+
+def assisted_figures(*, scope: RegionScope) -> dict[str, int]:
+    by = dict(
+        assisted_in_scope(scope=scope).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    return {s: int(by.get(s, 0)) for s in AssistedStatus.values}
+
+
+# --- earnings -----------------------------------------------------------------------------------
+
+
+def station_get(*, scope: RegionScope, station_id: int) -> Station:
+    st = Station.objects.filter(pk=station_id).first()
+    if st is None or not scope.contains_code(st.region_id):
+        raise NotFound()
+    if not scope.everything and scope.station_ids is not None and st.pk not in scope.station_ids:
+        raise NotFound()
+    return st
+
+
+def _months(end: dt.date, n: int) -> list[str]:
+    y, m = end.year, end.month
+    out = []
+    for _ in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        m -= 1
+        if m == 0:
+            y, m = y - 1, 12
+    return out
+
+
+def station_earnings(
+    *, scope: RegionScope, station: Station, months: int = 12, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """What ``station`` earned per month (newest first, the last ``months``), by source:
+    logistics fees down and up (the station fees logistics records), assisted-purchase
+    commission and sales commission (net of refunds) from the ledger's postings to the
+    station's account. Amounts in fen."""
+    if not 1 <= months <= MAX_MONTHS:
+        raise ApplicationError(f"months: 1 to {MAX_MONTHS}", code="invalid_filter")
+    if not scope.contains_code(station.region_id):
+        raise NotFound()
+    now = now or timezone.now()
+    keys = _months(now.astimezone(CHINA).date(), months)
+    rows: dict[str, dict[str, Any]] = {
+        k: {
+            "month": k,
+            "down_count": 0,
+            "down_fen": 0,
+            "up_count": 0,
+            "up_fen": 0,
+            "assisted_count": 0,
+            "assisted_fen": 0,
+            "sales_fen": 0,
+            "total_fen": 0,
+        }
+        for k in keys
+    }
+    for f in logistics_fees.fee_summary(scope=scope, station_id=station.pk):
+        r = rows.get(f["month"])
+        if r is not None:
+            r.update(
+                down_count=f["down_count"],
+                down_fen=f["down_fen"],
+                up_count=f["up_count"],
+                up_fen=f["up_fen"],
+            )
+    first = dt.datetime.fromisoformat(keys[-1] + "-01").replace(tzinfo=CHINA)
+    ledger_rows = (
+        Line.objects.filter(
+            account__kind=AccountKind.STATION,
+            account__station=station,
+            occurred_at__gte=first,
+            transaction__kind__in=[TransactionKind.ASSISTED, *SALES_KINDS],
+        )
+        .annotate(m=TruncMonth("occurred_at", tzinfo=CHINA))
+        .values("m", "transaction__kind")
+        .annotate(s=Sum("amount_fen"), n=Count("id"))
+        .order_by()
+    )
+    sums: dict[tuple[str, str], tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for lr in ledger_rows:
+        key = (lr["m"].strftime("%Y-%m"), lr["transaction__kind"])
+        s, n = sums[key]
+        sums[key] = (s + int(lr["s"] or 0), n + int(lr["n"]))
+    for (month, kind), (s, n) in sums.items():
+        r = rows.get(month)
+        if r is None:
+            continue
+        # the station's account is credited (negative) with what it earns
+        if kind == TransactionKind.ASSISTED:
+            r["assisted_fen"] += -s
+            r["assisted_count"] += n
+        else:
+            r["sales_fen"] += -s
+    for r in rows.values():
+        r["total_fen"] = r["down_fen"] + r["up_fen"] + r["assisted_fen"] + r["sales_fen"]
+    return [rows[k] for k in keys]
