@@ -94,6 +94,8 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "lot_id": lambda w: [lot.uuid for c in (w.out, w.far) for lot in c.commerce["lots"].values()],
     # public: the trace code is the capability (API_PUBLIC_READS, PUBLIC_PAGES)
     "trace_code": lambda w: [c.commerce["lots"]["packed"].code for c in (w.out, w.far)],
+    "account_id": lambda w: [a.uuid for c in (w.out, w.far) for a in ledger_accounts(c)],
+    "payout_id": lambda w: [c.ledger["batch"].uuid for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -173,6 +175,19 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"county": w.far.code},
         {"product": "kiwifruit-red"},
     ],
+    "GET /ledger/accounts": lambda w: [
+        {"county": w.out.code},
+        {"county": w.far.code},
+        {"kind": "producer"},
+        {"q": f"producer:{w.out.code}"},
+        {"page_size": 500},
+    ],
+    "GET /ledger/transactions": lambda w: [
+        {"county": w.out.code},
+        {"kind": "sale"},
+        {"page_size": 500},
+    ],
+    "GET /ledger/payouts": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -199,6 +214,9 @@ API_CONTROL_LISTS = {
     "GET /commerce/producers",
     "GET /commerce/lots",
     "GET /commerce/prices",
+    "GET /ledger/accounts",
+    "GET /ledger/transactions",
+    "GET /ledger/payouts",
 }
 
 # public reads (no token; a lot's trace code is the capability): every caller gets the
@@ -512,6 +530,18 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
             "price_fen": 999,
         }
     ),
+    "PUT /ledger/rules/{county_code}": WriteHint(
+        path=lambda w: {"county_code": w.out.code},
+        body=lambda w: {"platform_fee_bp": 700, "station_commission_bp": 200},
+    ),
+    "POST /ledger/fees/{county_code}/post": WriteHint(
+        path=lambda w: {"county_code": w.out.code}, body=lambda w: {}
+    ),
+    "POST /ledger/payouts": WriteHint(body=lambda w: {"county_code": w.out.code}),
+    "POST /ledger/payouts/{payout_id}/mark": WriteHint(
+        path=lambda w: {"payout_id": w.out.ledger["batch"].uuid},
+        body=lambda w: {"status": "paid"},
+    ),
 }
 
 
@@ -543,6 +573,11 @@ def _public_api_read(op: Operation, w: World, client: Client) -> None:
         assert r.status_code == 200, f"public {op.key} {params} -> {r.status_code}: {body[:300]}"
         personal = [m for m in w.personal_markers() if m in body]
         assert not personal, f"public {op.key} {params} shows personal data {personal}"
+
+
+def ledger_accounts(c: Any) -> list[Any]:
+    """A county's ledger accounts that carry its marker (producer and station)."""
+    return [c.ledger["producer"], c.ledger["station"]]
 
 
 # --- the operations, from the live schema -----------------------------------------------------
@@ -791,6 +826,7 @@ PAGE_NAMESPACES |= {"commerce", "trace"}
 # pages anyone may open without logging in (the public trace pages): every caller gets
 # 200 for an OUT lot's code, and none shows personal data (World.personal_markers)
 PUBLIC_PAGES = {"trace:home", "trace:lot", "trace:qr"}
+PAGE_NAMESPACES |= {"ledger"}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
@@ -821,6 +857,9 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "producer_id": API_PATH_PARAMS["producer_id"],
     "lot_id": API_PATH_PARAMS["lot_id"],
     "trace_code": API_PATH_PARAMS["trace_code"],
+    "account_id": API_PATH_PARAMS["account_id"],
+    "payout_id": API_PATH_PARAMS["payout_id"],
+    "station_id": API_PATH_PARAMS["station_id"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -897,6 +936,7 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"product": "kiwifruit-red"},
     ],
     "commerce:prices": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "ledger:home": lambda w: [],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -1318,6 +1358,26 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "trace:home": lambda w: [PagePost({}, {})],
     "trace:lot": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
     "trace:qr": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
+    "ledger:home": lambda w: [PagePost({}, {})],
+    "ledger:county": lambda w: [PagePost({"county_code": w.out.code}, {})],
+    "ledger:rules": lambda w: [
+        PagePost(
+            {"county_code": w.out.code},
+            {"platform_fee_bp": "700", "station_commission_bp": "200"},
+            effective=True,
+        )
+    ],
+    "ledger:fees-post": lambda w: [PagePost({"county_code": w.out.code}, {}, effective=True)],
+    "ledger:payout-create": lambda w: [
+        PagePost({"county_code": w.out.code}, {"note": PROBE}, effective=True)
+    ],
+    "ledger:account": lambda w: [PagePost({"account_id": w.out.ledger["producer"].uuid}, {})],
+    "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
+    "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:payout-mark": lambda w: [
+        PagePost({"payout_id": w.out.ledger["batch"].uuid}, {"status": "paid"}, effective=True)
+    ],
 }
 
 

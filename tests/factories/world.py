@@ -95,6 +95,9 @@ class County:
     shipments: dict[str, Any] = field(default_factory=dict)
     # commerce: producers (person, cooperative), lots harvested/graded/packed, a price tier
     commerce: dict[str, Any] = field(default_factory=dict)
+    # ledger: a producer's and the village station's accounts (both owed money), a
+    # payout batch still exported (a mark can aim at it)
+    ledger: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -286,6 +289,44 @@ def _commerce(c: County, tag: str, seq: int) -> dict[str, Any]:
     }
 
 
+def _ledger(c: County, tag: str) -> dict[str, Any]:
+    """Two paid and settled sales at the village station, a payout batch between them
+    (so something is owed again afterwards); the fees stay owed (booking them is a
+    write the matrix aims at)."""
+    from cunzhan.ledger import payouts as ledger_payouts
+    from cunzhan.ledger import services as ledger_services
+
+    station = c.stations["village"]
+    out: dict[str, Any] = {}
+    for i, gross in enumerate((12_000, 8_000)):
+        ledger_services.payment_receive(
+            county=c.code,
+            idempotency_key=f"world-pay-{c.code}-{i}",
+            buyer_key=f"buyer:{c.code}-{i}",
+            buyer_label=f"{tag}-买家",
+            amount_fen=gross,
+            provider="sandbox",
+        )
+        ledger_services.sale_settle(
+            county=c.code,
+            idempotency_key=f"world-sale-{c.code}-{i}",
+            gross_fen=gross,
+            producer_key=f"producer:{c.code}",
+            producer_label=f"{tag}-农户",
+            station=station,
+            buyer_key=f"buyer:{c.code}-{i}",
+        )
+        if i == 0:
+            out["batch"] = ledger_payouts.payout_batch_create(
+                scope=RegionScope.national(), county=c.code, note=f"{tag} 批次"
+            )
+    out["producer"] = ledger_services.account_for(
+        kind="producer", county=c.code, owner_key=f"producer:{c.code}"
+    )
+    out["station"] = ledger_services.account_for(kind="station", county=c.code, station=station)
+    return out
+
+
 def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     township, village = TREE_POINTS[code]
     extra = _add_villages(regions, township)
@@ -317,6 +358,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     )
     c.shipments = _shipments(c, tag)
     c.commerce = _commerce(c, tag, seq)
+    c.ledger = _ledger(c, tag)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
     )
@@ -405,6 +447,22 @@ def _plan_rows(out_q: Any, rows: Any) -> dict[str, Any]:
         ),
         "runs": rows(Run.objects.filter(out_q("route__plan__county_id")), "status", "loaded_at"),
         "shipments": rows(Shipment.objects.filter(out_q("station__region_id")), "state"),
+    }
+
+
+def _ledger_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.ledger.models import Account, PayoutBatch, SettlementRule, Transaction
+
+    return {
+        "ledger_accounts": rows(Account.objects.filter(out_q("county_id")), "balance_fen", "label"),
+        "ledger_transactions": rows(Transaction.objects.filter(out_q("county_id")), "kind"),
+        "ledger_payouts": rows(PayoutBatch.objects.filter(out_q("county_id")), "status"),
+        "ledger_rules": rows(
+            SettlementRule.objects.filter(out_q("county_id")),
+            "platform_fee_bp",
+            "station_commission_bp",
+            "assisted_commission_bp",
+        ),
     }
 
 
@@ -530,6 +588,7 @@ def out_snapshot() -> dict[str, Any]:
             "updated_at",
         ),
         **_commerce_rows(out_q, rows),
+        **_ledger_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

@@ -37,6 +37,11 @@ class Perm:
     EDIT_PRODUCERS = "edit_producers"  # register producers; record, grade, pack, ship lots
     MANAGE_PRICES = "manage_prices"  # price tiers of the county's grades
     MANAGE_PRODUCTS = "manage_products"  # products and grade standards (national)
+    VIEW_LEDGER = "view_ledger"  # accounts, statements, payouts (a station operator: its own)
+    MANAGE_PAYOUTS = "manage_payouts"  # payout batches, booking the station fees
+    EDIT_SETTLEMENT_RULES = "edit_settlement_rules"  # a county's fee and commission rates
+    VIEW_ORDERS = "view_orders"  # the county's orders (buyers masked), sales report
+    MANAGE_ORDERS = "manage_orders"  # confirm delivery, cancel, refund returns
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -64,6 +69,16 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS, Perm.MANAGE_PRICES}
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS}
 ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_COMMERCE}
+
+# the ledger (issue 4, ADR 0013): added here as lines of their own so that other domains'
+# additions merge cleanly. Auditors read; county managers also pay out and set the rules.
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_LEDGER, Perm.MANAGE_PAYOUTS}
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_SETTLEMENT_RULES}
+ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_LEDGER}
+ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_LEDGER}
+# commerce orders (ADR 0015): county managers run them, auditors read them
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_ORDERS, Perm.MANAGE_ORDERS}
+ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_ORDERS}
 
 
 def role_has(role: str, perm: str) -> bool:

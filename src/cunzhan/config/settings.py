@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "cunzhan.registry",
     "cunzhan.logistics",
     "cunzhan.commerce",
+    "cunzhan.ledger",
     "cunzhan.devtools",
 ]
 
@@ -163,3 +164,11 @@ LOGGING = {
 # event endpoint takes up to 10,000 events, several MiB as a GS1 EPCIS document, and
 # enforces its own limit (logistics.services.MAX_BODY_BYTES, the same 32 MiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+
+# commerce payments (ADR 0015): the provider, and the sandbox provider's webhook secret
+PAYMENT_PROVIDER = os.environ.get("CUNZHAN_PAYMENT_PROVIDER", "sandbox")
+PAYMENT_SANDBOX_SECRET = os.environ.get("CUNZHAN_PAYMENT_SANDBOX_SECRET", "")
+if not PAYMENT_SANDBOX_SECRET:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("CUNZHAN_PAYMENT_SANDBOX_SECRET must be set when DEBUG is off")
+    PAYMENT_SANDBOX_SECRET = "cunzhan-sandbox-webhook-secret-for-development"  # noqa: S105

@@ -13,5 +13,6 @@ urlpatterns = [
     path("logistics/", include("cunzhan.logistics.urls")),
     path("commerce/", include("cunzhan.commerce.urls")),
     path("t/", include("cunzhan.commerce.trace_views")),
+    path("ledger/", include("cunzhan.ledger.urls")),
     path("audit/", include("cunzhan.core.urls")),
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     ExceptionStatus,
+    FeeStatus,
     Parcel,
     ParcelException,
     ScanEvent,
@@ -231,3 +232,37 @@ def parcels_handled_without_fee(*, scope: RegionScope) -> QuerySet[Parcel]:
         Exists(ScanEvent.objects.filter(parcel=OuterRef("pk"), type__in=DOWN_EVENTS)),
         ~Exists(StationFee.objects.filter(parcel=OuterRef("pk"), direction="down")),
     )
+
+
+def fees_owed_lock(*, county_code: str) -> list[tuple[int, int, int]]:
+    """The owed fees of the county's stations as ``(fee id, station id, amount_fen)``,
+    locked (``select_for_update``) in id order. Call inside a transaction: a concurrent
+    caller waits, then no longer sees the fees this one marks posted."""
+    return list(
+        StationFee.objects.select_for_update()
+        .filter(scope_county_q(county_code), status=FeeStatus.OWED)
+        .order_by("pk")
+        .values_list("pk", "station_id", "amount_fen")
+    )
+
+
+def scope_county_q(county_code: str) -> Q:
+    return RegionScope.for_regions([county_code]).q("station__region_id")
+
+
+def fees_mark_posted(*, fee_ids: list[int]) -> int:
+    """Mark owed fees ``posted`` (the ledger booked them). Every id must still be owed:
+    otherwise nothing is changed and ``fee_not_owed`` is raised (the caller's
+    transaction rolls back its postings)."""
+    changed = 0
+    with transaction.atomic():
+        for start in range(0, len(fee_ids), 5000):
+            chunk = fee_ids[start : start + 5000]
+            changed += StationFee.objects.filter(pk__in=chunk, status=FeeStatus.OWED).update(
+                status=FeeStatus.POSTED
+            )
+        if changed != len(set(fee_ids)):
+            raise ApplicationError(
+                "some of these fees are no longer owed", code="fee_not_owed", status=409
+            )
+    return changed

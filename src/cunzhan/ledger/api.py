@@ -1,0 +1,378 @@
+"""The ledger API under /api/v1/ledger (docs/adr/0013-double-entry-ledger.md): accounts
+with balances, statements, transactions, a county's settlement rules, booking the
+station fees, payout batches and their bank file. Outside the caller's scope: 404.
+Postings of sales come from the commerce domain through the services, not from here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
+
+from cunzhan.accounts.roles import Perm
+from cunzhan.accounts.selectors import scope_for_user
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.errors import ApplicationError
+from cunzhan.ledger import payouts, selectors, services
+from cunzhan.ledger.models import Account, PayoutBatch, SettlementRule, Transaction
+from cunzhan.network.models import Station
+
+router = Router(tags=["ledger"])
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+class AccountOut(Schema):
+    id: uuid.UUID
+    kind: str
+    county_code: str
+    owner_key: str
+    label: str
+    station_id: int | None
+    station_code: str
+    carrier: str
+    currency: str
+    balance_fen: int
+    owed_fen: int
+
+
+class LineOut(Schema):
+    account_id: uuid.UUID
+    account_label: str
+    account_kind: str
+    amount_fen: int
+
+
+class TransactionOut(Schema):
+    id: uuid.UUID
+    county_code: str
+    kind: str
+    memo: str
+    idempotency_key: str
+    currency: str
+    gross_fen: int
+    occurred_at: dt.datetime
+    lines: list[LineOut]
+
+
+class StatementLineOut(Schema):
+    occurred_at: dt.datetime
+    kind: str
+    memo: str
+    idempotency_key: str
+    amount_fen: int
+    balance_fen: int
+
+
+class StatementOut(Schema):
+    account: AccountOut | None
+    station_code: str
+    station_name: str
+    start: dt.datetime
+    end: dt.datetime
+    opening_fen: int
+    debits_fen: int
+    credits_fen: int
+    closing_fen: int
+    lines: list[StatementLineOut]
+
+
+class RulesOut(Schema):
+    county_code: str
+    county_name: str
+    platform_fee_bp: int
+    station_commission_bp: int
+    assisted_commission_bp: int
+    saved: bool
+
+
+class RulesIn(Schema):
+    platform_fee_bp: int | None = None
+    station_commission_bp: int | None = None
+    assisted_commission_bp: int | None = None
+
+
+class FeePostOut(Schema):
+    fees: int
+    fen: int
+    transactions: int
+
+
+class PayoutLineOut(Schema):
+    account: AccountOut
+    amount_fen: int
+
+
+class PayoutOut(Schema):
+    id: uuid.UUID
+    county_code: str
+    status: str
+    total_fen: int
+    line_count: int
+    note: str
+    created_at: dt.datetime
+    lines: list[PayoutLineOut]
+
+
+class PayoutIn(Schema):
+    county_code: str = Field(..., max_length=12)
+    amounts: dict[str, int] | None = None
+    kinds: list[str] | None = None
+    note: str = Field("", max_length=300)
+
+
+class PayoutMarkIn(Schema):
+    status: str = Field(..., max_length=10)
+    note: str = Field("", max_length=300)
+
+
+def account_out(a: Account) -> dict[str, Any]:
+    return {
+        "id": a.uuid,
+        "kind": a.kind,
+        "county_code": a.county_id,
+        "owner_key": a.owner_key,
+        "label": selectors.mask_label(a),
+        "station_id": a.station_id,
+        "station_code": a.station.code if a.station_id and a.station else "",
+        "carrier": a.carrier.code if a.carrier_id and a.carrier else "",
+        "currency": a.currency,
+        "balance_fen": a.balance_fen,
+        "owed_fen": a.owed_fen,
+    }
+
+
+def transaction_out(t: Transaction) -> dict[str, Any]:
+    return {
+        "id": t.uuid,
+        "county_code": t.county_id,
+        "kind": t.kind,
+        "memo": t.memo,
+        "idempotency_key": t.idempotency_key,
+        "currency": t.currency,
+        "gross_fen": t.gross_fen,
+        "occurred_at": t.occurred_at,
+        "lines": [
+            {
+                "account_id": ln.account.uuid,
+                "account_label": selectors.mask_label(ln.account),
+                "account_kind": ln.account.kind,
+                "amount_fen": ln.amount_fen,
+            }
+            for ln in t.lines.all()
+        ],
+    }
+
+
+def rules_out(rule: SettlementRule) -> dict[str, Any]:
+    return {
+        "county_code": rule.county.code,
+        "county_name": rule.county.name,
+        "platform_fee_bp": rule.platform_fee_bp,
+        "station_commission_bp": rule.station_commission_bp,
+        "assisted_commission_bp": rule.assisted_commission_bp,
+        "saved": not rule._state.adding,
+    }
+
+
+def payout_out(b: PayoutBatch) -> dict[str, Any]:
+    return {
+        "id": b.uuid,
+        "county_code": b.county_id,
+        "status": b.status,
+        "total_fen": b.total_fen,
+        "line_count": b.line_count,
+        "note": b.note,
+        "created_at": b.created_at,
+        "lines": [
+            {"account": account_out(ln.account), "amount_fen": ln.amount_fen}
+            for ln in b.lines.select_related("account__station", "account__carrier")
+        ],
+    }
+
+
+def period(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
+    """``start``/``end`` dates (YYYY-MM-DD, China time, end inclusive); default: this
+    month so far."""
+    try:
+        today = dt.datetime.now(CHINA).date()
+        d0 = dt.date.fromisoformat(start) if start else today.replace(day=1)
+        d1 = dt.date.fromisoformat(end) if end else today
+    except ValueError as exc:
+        raise ApplicationError("start, end: dates YYYY-MM-DD", code="invalid_period") from exc
+    if d1 < d0:
+        raise ApplicationError("the period ends before it starts", code="invalid_period")
+    t0 = dt.datetime.combine(d0, dt.time(0), tzinfo=CHINA)
+    t1 = dt.datetime.combine(d1 + dt.timedelta(days=1), dt.time(0), tzinfo=CHINA)
+    return t0, t1
+
+
+def statement_out(
+    account: Account | None, station: Station | None, start: dt.datetime, end: dt.datetime
+) -> dict[str, Any]:
+    if account is None:  # a station that has earned nothing yet
+        return {
+            "account": None,
+            "station_code": station.code if station else "",
+            "station_name": station.name if station else "",
+            "start": start,
+            "end": end,
+            "opening_fen": 0,
+            "debits_fen": 0,
+            "credits_fen": 0,
+            "closing_fen": 0,
+            "lines": [],
+        }
+    st = selectors.statement(account=account, start=start, end=end)
+    return {
+        "account": account_out(account),
+        "station_code": account.station.code if account.station_id and account.station else "",
+        "station_name": account.station.name if account.station_id and account.station else "",
+        "start": start,
+        "end": end,
+        "opening_fen": st.opening_fen,
+        "debits_fen": st.debits_fen,
+        "credits_fen": st.credits_fen,
+        "closing_fen": st.closing_fen,
+        "lines": [vars(ln) for ln in st.lines],
+    }
+
+
+@router.get("/accounts", response={200: list[AccountOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def account_list(request: HttpRequest, county: str = "", kind: str = "", q: str = ""):
+    """Accounts with their balances (debit +, credit −; ``owed_fen`` is what the
+    platform owes the party). ``q``: part of the label, or an exact owner key."""
+    user = require(request, Perm.VIEW_LEDGER)
+    return [
+        account_out(a)
+        for a in selectors.account_list(
+            scope=scope_for_user(user), county=county[:12], kind=kind[:20], q=q[:120]
+        )[:5000]
+    ]
+
+
+@router.get("/accounts/{account_id}", response={200: AccountOut, **ERROR_RESPONSES})
+def account_get(request: HttpRequest, account_id: uuid.UUID):
+    user = require(request, Perm.VIEW_LEDGER)
+    return account_out(selectors.account_get(scope=scope_for_user(user), account_uuid=account_id))
+
+
+@router.get("/accounts/{account_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
+def account_statement(request: HttpRequest, account_id: uuid.UUID, start: str = "", end: str = ""):
+    """Opening balance, the lines of the period with a running balance, closing
+    balance (``start``/``end`` YYYY-MM-DD, China time, inclusive)."""
+    user = require(request, Perm.VIEW_LEDGER)
+    account = selectors.account_get(scope=scope_for_user(user), account_uuid=account_id)
+    t0, t1 = period(start[:10], end[:10])
+    return statement_out(account, None, t0, t1)
+
+
+@router.get("/stations/{station_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
+def station_statement(request: HttpRequest, station_id: int, start: str = "", end: str = ""):
+    """A station's statement (its operator sees only their own stations)."""
+    user = require(request, Perm.VIEW_LEDGER)
+    scope = scope_for_user(user)
+    station, account = selectors.station_account(scope=scope, station_id=station_id)
+    t0, t1 = period(start[:10], end[:10])
+    return statement_out(account, station, t0, t1)
+
+
+@router.get("/transactions", response={200: list[TransactionOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def transaction_list(request: HttpRequest, county: str = "", kind: str = ""):
+    user = require(request, Perm.VIEW_LEDGER)
+    qs = selectors.transaction_list(
+        scope=scope_for_user(user), county=county[:12], kind=kind[:20]
+    ).prefetch_related("lines__account")
+    return [transaction_out(t) for t in qs[:2000]]
+
+
+@router.get("/rules/{county_code}", response={200: RulesOut, **ERROR_RESPONSES})
+def rules_get(request: HttpRequest, county_code: str):
+    """The county's settlement rules in basis points (defaults until saved)."""
+    user = require(request, Perm.VIEW_LEDGER)
+    return rules_out(
+        selectors.settlement_rule_get(scope=scope_for_user(user), county_code=county_code[:12])
+    )
+
+
+@router.put("/rules/{county_code}", response={200: RulesOut, **ERROR_RESPONSES})
+def rules_put(request: HttpRequest, county_code: str, payload: RulesIn):
+    """Change some rules (0..10000 bp; platform fee + station commission ≤ 10000):
+    the county's manager or a network admin; audited."""
+    user = require(request, Perm.EDIT_SETTLEMENT_RULES)
+    county = selectors.county_get(scope=scope_for_user(user), county_code=county_code[:12])
+    values = {k: v for k, v in payload.dict().items() if v is not None}
+    return rules_out(services.settlement_rules_update(county=county, actor=user, **values))
+
+
+@router.post("/fees/{county_code}/post", response={200: FeePostOut, **ERROR_RESPONSES})
+def fees_post(request: HttpRequest, county_code: str):
+    """Book every owed station fee of the county (logistics' parcel and shipment fees)
+    into the ledger, once: the network owes the station."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    county = selectors.county_get(scope=scope_for_user(user), county_code=county_code[:12])
+    return vars(services.station_fees_post(county=county, actor=user))
+
+
+@router.get("/payouts", response={200: list[PayoutOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def payout_list(request: HttpRequest, county: str = ""):
+    user = require(request, Perm.VIEW_LEDGER)
+    return [
+        payout_out(b)
+        for b in selectors.payout_batch_list(scope=scope_for_user(user), county=county[:12])[:500]
+    ]
+
+
+@router.post("/payouts", response={201: PayoutOut, **ERROR_RESPONSES})
+def payout_create(request: HttpRequest, payload: PayoutIn):
+    """A payout batch: everything owed in the county (or ``amounts``: account id → fen,
+    each at most what is owed). The amounts leave the payees' accounts at once, so no
+    other batch can pay them again."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    scope = scope_for_user(user)
+    county = selectors.county_get(scope=scope, county_code=payload.county_code)
+    batch = payouts.payout_batch_create(
+        scope=scope,
+        county=county,
+        actor=user,
+        amounts=payload.amounts,
+        kinds=payload.kinds,
+        note=payload.note,
+    )
+    return Status(201, payout_out(batch))
+
+
+@router.get("/payouts/{payout_id}", response={200: PayoutOut, **ERROR_RESPONSES})
+def payout_get(request: HttpRequest, payout_id: uuid.UUID):
+    user = require(request, Perm.VIEW_LEDGER)
+    return payout_out(selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id))
+
+
+@router.get("/payouts/{payout_id}/csv", response={200: None, **ERROR_RESPONSES})
+def payout_csv(request: HttpRequest, payout_id: uuid.UUID):
+    """The bank file (CSV, UTF-8 with BOM): one row per payee."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    batch = selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id)
+    response = HttpResponse(payouts.payout_batch_csv(batch=batch), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.csv"'
+    return response
+
+
+@router.post("/payouts/{payout_id}/mark", response={200: PayoutOut, **ERROR_RESPONSES})
+def payout_mark(request: HttpRequest, payout_id: uuid.UUID, payload: PayoutMarkIn):
+    """``paid`` (the bank paid the file) or ``failed`` (the amounts are owed again)."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    scope = scope_for_user(user)
+    batch = selectors.payout_batch_get(scope=scope, batch_uuid=payout_id)
+    return payout_out(
+        payouts.payout_batch_mark(
+            scope=scope, batch=batch, status=payload.status, actor=user, note=payload.note
+        )
+    )

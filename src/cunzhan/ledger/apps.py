@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    name = "cunzhan.ledger"
+    label = "ledger"
+    verbose_name = "ledger"
+
+    def ready(self) -> None:
+        from cunzhan.ledger import views  # noqa: F401 - the home-page panel

@@ -1,0 +1,28 @@
+from django.urls import path
+
+from cunzhan.ledger.views import (
+    account,
+    county,
+    fees_post,
+    home,
+    payout,
+    payout_create,
+    payout_csv,
+    payout_mark,
+    rules,
+    station,
+)
+
+app_name = "ledger"
+urlpatterns = [
+    path("", home, name="home"),
+    path("county/<str:county_code>/", county, name="county"),
+    path("county/<str:county_code>/rules", rules, name="rules"),
+    path("county/<str:county_code>/fees", fees_post, name="fees-post"),
+    path("county/<str:county_code>/payouts", payout_create, name="payout-create"),
+    path("account/<uuid:account_id>/", account, name="account"),
+    path("station/<int:station_id>/", station, name="station"),
+    path("payout/<uuid:payout_id>/", payout, name="payout"),
+    path("payout/<uuid:payout_id>/csv", payout_csv, name="payout-csv"),
+    path("payout/<uuid:payout_id>/mark", payout_mark, name="payout-mark"),
+]
