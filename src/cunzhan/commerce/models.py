@@ -411,3 +411,16 @@ class PriceTier(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.grade_id} {self.county_id} {self.price_fen} fen/{self.unit}"
+
+
+# orders, payments (docs/adr/0015-commerce-orders.md): their own module, registered here
+from cunzhan.commerce.orders_models import (  # noqa: E402, F401
+    Channel,
+    Order,
+    OrderAllocation,
+    OrderLine,
+    OrderState,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+)
