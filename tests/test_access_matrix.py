@@ -96,6 +96,11 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "trace_code": lambda w: [c.commerce["lots"]["packed"].code for c in (w.out, w.far)],
     "account_id": lambda w: [a.uuid for c in (w.out, w.far) for a in ledger_accounts(c)],
     "payout_id": lambda w: [c.ledger["batch"].uuid for c in (w.out, w.far)],
+    "order_id": lambda w: [
+        c.orders[k].uuid for c in (w.out, w.far) for k in ("pending", "paid", "delivered")
+    ],
+    # the payment webhook: signed, no token (API_SIGNED_WEBHOOKS)
+    "provider": lambda w: ["sandbox"],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -188,6 +193,11 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"page_size": 500},
     ],
     "GET /ledger/payouts": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "GET /commerce/orders": lambda w: [
+        {"state": "paid"},
+        {"channel": "storefront"},
+        {"page_size": 500},
+    ],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -217,11 +227,17 @@ API_CONTROL_LISTS = {
     "GET /ledger/accounts",
     "GET /ledger/transactions",
     "GET /ledger/payouts",
+    "GET /commerce/orders",
 }
 
 # public reads (no token; a lot's trace code is the capability): every caller gets the
 # object, and none may see personal data (World.personal_markers)
 API_PUBLIC_READS = {"GET /commerce/trace/{trace_code}", "GET /commerce/trace/{trace_code}/epcis"}
+
+# webhooks (no token; an HMAC signature is the credential): every caller's unsigned or
+# badly signed event for an OUT payment is refused (400) and changes nothing; the
+# control sends it correctly signed and the OUT order is paid (_signed_webhook)
+API_SIGNED_WEBHOOKS = {"POST /commerce/payments/{provider}/webhook"}
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
 API_PUBLIC = {"POST /accounts/token"}
@@ -542,6 +558,33 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"payout_id": w.out.ledger["batch"].uuid},
         body=lambda w: {"status": "paid"},
     ),
+    "POST /commerce/orders": WriteHint(
+        body=lambda w: {
+            "channel": "wholesale",
+            "county_code": w.out.code,
+            "lines": [{"product": "kiwifruit-red", "grade": "special", "quantity": 1}],
+            "buyer_name": f"{PROBE}买家",
+            "buyer_phone": "13700009999",
+            "address": f"{PROBE} 地址",
+        }
+    ),
+    "POST /commerce/orders/{order_id}/cancel": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/ship": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/deliver": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/return": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["delivered"].uuid},
+        body=lambda w: {"amount_fen": 100},
+    ),
+    # API_SIGNED_WEBHOOKS: the body is built by _signed_webhook
+    "POST /commerce/payments/{provider}/webhook": WriteHint(
+        path=lambda w: {"provider": "sandbox"}, body=lambda w: {}
+    ),
 }
 
 
@@ -573,6 +616,35 @@ def _public_api_read(op: Operation, w: World, client: Client) -> None:
         assert r.status_code == 200, f"public {op.key} {params} -> {r.status_code}: {body[:300]}"
         personal = [m for m in w.personal_markers() if m in body]
         assert not personal, f"public {op.key} {params} shows personal data {personal}"
+
+
+def _signed_webhook(op: Operation, w: World, client: Client, *, control: bool) -> None:
+    """An event paying the OUT county's open payment: unsigned and badly signed it is
+    refused (400, nothing changes) for every caller; the control signs it correctly
+    and the OUT order is paid once (a replay changes nothing more)."""
+    from cunzhan.commerce import payments
+
+    url = op.url({"provider": "sandbox"})
+    payment = w.out.orders["payment"]
+    body = payments.SandboxProvider().event_body(payment)
+    header = "HTTP_" + payments.SIGNATURE_HEADER.upper().replace("-", "_")
+    for signature, code in (("", "unsigned"), ("sha256=" + "0" * 64, "bad_signature")):
+        before = out_snapshot()
+        extra = {header: signature} if signature else {}
+        r = client.post(url, body, content_type="application/json", **extra)
+        assert r.status_code == 400, f"{op.key} {code} -> {r.status_code}: {_text(r)[:300]}"
+        assert r.json()["code"] == code
+        assert out_snapshot() == before
+    if control:
+        good = payments.sign(payments.SandboxProvider().secret(), body)
+        before = out_snapshot()
+        r = client.post(url, body, content_type="application/json", **{header: good})
+        assert r.status_code == 200, _text(r)[:300]
+        after = out_snapshot()
+        assert after != before
+        r = client.post(url, body, content_type="application/json", **{header: good})
+        assert r.status_code == 200 and r.json()["replay"] is True
+        assert out_snapshot() == after
 
 
 def ledger_accounts(c: Any) -> list[Any]:
@@ -737,6 +809,9 @@ def test_api_out_of_scope(role, op, w, api_client):
     _check_known(op)
     client = api_client(w.users[role])
     where = f"[{role}] {op.key}"
+    if op.key in API_SIGNED_WEBHOOKS:
+        _signed_webhook(op, w, client, control=False)
+        return
     if op.key in API_PUBLIC_READS:
         _public_api_read(op, w, client)
         return
@@ -772,6 +847,9 @@ def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
     the probes target real objects, and the leak checks are able to fail."""
     _check_known(op)
     client = api_client(w.users[CONTROL])
+    if op.key in API_SIGNED_WEBHOOKS:
+        _signed_webhook(op, w, client, control=True)
+        return
     if op.key in API_PUBLIC_READS:
         _public_api_read(op, w, client)
         return
@@ -807,6 +885,9 @@ def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
 def test_api_without_token_is_401(op, w):
     _check_known(op)
     client = Client()
+    if op.key in API_SIGNED_WEBHOOKS:
+        _signed_webhook(op, w, client, control=False)
+        return
     if op.key in API_PUBLIC_READS:
         _public_api_read(op, w, client)
         return
@@ -827,10 +908,27 @@ PAGE_NAMESPACES |= {"commerce", "trace"}
 # 200 for an OUT lot's code, and none shows personal data (World.personal_markers)
 PUBLIC_PAGES = {"trace:home", "trace:lot", "trace:qr"}
 PAGE_NAMESPACES |= {"ledger"}
+# the storefront (public: browse, cart, checkout, order status by its secret link, the
+# sandbox pay page) and the staff's order pages
+PAGE_NAMESPACES |= {"store", "orders"}
+PUBLIC_PAGES |= {
+    "store:home",
+    "store:listing",
+    "store:cart",
+    "store:checkout",
+    "store:order",
+    "store:pay",
+}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
 PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
+    "order_id": API_PATH_PARAMS["order_id"],
+    # public capabilities: a listing (county + grade), the order's secret link, the
+    # sandbox payment's reference — served to anyone, without personal data
+    "listing": lambda w: [f"{c.code}-{c.commerce['grade'].pk}" for c in (w.out, w.far)],
+    "order_link": lambda w: [c.orders["link"] for c in (w.out, w.far)],
+    "payment_ref": lambda w: [c.orders["payment"].provider_ref for c in (w.out, w.far)],
     "code": lambda w: [w.out.code, w.out.village, w.far.code, "53"],
     "pk": lambda w: [
         w.out.stations["centre"].pk,
@@ -966,6 +1064,7 @@ PAGE_CONTROL_LISTS = {
     "commerce:producers",
     "commerce:lots",
     "commerce:prices",
+    "orders:list",
 }
 
 
@@ -1356,6 +1455,28 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         )
     ],
     "trace:home": lambda w: [PagePost({}, {})],
+    # public storefront pages: their POSTs (cart in the session, checkout placing a new
+    # order, paying a payment by its reference) are the public's own actions and are
+    # tested in tests/commerce/test_store_pages.py; the GETs are checked here
+    "store:home": lambda w: [],
+    "store:listing": lambda w: [],
+    "store:cart": lambda w: [],
+    "store:checkout": lambda w: [],
+    "store:order": lambda w: [],
+    "store:pay": lambda w: [],
+    "orders:list": lambda w: [PagePost({}, {})],
+    "orders:detail": lambda w: [PagePost({"order_id": w.out.orders["paid"].uuid}, {})],
+    "orders:action": lambda w: [
+        PagePost({"order_id": w.out.orders["paid"].uuid, "action": "deliver"}, {}, effective=True),
+        PagePost(
+            {"order_id": w.out.orders["pending"].uuid, "action": "cancel"}, {}, effective=True
+        ),
+        PagePost(
+            {"order_id": w.out.orders["delivered"].uuid, "action": "return"},
+            {"amount": "1.00"},
+            effective=True,
+        ),
+    ],
     "trace:lot": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
     "trace:qr": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
     "ledger:home": lambda w: [PagePost({}, {})],

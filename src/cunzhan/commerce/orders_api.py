@@ -1,0 +1,237 @@
+"""Commerce orders API under /api/v1/commerce: the county's orders (buyers masked),
+place an order for a channel, confirm delivery, cancel, refund a return; and the
+payment provider's webhook (``/payments/{provider}/webhook``: no token — the HMAC
+signature is the credential, see ``payments.py``).
+
+Thin: validate, call one service or selector, render. Outside the caller's scope: 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
+
+from cunzhan.accounts.roles import Perm
+from cunzhan.accounts.selectors import scope_for_user
+from cunzhan.commerce import orders, orders_selectors, payments
+from cunzhan.commerce.api import mask_phone
+from cunzhan.commerce.orders_models import Order
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.errors import NotFound
+
+router = Router(tags=["commerce orders"])
+
+
+class LineIn(Schema):
+    product: str = Field(..., max_length=40)
+    grade: str = Field(..., max_length=20)
+    quantity: int
+
+
+class OrderIn(Schema):
+    channel: str = Field("wholesale", max_length=12)
+    county_code: str = Field(..., max_length=12)
+    lines: list[LineIn] = Field(..., max_length=50)
+    buyer_name: str = Field(..., max_length=80)
+    buyer_phone: str = Field(..., max_length=20)
+    address: str = Field(..., max_length=200)
+    currency: str = Field("CNY", max_length=10)
+    note: str = Field("", max_length=200)
+
+
+class AllocationOut(Schema):
+    lot_code: str
+    quantity: int
+
+
+class LineOut(Schema):
+    product: str
+    grade: str
+    unit: str
+    quantity: int
+    unit_price_fen: int
+    total_fen: int
+    allocations: list[AllocationOut]
+
+
+class OrderOut(Schema):
+    id: uuid.UUID
+    number: str
+    channel: str
+    county_code: str
+    state: str
+    buyer_name_masked: str
+    buyer_phone_masked: str
+    currency: str
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    note: str
+    created_at: dt.datetime
+
+
+class OrderDetailOut(OrderOut):
+    lines: list[LineOut]
+
+
+class CancelIn(Schema):
+    reason: str = Field("", max_length=200)
+
+
+class ReturnIn(Schema):
+    amount_fen: int
+    reason: str = Field("", max_length=200)
+
+
+class WebhookOut(Schema):
+    payment_ref: str
+    status: str
+    replay: bool
+
+
+def _mask_name(name: str) -> str:
+    return (name[:1] + "*" * max(len(name) - 1, 1)) if name else ""
+
+
+def order_out(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.uuid,
+        "number": o.number,
+        "channel": o.channel,
+        "county_code": o.county_id,
+        "state": o.state,
+        "buyer_name_masked": _mask_name(o.buyer_name),
+        "buyer_phone_masked": mask_phone(o.buyer_phone),
+        "currency": o.currency,
+        "total_fen": o.total_fen,
+        "paid_fen": o.paid_fen,
+        "refunded_fen": o.refunded_fen,
+        "note": o.note,
+        "created_at": o.created_at,
+    }
+
+
+def order_detail_out(o: Order) -> dict[str, Any]:
+    return {
+        **order_out(o),
+        "lines": [
+            {
+                "product": ln.product.code,
+                "grade": ln.grade.code,
+                "unit": ln.unit,
+                "quantity": ln.quantity,
+                "unit_price_fen": ln.unit_price_fen,
+                "total_fen": ln.total_fen,
+                "allocations": [
+                    {"lot_code": a.lot.code, "quantity": a.quantity} for a in ln.allocations.all()
+                ],
+            }
+            for ln in orders_selectors.order_lines(order=o)
+        ],
+    }
+
+
+def _scope(request: HttpRequest, perm: str):
+    user = require(request, perm)
+    return user, scope_for_user(user)
+
+
+@router.get("/orders", response={200: list[OrderOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def orders_list(request: HttpRequest, state: str = "", channel: str = ""):
+    """The orders of the caller's counties, newest first (buyers masked)."""
+    _, scope = _scope(request, Perm.VIEW_ORDERS)
+    qs = orders_selectors.order_list(scope=scope, state=state[:16], channel=channel[:12])
+    return [order_out(o) for o in qs[:500]]
+
+
+@router.post("/orders", response={201: OrderDetailOut, **ERROR_RESPONSES})
+def order_create(request: HttpRequest, payload: OrderIn):
+    """Place an order in one of the caller's counties (wholesale, or a marketplace order
+    typed in): priced from the published tiers, stock reserved oldest harvest first."""
+    user, scope = _scope(request, Perm.MANAGE_ORDERS)
+    if not scope.contains_code(payload.county_code[:12]) or (
+        not scope.everything and scope.station_ids is not None
+    ):
+        raise NotFound()
+    order = orders.order_place(
+        channel=payload.channel,
+        county_code=payload.county_code,
+        lines=[ln.dict() for ln in payload.lines],
+        buyer_name=payload.buyer_name,
+        buyer_phone=payload.buyer_phone,
+        address=payload.address,
+        currency=payload.currency,
+        note=payload.note,
+        actor=user,
+    )
+    return Status(201, order_detail_out(order))
+
+
+@router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES})
+def order_detail(request: HttpRequest, order_id: uuid.UUID):
+    _, scope = _scope(request, Perm.VIEW_ORDERS)
+    return order_detail_out(orders_selectors.order_get(scope=scope, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/cancel", response={200: OrderDetailOut, **ERROR_RESPONSES})
+def order_cancel(request: HttpRequest, order_id: uuid.UUID, payload: CancelIn):
+    """Cancel before shipping: stock released, a paid order refunded."""
+    user, scope = _scope(request, Perm.MANAGE_ORDERS)
+    o = orders_selectors.order_get(scope=scope, order_id=order_id)
+    return order_detail_out(
+        orders.order_cancel(scope=scope, order=o, reason=payload.reason, actor=user)
+    )
+
+
+@router.post("/orders/{order_id}/ship", response={200: OrderDetailOut, **ERROR_RESPONSES})
+def order_ship(request: HttpRequest, order_id: uuid.UUID):
+    """The county centre handed the paid order to the outbound carrier."""
+    user, scope = _scope(request, Perm.MANAGE_ORDERS)
+    o = orders_selectors.order_get(scope=scope, order_id=order_id)
+    return order_detail_out(orders.order_ship(scope=scope, order=o, actor=user))
+
+
+@router.post("/orders/{order_id}/deliver", response={200: OrderDetailOut, **ERROR_RESPONSES})
+def order_deliver(request: HttpRequest, order_id: uuid.UUID):
+    """Delivery confirmed: the sales are settled per lot in the ledger."""
+    user, scope = _scope(request, Perm.MANAGE_ORDERS)
+    o = orders_selectors.order_get(scope=scope, order_id=order_id)
+    return order_detail_out(orders.order_deliver(scope=scope, order=o, actor=user))
+
+
+@router.post("/orders/{order_id}/return", response={200: OrderDetailOut, **ERROR_RESPONSES})
+def order_return(request: HttpRequest, order_id: uuid.UUID, payload: ReturnIn):
+    """A return after delivery: refund ``amount_fen`` (never more than paid)."""
+    user, scope = _scope(request, Perm.MANAGE_ORDERS)
+    o = orders_selectors.order_get(scope=scope, order_id=order_id)
+    return order_detail_out(
+        orders.order_return(
+            scope=scope, order=o, amount_fen=payload.amount_fen, reason=payload.reason, actor=user
+        )
+    )
+
+
+@router.post(
+    "/payments/{provider}/webhook",
+    auth=None,
+    response={200: WebhookOut, **ERROR_RESPONSES},
+)
+def payment_webhook(request: HttpRequest, provider: str):
+    """The provider's signed event (no token: header ``X-Cunzhan-Signature:
+    sha256=<hex HMAC-SHA256 of the raw body>``). Replays answer ``replay: true``."""
+    result = payments.payment_webhook(
+        provider_code=provider,
+        body=request.body,
+        signature=request.headers.get(payments.SIGNATURE_HEADER, ""),
+    )
+    return {
+        "payment_ref": result.payment.provider_ref,
+        "status": result.payment.status,
+        "replay": result.replay,
+    }
