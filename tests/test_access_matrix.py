@@ -571,6 +571,9 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     "POST /commerce/orders/{order_id}/cancel": WriteHint(
         path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
     ),
+    "POST /commerce/orders/{order_id}/fulfil": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
     "POST /commerce/orders/{order_id}/ship": WriteHint(
         path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
     ),

@@ -636,7 +636,13 @@ def out_snapshot() -> dict[str, Any]:
 
 
 def _orders_rows(out_q: Any, rows: Any) -> dict[str, Any]:
-    from cunzhan.commerce.models import Order, OrderAllocation, Payment, PaymentEvent
+    from cunzhan.commerce.models import (
+        Order,
+        OrderAllocation,
+        OrderShipment,
+        Payment,
+        PaymentEvent,
+    )
 
     return {
         "orders": rows(
@@ -650,6 +656,7 @@ def _orders_rows(out_q: Any, rows: Any) -> dict[str, Any]:
             "refunded_fen",
         ),
         "payments": rows(Payment.objects.filter(out_q("order__county_id")), "status"),
+        "order_shipments_total": OrderShipment.objects.count(),
         "payment_events_total": PaymentEvent.objects.count(),
     }
 

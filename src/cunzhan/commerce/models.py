@@ -419,6 +419,7 @@ from cunzhan.commerce.orders_models import (  # noqa: E402, F401
     Order,
     OrderAllocation,
     OrderLine,
+    OrderShipment,
     OrderState,
     Payment,
     PaymentEvent,

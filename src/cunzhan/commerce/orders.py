@@ -42,6 +42,7 @@ from cunzhan.commerce.orders_models import (
     Order,
     OrderAllocation,
     OrderLine,
+    OrderShipment,
     OrderState,
     Payment,
     PaymentStatus,
@@ -51,6 +52,8 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.ledger import services as ledger
+from cunzhan.logistics import shipments as logistics_shipments
+from cunzhan.logistics.models import ShipmentState
 from cunzhan.network.models import Level, Region
 
 CURRENCY = "CNY"
@@ -427,13 +430,83 @@ def order_ship(*, scope: RegionScope, order: Order, actor: Any = None) -> Order:
     """The county centre handed the order's goods to the outbound carrier."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state != OrderState.PAID:
+    if locked.state not in (OrderState.PAID, OrderState.FULFILLING):
         raise _wrong_state(locked, _("发货"))
     locked.state = OrderState.SHIPPED
     locked.shipped_at = timezone.now()
     locked.save(update_fields=["state", "shipped_at", "updated_at"])
-    _audit("transition", locked, {"state": OrderState.PAID}, {"state": locked.state}, actor)
+    _audit("transition", locked, None, {"state": locked.state}, actor)
     return locked
+
+
+# grams per unit for the booking's weight estimate (the station weighs at collection)
+UNIT_GRAMS = {"kg": 1000, "box": 5000, "bag": 10000, "head": 50000, "piece": 500}
+
+
+@transaction.atomic
+def order_fulfil(*, scope: RegionScope, order: Order, actor: Any = None) -> Order:
+    """Book the paid order's upward shipments through the logistics services: one per
+    station whose lots it takes (contents: the order number and the lots' codes,
+    destination: the delivery address), linked to the order, which is then
+    ``fulfilling``. It becomes ``shipped`` when the county centre has handed every one
+    of them to the outbound carrier (:func:`order_sync_shipments`)."""
+    _check_scope(scope, order)
+    locked = _locked(order)
+    if locked.state != OrderState.PAID:
+        raise _wrong_state(locked, _("备货发运"))
+    groups: dict[int, list[OrderAllocation]] = {}
+    for a in (
+        OrderAllocation.objects.filter(line__order=locked, released=False)
+        .select_related("lot__station", "lot__producer")
+        .order_by("lot__station_id", "lot_id")
+    ):
+        groups.setdefault(a.lot.station_id, []).append(a)
+    national = RegionScope.national()  # the order's scope was checked above
+    for allocs in groups.values():
+        station = allocs[0].lot.station
+        producers = {a.lot.producer.name for a in allocs}
+        shipment = logistics_shipments.shipment_book(
+            scope=national,
+            station=station,
+            producer_name=allocs[0].lot.producer.name
+            if len(producers) == 1
+            else _("%(n)s 个生产者") % {"n": len(producers)},
+            contents=(
+                _("订单 %(o)s：") % {"o": locked.number}
+                + ", ".join(f"{a.lot.code}×{a.quantity}" for a in allocs)
+            )[:200],
+            pieces=len(allocs),
+            weight_g=min(
+                sum(a.quantity * UNIT_GRAMS.get(a.lot.unit, 1000) for a in allocs),
+                logistics_shipments.MAX_WEIGHT_G,
+            ),
+            destination=locked.address,
+            actor=actor,
+        )
+        OrderShipment.objects.create(order=locked, shipment=shipment, station=station)
+    locked.state = OrderState.FULFILLING
+    locked.save(update_fields=["state", "updated_at"])
+    _audit("transition", locked, None, {"state": locked.state}, actor)
+    return locked
+
+
+def order_sync_shipments(*, order: Order) -> Order:
+    """A fulfilling order whose shipments were all handed to the outbound carrier is
+    ``shipped`` (read from logistics; logistics does not know about orders)."""
+    if order.state != OrderState.FULFILLING:
+        return order
+    states = list(order.shipments.values_list("shipment__state", flat=True))
+    if not states or any(s != ShipmentState.HANDED_OVER for s in states):
+        return order
+    with transaction.atomic():
+        locked = _locked(order)
+        if locked.state != OrderState.FULFILLING:
+            return locked
+        locked.state = OrderState.SHIPPED
+        locked.shipped_at = timezone.now()
+        locked.save(update_fields=["state", "shipped_at", "updated_at"])
+        _audit("transition", locked, None, {"state": locked.state}, None)
+        return locked
 
 
 @transaction.atomic
@@ -446,7 +519,7 @@ def order_deliver(
     event (once per order)."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state not in (OrderState.PAID, OrderState.SHIPPED):
+    if locked.state not in (OrderState.PAID, OrderState.FULFILLING, OrderState.SHIPPED):
         raise _wrong_state(locked, _("确认送达"))
     now = at or timezone.now()
     allocs = list(

@@ -49,6 +49,13 @@ class AllocationOut(Schema):
     quantity: int
 
 
+class ShipmentOut(Schema):
+    id: uuid.UUID
+    station_code: str
+    state: str
+    outbound_tracking: str
+
+
 class LineOut(Schema):
     product: str
     grade: str
@@ -77,6 +84,7 @@ class OrderOut(Schema):
 
 class OrderDetailOut(OrderOut):
     lines: list[LineOut]
+    shipments: list[ShipmentOut]
 
 
 class CancelIn(Schema):
@@ -133,6 +141,15 @@ def order_detail_out(o: Order) -> dict[str, Any]:
             }
             for ln in orders_selectors.order_lines(order=o)
         ],
+        "shipments": [
+            {
+                "id": link.shipment.uuid,
+                "station_code": link.station.code,
+                "state": link.shipment.state,
+                "outbound_tracking": link.shipment.outbound_tracking,
+            }
+            for link in o.shipments.select_related("shipment", "station")
+        ],
     }
 
 
@@ -175,8 +192,11 @@ def order_create(request: HttpRequest, payload: OrderIn):
 
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES})
 def order_detail(request: HttpRequest, order_id: uuid.UUID):
+    """One order; a fulfilling order whose shipments were all handed to the carrier
+    is shipped from now on."""
     _, scope = _scope(request, Perm.VIEW_ORDERS)
-    return order_detail_out(orders_selectors.order_get(scope=scope, order_id=order_id))
+    o = orders_selectors.order_get(scope=scope, order_id=order_id)
+    return order_detail_out(orders.order_sync_shipments(order=o))
 
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderDetailOut, **ERROR_RESPONSES})
@@ -187,6 +207,14 @@ def order_cancel(request: HttpRequest, order_id: uuid.UUID, payload: CancelIn):
     return order_detail_out(
         orders.order_cancel(scope=scope, order=o, reason=payload.reason, actor=user)
     )
+
+
+@router.post("/orders/{order_id}/fulfil", response={200: OrderDetailOut, **ERROR_RESPONSES})
+def order_fulfil(request: HttpRequest, order_id: uuid.UUID):
+    """Book the paid order's upward shipments (one per station) through logistics."""
+    user, scope = _scope(request, Perm.MANAGE_ORDERS)
+    o = orders_selectors.order_get(scope=scope, order_id=order_id)
+    return order_detail_out(orders.order_fulfil(scope=scope, order=o, actor=user))
 
 
 @router.post("/orders/{order_id}/ship", response={200: OrderDetailOut, **ERROR_RESPONSES})

@@ -29,6 +29,7 @@ class Channel(models.TextChoices):
 class OrderState(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("待付款")
     PAID = "paid", _("已付款")
+    FULFILLING = "fulfilling", _("备货发运中")
     SHIPPED = "shipped", _("已发货")
     DELIVERED = "delivered", _("已送达")
     CANCELLED = "cancelled", _("已取消")
@@ -136,6 +137,26 @@ class OrderAllocation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} of lot {self.lot_id} for line {self.line_id}"
+
+
+class OrderShipment(TimeStampedModel):
+    """An upward logistics shipment booked for an order: one per station whose lots the
+    order takes (``orders.order_fulfil``)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    shipment = models.OneToOneField(
+        "logistics.Shipment", on_delete=models.PROTECT, related_name="order_link"
+    )
+    station = models.ForeignKey("network.Station", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "station"], name="ordershipment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"shipment {self.shipment_id} of {self.order_id}"
 
 
 class PaymentStatus(models.TextChoices):

@@ -50,7 +50,7 @@ def order_list_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_perm(Perm.VIEW_ORDERS)
 def order_page(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
-    o = _order(request, order_id)
+    o = orders.order_sync_shipments(order=_order(request, order_id))
     lines = [
         {
             "ln": ln,
@@ -71,12 +71,13 @@ def order_page(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
             "refunded": format_fen(o.refunded_fen),
             "name": _mask_name(o.buyer_name),
             "phone": mask_phone(o.buyer_phone),
+            "shipments": list(o.shipments.select_related("shipment", "station")),
             "can_manage": request.user.can(Perm.MANAGE_ORDERS),  # type: ignore[union-attr]
         },
     )
 
 
-ACTIONS = ("ship", "deliver", "cancel", "return")
+ACTIONS = ("fulfil", "ship", "deliver", "cancel", "return")
 
 
 @login_required
@@ -87,7 +88,9 @@ def order_action_page(request: HttpRequest, order_id: uuid.UUID, action: str) ->
     scope = scope_for_user(request.user)
     user = request.user
     try:
-        if action == "ship":
+        if action == "fulfil":
+            orders.order_fulfil(scope=scope, order=o, actor=user)
+        elif action == "ship":
             orders.order_ship(scope=scope, order=o, actor=user)
         elif action == "deliver":
             orders.order_deliver(scope=scope, order=o, actor=user)
