@@ -101,6 +101,9 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     ],
     # the payment webhook: signed, no token (API_SIGNED_WEBHOOKS)
     "provider": lambda w: ["sandbox"],
+    "buyer_id": lambda w: [c.orders["buyer"].uuid for c in (w.out, w.far)],
+    # a marketplace's orders: by a county manager's token, or signed (API_SIGNED_WEBHOOKS)
+    "marketplace_code": lambda w: ["pdd"],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -193,6 +196,8 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"page_size": 500},
     ],
     "GET /ledger/payouts": lambda w: [{"county": w.out.code}, {"county": w.far.code}],
+    "GET /commerce/buyers": lambda w: [{"page_size": 500}],
+    "GET /commerce/sales/report": lambda w: [{"month": "2026-11"}],
     "GET /commerce/orders": lambda w: [
         {"state": "paid"},
         {"channel": "storefront"},
@@ -228,16 +233,23 @@ API_CONTROL_LISTS = {
     "GET /ledger/transactions",
     "GET /ledger/payouts",
     "GET /commerce/orders",
+    "GET /commerce/buyers",
+    "GET /commerce/sales/report",
 }
 
 # public reads (no token; a lot's trace code is the capability): every caller gets the
 # object, and none may see personal data (World.personal_markers)
 API_PUBLIC_READS = {"GET /commerce/trace/{trace_code}", "GET /commerce/trace/{trace_code}/epcis"}
+# the marketplaces' product feed: public, lists every county's listings (no personal data)
+API_PUBLIC_READS |= {"GET /commerce/feed", "GET /commerce/feed.csv"}
 
 # webhooks (no token; an HMAC signature is the credential): every caller's unsigned or
 # badly signed event for an OUT payment is refused (400) and changes nothing; the
 # control sends it correctly signed and the OUT order is paid (_signed_webhook)
-API_SIGNED_WEBHOOKS = {"POST /commerce/payments/{provider}/webhook"}
+API_SIGNED_WEBHOOKS = {
+    "POST /commerce/payments/{provider}/webhook",
+    "POST /commerce/marketplaces/{marketplace_code}/webhook",
+}
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
 API_PUBLIC = {"POST /accounts/token"}
@@ -584,7 +596,30 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"order_id": w.out.orders["delivered"].uuid},
         body=lambda w: {"amount_fen": 100},
     ),
+    "POST /commerce/buyers": WriteHint(
+        body=lambda w: {
+            "county_code": w.out.code,
+            "organisation": f"{PROBE} 医院",
+            "contact_name": f"{PROBE}人",
+            "contact_phone": "13500001111",
+            "address": f"{PROBE} 地址",
+        }
+    ),
+    "POST /commerce/buyers/{buyer_id}/orders": WriteHint(
+        path=lambda w: {"buyer_id": w.out.orders["buyer"].uuid},
+        body=lambda w: {
+            "lines": [{"product": "kiwifruit-red", "grade": "special", "quantity": 1}],
+            "delivery_date": commerce_harvest_date_future(),
+        },
+    ),
+    "POST /commerce/marketplaces/{marketplace_code}/orders": WriteHint(
+        path=lambda w: {"marketplace_code": "pdd"},
+        body=lambda w: marketplace_order_body(w),
+    ),
     # API_SIGNED_WEBHOOKS: the body is built by _signed_webhook
+    "POST /commerce/marketplaces/{marketplace_code}/webhook": WriteHint(
+        path=lambda w: {"marketplace_code": "pdd"}, body=lambda w: {}
+    ),
     "POST /commerce/payments/{provider}/webhook": WriteHint(
         path=lambda w: {"provider": "sandbox"}, body=lambda w: {}
     ),
@@ -621,15 +656,49 @@ def _public_api_read(op: Operation, w: World, client: Client) -> None:
         assert not personal, f"public {op.key} {params} shows personal data {personal}"
 
 
+def commerce_harvest_date_future() -> str:
+    import datetime as dt
+
+    return str(dt.date.today() + dt.timedelta(days=7))
+
+
+def marketplace_order_body(w: World) -> dict[str, Any]:
+    """A marketplace order of the OUT county's kiwifruit (priced by its tier)."""
+    import time
+
+    tier = w.out.commerce["tier"]
+    return {
+        "order_id": f"PROBE-{w.out.code}",
+        "county_code": w.out.code,
+        "lines": [{"product": "kiwifruit-red", "grade": "special", "quantity": 1}],
+        "buyer_name": f"{PROBE}买家",
+        "buyer_phone": "13700008888",
+        "address": f"{PROBE} 地址",
+        "amount_fen": tier.price_fen,
+        "currency": "CNY",
+        "timestamp": int(time.time()),
+    }
+
+
 def _signed_webhook(op: Operation, w: World, client: Client, *, control: bool) -> None:
-    """An event paying the OUT county's open payment: unsigned and badly signed it is
-    refused (400, nothing changes) for every caller; the control signs it correctly
-    and the OUT order is paid once (a replay changes nothing more)."""
+    """A signed event aimed at the OUT county (paying its open payment; a marketplace
+    order of its produce): unsigned and badly signed it is refused (400, nothing
+    changes) for every caller; the control signs it correctly and the OUT rows change
+    once (a replay changes nothing more)."""
+    from django.conf import settings
+
     from cunzhan.commerce import payments
 
-    url = op.url({"provider": "sandbox"})
-    payment = w.out.orders["payment"]
-    body = payments.SandboxProvider().event_body(payment)
+    if "marketplace_code" in op.path:
+        url = op.url({"marketplace_code": "pdd"})
+        body = json.dumps(marketplace_order_body(w)).encode()
+        secret = settings.MARKETPLACE_SECRETS["pdd"].encode()
+        replay_key = "created"
+    else:
+        url = op.url({"provider": "sandbox"})
+        body = payments.SandboxProvider().event_body(w.out.orders["payment"])
+        secret = payments.SandboxProvider().secret()
+        replay_key = "replay"
     header = "HTTP_" + payments.SIGNATURE_HEADER.upper().replace("-", "_")
     for signature, code in (("", "unsigned"), ("sha256=" + "0" * 64, "bad_signature")):
         before = out_snapshot()
@@ -639,14 +708,15 @@ def _signed_webhook(op: Operation, w: World, client: Client, *, control: bool) -
         assert r.json()["code"] == code
         assert out_snapshot() == before
     if control:
-        good = payments.sign(payments.SandboxProvider().secret(), body)
+        good = payments.sign(secret, body)
         before = out_snapshot()
         r = client.post(url, body, content_type="application/json", **{header: good})
         assert r.status_code == 200, _text(r)[:300]
         after = out_snapshot()
         assert after != before
         r = client.post(url, body, content_type="application/json", **{header: good})
-        assert r.status_code == 200 and r.json()["replay"] is True
+        assert r.status_code == 200
+        assert r.json()[replay_key] is (replay_key == "replay")
         assert out_snapshot() == after
 
 
@@ -927,6 +997,7 @@ SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not m
 # URL kwarg name -> OUT values to try
 PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "order_id": API_PATH_PARAMS["order_id"],
+    "buyer_id": API_PATH_PARAMS["buyer_id"],
     # public capabilities: a listing (county + grade), the order's secret link, the
     # sandbox payment's reference — served to anyone, without personal data
     "listing": lambda w: [f"{c.code}-{c.commerce['grade'].pk}" for c in (w.out, w.far)],
@@ -1068,6 +1139,8 @@ PAGE_CONTROL_LISTS = {
     "commerce:lots",
     "commerce:prices",
     "orders:list",
+    "orders:buyers",
+    "orders:report",
 }
 
 
@@ -1468,6 +1541,33 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "store:order": lambda w: [],
     "store:pay": lambda w: [],
     "orders:list": lambda w: [PagePost({}, {})],
+    "orders:report": lambda w: [PagePost({}, {})],
+    "orders:buyers": lambda w: [
+        PagePost(
+            {},
+            {
+                "county_code": w.out.code,
+                "kind": "school",
+                "organisation": f"{PROBE} 医院",
+                "contact_name": f"{PROBE}人",
+                "contact_phone": "13500001111",
+                "address": f"{PROBE} 地址",
+            },
+            effective=True,
+        )
+    ],
+    "orders:buyer": lambda w: [
+        PagePost(
+            {"buyer_id": w.out.orders["buyer"].uuid},
+            {
+                "product": "kiwifruit-red",
+                "grade": "special",
+                "quantity": "1",
+                "delivery_date": commerce_harvest_date_future(),
+            },
+            effective=True,
+        )
+    ],
     "orders:detail": lambda w: [PagePost({"order_id": w.out.orders["paid"].uuid}, {})],
     "orders:action": lambda w: [
         PagePost({"order_id": w.out.orders["paid"].uuid, "action": "deliver"}, {}, effective=True),

@@ -362,6 +362,18 @@ def _orders(c: County, tag: str, seq: int) -> dict[str, Any]:
         out[name] = order
         out["personal"] += [buyer, phone, f"{tag} 收货地址 {i}"]
     out["link"] = order_services.order_link(out["paid"])
+    from cunzhan.commerce import wholesale
+
+    out["buyer"] = wholesale.buyer_create(
+        scope=RegionScope.national(),
+        county_code=c.code,
+        kind="school",
+        organisation=f"{tag} 中学食堂",
+        contact_name=f"{tag}-联系人{seq}",
+        contact_phone=f"1580000{seq:02d}99",
+        address=f"{tag} 学校地址",
+    )
+    out["personal"] += [f"{tag}-联系人{seq}", f"1580000{seq:02d}99"]
     return out
 
 
@@ -637,6 +649,7 @@ def out_snapshot() -> dict[str, Any]:
 
 def _orders_rows(out_q: Any, rows: Any) -> dict[str, Any]:
     from cunzhan.commerce.models import (
+        Buyer,
         Order,
         OrderAllocation,
         OrderShipment,
@@ -657,6 +670,8 @@ def _orders_rows(out_q: Any, rows: Any) -> dict[str, Any]:
         ),
         "payments": rows(Payment.objects.filter(out_q("order__county_id")), "status"),
         "order_shipments_total": OrderShipment.objects.count(),
+        "buyers": rows(Buyer.objects.filter(out_q("county_id")), "organisation"),
+        "buyers_total": Buyer.objects.count(),
         "payment_events_total": PaymentEvent.objects.count(),
     }
 

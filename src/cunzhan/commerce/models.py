@@ -415,6 +415,8 @@ class PriceTier(TimeStampedModel):
 
 # orders, payments (docs/adr/0015-commerce-orders.md): their own module, registered here
 from cunzhan.commerce.orders_models import (  # noqa: E402, F401
+    Buyer,
+    BuyerKind,
     Channel,
     Order,
     OrderAllocation,

@@ -251,6 +251,10 @@ def order_place(
     address: str,
     currency: str = CURRENCY,
     note: str = "",
+    buyer: Any = None,
+    delivery_date: dt.date | None = None,
+    marketplace: str = "",
+    external_ref: str = "",
     actor: Any = None,
     at: dt.datetime | None = None,
 ) -> Order:
@@ -290,11 +294,24 @@ def order_place(
                     buyer_phone=phone,
                     address=addr,
                     note=note,
+                    buyer=buyer,
+                    delivery_date=delivery_date,
+                    marketplace=marketplace,
+                    external_ref=external_ref,
                     created_by=actor if getattr(actor, "pk", None) else None,
                 )
             break
-        except IntegrityError:  # an order number drawn twice: draw again
-            continue
+        except IntegrityError:
+            if (
+                external_ref
+                and Order.objects.filter(
+                    marketplace=marketplace, external_ref=external_ref
+                ).exists()
+            ):  # the same marketplace order imported at the same moment
+                raise ApplicationError(
+                    _("该平台订单已导入"), code="duplicate_external_ref", status=409
+                ) from None
+            continue  # an order number drawn twice: draw again
     else:  # pragma: no cover
         raise ApplicationError("could not draw a unique order number", code="number_clash")
     made: list[tuple[OrderLine, LineRequest]] = []

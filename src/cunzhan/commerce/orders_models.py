@@ -37,6 +37,42 @@ class OrderState(models.TextChoices):
     REFUNDED = "refunded", _("已退款")
 
 
+class BuyerKind(models.TextChoices):
+    SCHOOL = "school", _("学校食堂")
+    HOSPITAL = "hospital", _("医院")
+    GOVERNMENT = "government", _("机关单位")
+    ENTERPRISE = "enterprise", _("企业")
+    SUPERMARKET = "supermarket", _("商超")
+    OTHER = "other", _("其他")
+
+
+class Buyer(TimeStampedModel):
+    """An institutional buyer (school canteen, hospital, company ...) recorded by the
+    county manager; its wholesale purchase orders are orders of that county. The
+    organisation's name is not personal; the contact's name and phone are."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    county = models.ForeignKey("network.Region", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=BuyerKind.choices, default=BuyerKind.OTHER)
+    organisation = models.CharField(_("单位名称"), max_length=120)
+    contact_name = models.CharField(_("联系人"), max_length=80)
+    contact_phone = models.CharField(_("联系电话"), max_length=20)
+    address = models.CharField(_("收货地址"), max_length=200)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["county_id", "organisation", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["county", "organisation"], name="buyer_county_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.organisation
+
+
 class Order(TimeStampedModel):
     """An order of produce from one county. The buyer's name, phone and address are
     personal data: masked outside the county's staff pages, never on public pages.
@@ -65,6 +101,14 @@ class Order(TimeStampedModel):
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(_("备注"), max_length=200, blank=True, default="")
+    # wholesale: the institutional buyer and the agreed delivery date
+    buyer = models.ForeignKey(
+        Buyer, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    delivery_date = models.DateField(_("交货日期"), null=True, blank=True)
+    # marketplace: which one, and its order id there (an import replayed finds the order)
+    marketplace = models.CharField(max_length=20, blank=True, default="")
+    external_ref = models.CharField(max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -77,6 +121,11 @@ class Order(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(refunded_fen__lte=models.F("paid_fen")),
                 name="order_refund_le_paid",
+            ),
+            models.UniqueConstraint(
+                fields=["marketplace", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="order_marketplace_ref_once",
             ),
         ]
 

@@ -7,6 +7,7 @@ graded or packed lot and a published price — no producer names, no personal da
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,8 @@ from django.db.models.functions import Substr
 from cunzhan.commerce import selectors
 from cunzhan.commerce.models import Grade, Lot, PriceTier, Product
 from cunzhan.commerce.orders import SELLABLE
-from cunzhan.commerce.orders_models import Order, OrderState, Payment
-from cunzhan.core.errors import NotFound
+from cunzhan.commerce.orders_models import Buyer, Order, OrderState, Payment
+from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.network.models import Level, Region
 
@@ -150,3 +151,110 @@ def listing_counties() -> list[Region]:
 
 def open_orders_q() -> Q:
     return Q(state__in=[OrderState.PENDING_PAYMENT, OrderState.PAID, OrderState.SHIPPED])
+
+
+def buyers_in_scope(*, scope: RegionScope) -> QuerySet[Buyer]:
+    if not scope.everything and scope.station_ids is not None:
+        return Buyer.objects.none()
+    return Buyer.objects.filter(scope.q("county_id"))
+
+
+def buyer_list(*, scope: RegionScope) -> QuerySet[Buyer]:
+    return (
+        buyers_in_scope(scope=scope).select_related("county").order_by("county_id", "organisation")
+    )
+
+
+def buyer_get(*, scope: RegionScope, buyer_id: Any) -> Buyer:
+    try:
+        key = uuid.UUID(str(buyer_id))
+    except ValueError as exc:
+        raise NotFound() from exc
+    buyer = buyers_in_scope(scope=scope).filter(uuid=key).select_related("county").first()
+    if buyer is None:
+        raise NotFound()
+    return buyer
+
+
+SOLD_STATES = (
+    OrderState.PAID,
+    OrderState.FULFILLING,
+    OrderState.SHIPPED,
+    OrderState.DELIVERED,
+    OrderState.RETURNED,
+)
+
+
+def sales_report(*, scope: RegionScope, month: str = "") -> list[dict[str, Any]]:
+    """Sales (units × the order's unit price, fen) of the paid, not cancelled orders in
+    the caller's counties, by month (of payment, Asia/Shanghai), county, village of the
+    lot and product; ``poor_fen`` is the part sold by producers who are registered-poor
+    households (建档立卡户: a registry household with a poverty registration, exited or
+    not) and ``poor_share`` its share. ``month`` ``YYYY-MM`` narrows it."""
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import Case, F, IntegerField, When
+    from django.db.models.functions import TruncMonth
+
+    from cunzhan.commerce.orders_models import OrderAllocation
+
+    orders = orders_in_scope(scope=scope).filter(state__in=SOLD_STATES, paid_at__isnull=False)
+    qs = OrderAllocation.objects.filter(line__order__in=orders, released=False)
+    if month:
+        try:
+            y, m = (int(x) for x in month.split("-"))
+            start = dt.datetime(y, m, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+        except ValueError as exc:
+            raise ApplicationError(
+                "month: YYYY-MM", code="invalid_month", details={"field": "month"}
+            ) from exc
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+        qs = qs.filter(line__order__paid_at__gte=start, line__order__paid_at__lt=end)
+    amount = F("quantity") * F("line__unit_price_fen")
+    rows = (
+        qs.annotate(
+            month=TruncMonth("line__order__paid_at", tzinfo=ZoneInfo("Asia/Shanghai")),
+        )
+        .values(
+            "month",
+            "line__order__county_id",
+            "line__order__county__name",
+            "lot__village_id",
+            "lot__village__name",
+            "line__product__code",
+            "line__product__name",
+        )
+        .annotate(
+            total_fen=Sum(amount),
+            units=Sum("quantity"),
+            poor_fen=Sum(
+                Case(
+                    When(
+                        lot__producer__household__poverty_registration__isnull=False,
+                        then=amount,
+                    ),
+                    default=0,
+                    output_field=IntegerField(),
+                )
+            ),
+        )
+        .order_by("month", "line__order__county_id", "lot__village_id", "line__product__code")
+    )
+    return [
+        {
+            "month": r["month"].strftime("%Y-%m") if r["month"] else "",
+            "county_code": r["line__order__county_id"],
+            "county_name": r["line__order__county__name"],
+            "village_code": r["lot__village_id"],
+            "village_name": r["lot__village__name"],
+            "product": r["line__product__code"],
+            "product_name": r["line__product__name"],
+            "quantity": int(r["units"] or 0),
+            "total_fen": int(r["total_fen"] or 0),
+            "poor_fen": int(r["poor_fen"] or 0),
+            "poor_share": round((r["poor_fen"] or 0) / r["total_fen"], 4)
+            if r["total_fen"]
+            else 0.0,
+        }
+        for r in rows[:2000]
+    ]
