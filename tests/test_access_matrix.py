@@ -551,6 +551,16 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"lot_id": w.out.commerce["lots"]["packed"].uuid},
         body=lambda w: {"destination": "广州", "pieces": 2, "weight_g": 10_000},
     ),
+    "POST /commerce/standards": WriteHint(
+        body=lambda w: {
+            "product": "kiwifruit-red",
+            "name": f"{PROBE} 标准",
+            "valid_from": "2026-11-01",
+            "grades": [
+                {"code": "one", "name": "一级", "criteria": [{"quantity": "brix", "min": 14}]}
+            ],
+        }
+    ),
     "POST /commerce/prices": WriteHint(
         body=lambda w: {
             "grade_id": w.out.commerce["grade"].pk,

@@ -255,3 +255,54 @@ def test_epcis_marks_a_rejected_grading_non_conformant(station, catalogue):
     doc = json.loads(Client().get(f"{API}/trace/{lot.code}/epcis").content)
     graded = doc["epcisBody"]["eventList"][1]
     assert graded["bizStep"] == "inspecting" and graded["disposition"] == "non_conformant"
+
+
+STANDARD = {
+    "product": "potato",
+    "name": "马铃薯分级（县标）",
+    "valid_from": "2026-09-01",
+    "grades": [
+        {"code": "A", "name": "A级", "criteria": [{"quantity": "weight_g", "min": 250}]},
+        {
+            "code": "B",
+            "name": "B级",
+            "criteria": [
+                {"quantity": "weight_g", "min": 150},
+                {"quantity": "defect_pct", "aggregation": "max", "max": 5},
+            ],
+        },
+    ],
+}
+
+
+def test_a_network_admin_replaces_a_standard(api_client, make_user, client, catalogue, producer):
+    from cunzhan.commerce.models import GradeStandard
+
+    old = GradeStandard.objects.get(product__code="potato", active=True)
+    old_lot = make_lot(producer, catalogue["potato"])
+    admin = make_user(Role.NETWORK_ADMIN)
+    r = post(api_client(admin), f"{API}/standards", STANDARD)
+    assert r.status_code == 201, r.content
+    grades = r.json()["standard"]["grades"]
+    assert [g["name"] for g in grades] == ["A级", "B级"]
+    assert grades[0]["criteria"][0]["aggregation"] == "each"  # the quantity's default
+    old.refresh_from_db()
+    assert not old.active
+    old_lot.refresh_from_db()
+    assert old_lot.standard == old  # lots keep the standard they were recorded with
+    lot = make_lot(producer, catalogue["potato"])
+    g = services.lot_grade(
+        scope=NATIONAL, lot=lot, samples=[{"weight_g": 200, "defect_pct": 1}] * 2
+    )
+    assert g.grade.code == "B"
+    # an operator may not; a bound outside the physical range writes nothing
+    assert post(client, f"{API}/standards", STANDARD).status_code == 403
+    bad = {
+        **STANDARD,
+        "grades": [
+            {"code": "X", "name": "X", "criteria": [{"quantity": "defect_pct", "max": 150}]}
+        ],
+    }
+    r = post(api_client(admin), f"{API}/standards", bad)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_standard"
+    assert GradeStandard.objects.filter(product__code="potato").count() == 2

@@ -157,6 +157,8 @@ def test_boundaries_are_inclusive():
         ({"weight_g": 100, "brix": "NaN", "defect_pct": 1}, "invalid_measurement", "brix"),
         ({"weight_g": 100, "brix": "Infinity", "defect_pct": 1}, "invalid_measurement", "brix"),
         ({"weight_g": 100, "brix": True, "defect_pct": 1}, "invalid_measurement", "brix"),
+        ({"weight_g": 100, "brix": "1e999999999", "defect_pct": 1}, "invalid_measurement", "brix"),
+        ({"weight_g": 100, "brix": "1e99", "defect_pct": 1}, "invalid_measurement", "brix"),
         ({"weight_g": 100, "brix": 15}, "missing_measurement", "defect_pct"),
         ({"weight_g": 100, "brix": 15, "defect_pct": 1, "sugar": 3}, "unknown_quantity", "sugar"),
         (

@@ -192,3 +192,23 @@ def test_qr_is_an_svg_of_the_trace_url(producer, kiwi):
     assert r.status_code == 200 and r["Content-Type"] == "image/svg+xml"
     assert r.content.startswith(b"<svg") and b"path" in r.content
     assert Client().get("/t/ZZZZZZZZZZ/qr.svg").status_code == 404
+
+
+def test_trace_page_reads_a_fixed_handful_of_rows(station, catalogue):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cunzhan.logistics import shipments as logistics_shipments
+
+    producer = make_producer(station)
+    lot = make_lot(producer, catalogue["kiwifruit-red"])
+    services.lot_grade(scope=NATIONAL, lot=lot, samples=KIWI_SPECIAL)
+    services.lot_pack(scope=NATIONAL, lot=lot)
+    lot = services.lot_ship(scope=NATIONAL, lot=lot, destination="广州", pieces=1, weight_g=9000)
+    logistics_shipments.shipment_collect(scope=NATIONAL, shipment=lot.shipment)
+    client = Client()
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/t/{lot.code}/").status_code == 200
+    # the lot with its product, grade, producer and places; its events; its shipment;
+    # the county's name
+    assert len(ctx.captured_queries) <= 4, [q["sql"][:120] for q in ctx.captured_queries]

@@ -253,13 +253,25 @@ def test_labels_behind_lazy_helpers_are_in_the_catalogue(po_entries):
 
 # --- (d) pages follow the reader's language ----------------------------------------------
 
-NAV_ZH = ["首页", "行政区划", "服务站", "地图", "物流", "建档立卡", "审计日志", "用户", "我的账号"]
+NAV_ZH = [
+    "首页",
+    "行政区划",
+    "服务站",
+    "地图",
+    "物流",
+    "农产品",
+    "建档立卡",
+    "审计日志",
+    "用户",
+    "我的账号",
+]
 NAV_EN = [
     "Home",
     "Regions",
     "Stations",
     "Map",
     "Logistics",
+    "Produce",
     "Registered poor (建档立卡)",
     "Audit log",
     "Users",

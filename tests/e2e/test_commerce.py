@@ -82,6 +82,11 @@ def test_operator_records_and_grades_a_lot_on_a_phone(page, login, make_user, re
         "graded",
         "packed",
     ]
+    page.screenshot(path=str(SHOTS / "commerce-lot.png"), full_page=True)
+    page.goto("/commerce/lots/")
+    assert page.locator("#lots").is_hidden()  # a phone gets cards, not the wide table
+    assert "一级" in page.inner_text("#lot-cards")
+    page.screenshot(path=str(SHOTS / "commerce-lots.png"), full_page=True)
 
 
 def test_public_trace_page_on_a_phone(page, regions):

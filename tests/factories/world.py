@@ -678,6 +678,7 @@ def _orders_rows(out_q: Any, rows: Any) -> dict[str, Any]:
 
 def _commerce_rows(out_q: Any, rows: Any) -> dict[str, Any]:
     from cunzhan.commerce.models import (
+        GradeStandard,
         Lot,
         LotEvent,
         LotGrading,
@@ -689,6 +690,8 @@ def _commerce_rows(out_q: Any, rows: Any) -> dict[str, Any]:
     return {
         "producers": rows(Producer.objects.filter(out_q("village_id")), "name", "updated_at"),
         "producers_total": Producer.objects.count(),
+        # national reference data: a standard written by anyone changes every county
+        "grade_standards": rows(GradeStandard.objects.all(), "active", "name"),
         "producer_members": rows(
             ProducerMember.objects.filter(out_q("cooperative__village_id")), "name"
         ),

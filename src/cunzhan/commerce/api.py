@@ -116,6 +116,27 @@ class ProductOut(Schema):
     standard: StandardOut | None
 
 
+class CriterionIn(Schema):
+    quantity: str = Field(..., max_length=30)
+    aggregation: str = Field("", max_length=8)
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
+class GradeDefIn(Schema):
+    code: str = Field(..., max_length=20)
+    name: str = Field(..., max_length=30)
+    criteria: list[CriterionIn] = Field(..., max_length=50)
+
+
+class StandardIn(Schema):
+    product: str = Field(..., max_length=40)
+    name: str = Field(..., max_length=120)
+    reference: str = Field("", max_length=120)
+    valid_from: dt.date
+    grades: list[GradeDefIn] = Field(..., max_length=20)
+
+
 class LotIn(Schema):
     producer: uuid.UUID
     product: str = Field(..., max_length=40)
@@ -459,6 +480,40 @@ def products_list(request: HttpRequest):
     """Products with their active grade standard (grades from the highest, criteria)."""
     _scope(request, Perm.VIEW_COMMERCE)
     return [product_out(p) for p in selectors.product_list()]
+
+
+@router.post("/standards", response={201: ProductOut, **ERROR_RESPONSES})
+def standard_create(request: HttpRequest, payload: StandardIn):
+    """A new grade standard for a product (network admins): grades from the highest,
+    each with criteria (``quantity``, ``aggregation`` each/mean/max/min — default the
+    quantity's usual one —, ``min``/``max`` inside the quantity's physical range). It
+    replaces the product's active standard; lots graded before keep theirs."""
+    user, _ = _scope(request, Perm.MANAGE_PRODUCTS)
+    product = selectors.product_get(product_code=payload.product)
+    services.standard_create(
+        product=product,
+        name=payload.name,
+        reference=payload.reference,
+        valid_from=payload.valid_from,
+        grades=[
+            {
+                "code": g.code,
+                "name": g.name,
+                "criteria": [
+                    {
+                        "quantity": c.quantity,
+                        "aggregation": c.aggregation,
+                        "min": c.min,
+                        "max": c.max,
+                    }
+                    for c in g.criteria
+                ],
+            }
+            for g in payload.grades
+        ],
+        actor=user,
+    )
+    return Status(201, product_out(product))
 
 
 # --- lots --------------------------------------------------------------------------------------

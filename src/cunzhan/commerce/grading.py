@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from cunzhan.core.errors import ApplicationError
 
 MAX_SAMPLES = 200
+MAX_VALUE = Decimal(10) ** 9  # no physical range reaches it; beyond: not a measurement
 Q3 = Decimal("0.001")
 
 
@@ -93,11 +94,13 @@ def to_decimal(value: Any, *, where: str, key: str) -> Decimal:
         value = None
     try:
         d = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        d = Decimal("NaN")
-    if not d.is_finite():
+        ok = d.is_finite() and abs(d) < MAX_VALUE
+    except (ArithmeticError, ValueError):  # InvalidOperation, Overflow (1e999999999)
+        d, ok = Decimal(0), False
+    if not ok:
         raise ApplicationError(
-            _("%(where)s：%(q)s 不是数字：%(v)s") % {"where": where, "q": key, "v": value},
+            _("%(where)s：%(q)s 不是数字：%(v)s")
+            % {"where": where, "q": key, "v": str(value)[:40]},
             code="invalid_measurement",
             details={"field": key, "where": where},
         )
