@@ -104,6 +104,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "buyer_id": lambda w: [c.orders["buyer"].uuid for c in (w.out, w.far)],
     # a marketplace's orders: by a county manager's token, or signed (API_SIGNED_WEBHOOKS)
     "marketplace_code": lambda w: ["pdd"],
+    "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -1042,6 +1043,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "account_id": API_PATH_PARAMS["account_id"],
     "payout_id": API_PATH_PARAMS["payout_id"],
     "station_id": API_PATH_PARAMS["station_id"],
+    "owner_key": API_PATH_PARAMS["owner_key"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -1606,6 +1608,7 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         PagePost({"county_code": w.out.code}, {"note": PROBE}, effective=True)
     ],
     "ledger:account": lambda w: [PagePost({"account_id": w.out.ledger["producer"].uuid}, {})],
+    "ledger:producer": lambda w: [PagePost({"owner_key": w.out.ledger["producer"].owner_key}, {})],
     "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
     "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
     "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],

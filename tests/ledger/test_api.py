@@ -121,3 +121,24 @@ def test_statement_bad_period(books, make_user, api_client):
         assert r.status_code == 400 and r.json()["code"] == "invalid_period"
     r = c.get(f"{API}/accounts/{producer.uuid}/statement")
     assert r.status_code == 200 and r.json()["closing_fen"] == -9_200
+
+
+def test_producer_statement_by_owner_key(books, make_user, api_client):
+    c = api_client(make_user(Role.COUNTY_MANAGER, regions=[COUNTY]))
+    r = c.get(f"{API}/producers/producer:p1/statement")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["account"]["owner_key"] == "producer:p1" and body["closing_fen"] == -9_200
+    assert [ln["kind"] for ln in body["lines"]] == ["sale"]
+    # the other county's producer is not found, nor is an unknown key
+    assert c.get(f"{API}/producers/producer:other/statement").status_code == 404
+    assert c.get(f"{API}/producers/producer:nobody/statement").status_code == 404
+    # a producer selling in two counties: the county must be named
+    admin = api_client(make_user(Role.NETWORK_ADMIN))
+    from cunzhan.ledger import services
+
+    services.account_for(kind="producer", county=OTHER_COUNTY, owner_key="producer:p1")
+    r = admin.get(f"{API}/producers/producer:p1/statement")
+    assert r.status_code == 400 and r.json()["code"] == "ambiguous_owner"
+    r = admin.get(f"{API}/producers/producer:p1/statement", {"county": COUNTY})
+    assert r.status_code == 200 and r.json()["closing_fen"] == -9_200

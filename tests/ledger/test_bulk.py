@@ -43,6 +43,11 @@ def test_bulk_equals_the_per_call_path(station):
     assert result.gross_fen == sum(r.gross_fen for r in data)
     got = balances()
     lines = Line.objects.count()
+    created = {
+        a.key: (a.kind, a.owner_key, a.station_id, a.currency) for a in Account.objects.all()
+    }
+    assert created[f"{COUNTY}:station:{station.pk}"] == ("station", "", station.pk, "CNY")
+    assert created[f"{COUNTY}:cooperative:cooperative:c1"][:2] == ("cooperative", "cooperative:c1")
     assert_invariants()
     transaction.savepoint_rollback(sid)  # the same sales again, one call at a time
     assert Transaction.objects.count() == 0
@@ -65,6 +70,9 @@ def test_bulk_equals_the_per_call_path(station):
             buyer_key=r.buyer_key,
         )
     assert balances() == got and Line.objects.count() == lines
+    assert {
+        a.key: (a.kind, a.owner_key, a.station_id, a.currency) for a in Account.objects.all()
+    } == created
     # the per-call postings are recognised by the bulk path: all skipped
     again = bulk.sales_post_bulk(county=COUNTY, sales=data)
     assert (again.transactions, again.skipped) == (0, 60)

@@ -83,3 +83,11 @@ def test_home_page_panel_shows_what_is_owed(station, make_user):
     assert "¥3.00" in operator.get("/").content.decode()
     driver = _login(make_user(Role.DRIVER, regions=[COUNTY])).get("/").content.decode()
     assert "应付生产者与服务站" not in driver
+
+
+def test_producer_statement_page_by_owner_key(station, make_user):
+    paid_sale(COUNTY, station, "a", 10_000)
+    c = _login(make_user(Role.COUNTY_MANAGER, regions=[COUNTY]))
+    r = c.get("/ledger/producer/producer:p1/")
+    assert r.status_code == 200 and "-¥92.00" in r.content.decode()
+    assert c.get("/ledger/producer/producer:nobody/").status_code == 404

@@ -272,6 +272,20 @@ def account_statement(request: HttpRequest, account_id: uuid.UUID, start: str = 
     return statement_out(account, None, t0, t1)
 
 
+@router.get("/producers/{owner_key}/statement", response={200: StatementOut, **ERROR_RESPONSES})
+def producer_statement(
+    request: HttpRequest, owner_key: str, county: str = "", start: str = "", end: str = ""
+):
+    """A producer's or cooperative's statement by the owner key commerce gave the
+    ledger (``producer:<uuid>``); ``county`` when it sells in several."""
+    user = require(request, Perm.VIEW_LEDGER)
+    account = selectors.account_by_owner(
+        scope=scope_for_user(user), owner_key=owner_key[:120], county=county[:12]
+    )
+    t0, t1 = period(start[:10], end[:10])
+    return statement_out(account, None, t0, t1)
+
+
 @router.get("/stations/{station_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
 def station_statement(request: HttpRequest, station_id: int, start: str = "", end: str = ""):
     """A station's statement (its operator sees only their own stations)."""

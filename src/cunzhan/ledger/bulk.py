@@ -87,8 +87,10 @@ LINE_COLUMNS = ("transaction_id", "account_id", "amount_fen", "occurred_at")
 ROWS_PER_INSERT = 500
 
 
-def _uuid_db(value: uuid.UUID) -> Any:
-    return Transaction._meta.get_field("uuid").get_db_prep_value(value, connection)
+def _uuid_adapter() -> Any:
+    """uuid -> what the database stores (PostgreSQL: a uuid; SQLite: 32 hex digits)."""
+    field = Transaction._meta.get_field("uuid")
+    return lambda value: field.get_db_prep_value(value, connection)
 
 
 def _dt_db(value: dt.datetime) -> Any:
@@ -104,14 +106,28 @@ def _values_sql(table: str, columns: Sequence[str], n: int, returning: bool = Fa
 
 
 def _insert_transactions(rows: list[tuple[Any, ...]]) -> list[int]:
-    """Multi-row INSERT ... RETURNING id (PostgreSQL and SQLite ≥ 3.35), in order —
-    the model's ``bulk_create`` builds a model instance and prepares every field of every
-    row, which is most of the time at a month's volume."""
-    ids: list[int] = []
+    """Insert the transactions and return their ids, in order. PostgreSQL: ids drawn
+    from the table's sequence, then ``COPY``; SQLite: multi-row ``INSERT … RETURNING
+    id``. (Django's ``bulk_create`` builds a model instance and prepares every field of
+    every row, which was most of the time at a month's volume.)"""
+    table = Transaction._meta.db_table
+    qn = connection.ops.quote_name
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, len(rows)],
+            )
+            ids = [int(r[0]) for r in cur.fetchall()]
+            columns = ",".join(qn(c) for c in ("id", *TX_COLUMNS))
+            with cur.cursor.copy(f"COPY {qn(table)} ({columns}) FROM STDIN") as copy:
+                for tx_id, row in zip(ids, rows, strict=True):
+                    copy.write_row((tx_id, *row))
+            return ids
+        ids = []
         for chunk in _chunks(rows, ROWS_PER_INSERT):
             cur.execute(
-                _values_sql(Transaction._meta.db_table, TX_COLUMNS, len(chunk), returning=True),
+                _values_sql(table, TX_COLUMNS, len(chunk), returning=True),
                 [v for row in chunk for v in row],
             )
             ids += [r[0] for r in cur.fetchall()]
@@ -119,11 +135,36 @@ def _insert_transactions(rows: list[tuple[Any, ...]]) -> list[int]:
 
 
 def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
+    table = Line._meta.db_table
+    qn = connection.ops.quote_name
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            columns = ",".join(qn(c) for c in LINE_COLUMNS)
+            with cur.cursor.copy(f"COPY {qn(table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         for chunk in _chunks(rows, ROWS_PER_INSERT * 2):
             cur.execute(
-                _values_sql(Line._meta.db_table, LINE_COLUMNS, len(chunk)),
-                [v for row in chunk for v in row],
+                _values_sql(table, LINE_COLUMNS, len(chunk)), [v for row in chunk for v in row]
+            )
+
+
+def _add_to_balances(deltas: dict[int, int]) -> None:
+    """``balance_fen += delta`` per account (locked by the caller), in id order."""
+    items = sorted((pk, d) for pk, d in deltas.items() if d)
+    if connection.vendor != "postgresql":
+        for pk, delta in items:
+            Account.objects.filter(pk=pk).update(balance_fen=F("balance_fen") + delta)
+        return
+    table = connection.ops.quote_name(Account._meta.db_table)
+    with connection.cursor() as cur:
+        for chunk in _chunks(items, 1000):
+            values = ",".join(["(%s::bigint, %s::bigint)"] * len(chunk))
+            cur.execute(
+                f"UPDATE {table} AS a SET balance_fen = a.balance_fen + v.d "  # noqa: S608
+                f"FROM (VALUES {values}) AS v(id, d) WHERE a.id = v.id",
+                [x for pair in chunk for x in pair],
             )
 
 
@@ -169,21 +210,65 @@ def _validate(region: Region, rows: Sequence[SaleRow]) -> None:
         )
 
 
-def accounts_bulk(region: Region, specs: dict[str, dict[str, Any]]) -> dict[str, Account]:
-    """The accounts with these keys (``key -> create kwargs``), created if missing."""
-    found: dict[str, Account] = {}
+ACCOUNT_COLUMNS = (
+    "uuid",
+    "key",
+    "kind",
+    "county_id",
+    "owner_key",
+    "label",
+    "station_id",
+    "currency",
+    "balance_fen",
+    "created_at",
+    "updated_at",
+)
+
+
+def accounts_bulk(region: Region, specs: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The ids of the accounts with these keys (``key -> kind, owner_key, label,
+    station``), created if missing with ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING``
+    (an account created meanwhile by another caller is looked up)."""
+    found: dict[str, int] = {}
     keys = list(specs)
     for chunk in _chunks(keys, 900):
-        found.update({a.key: a for a in Account.objects.filter(key__in=list(chunk))})
+        found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
     missing = [k for k in keys if k not in found]
-    if missing:
-        Account.objects.bulk_create(
-            [Account(key=k, county=region, **specs[k]) for k in missing],
-            batch_size=CHUNK,
-            ignore_conflicts=True,
+    if not missing:
+        return found
+    uuid_db = _uuid_adapter()
+    now = _dt_db(timezone.now())
+    rows = []
+    for k in missing:
+        spec = specs[k]
+        station = spec.get("station")
+        rows.append(
+            (
+                uuid_db(uuid.uuid4()),
+                k,
+                str(spec["kind"]),
+                region.code,
+                spec.get("owner_key", ""),
+                spec.get("label", "")[:200],
+                station.pk if station is not None else None,
+                CURRENCY,
+                0,
+                now,
+                now,
+            )
         )
-        for chunk in _chunks(missing, 900):
-            found.update({a.key: a for a in Account.objects.filter(key__in=list(chunk))})
+    qn = connection.ops.quote_name
+    with connection.cursor() as cur:
+        for chunk in _chunks(rows, ROWS_PER_INSERT):
+            sql = _values_sql(Account._meta.db_table, ACCOUNT_COLUMNS, len(chunk))
+            cur.execute(
+                sql + f" ON CONFLICT ({qn('key')}) DO NOTHING RETURNING {qn('key')}, {qn('id')}",
+                [v for row in chunk for v in row],
+            )
+            found.update((key, int(pk)) for key, pk in cur.fetchall())
+    late = [k for k in missing if k not in found]
+    for chunk in _chunks(late, 900):
+        found.update(Account.objects.filter(key__in=list(chunk)).values_list("key", "pk"))
     return found
 
 
@@ -240,15 +325,16 @@ def sales_post_bulk(
     def run() -> BulkResult:
         result = BulkResult()
         accounts = accounts_bulk(region, specs)
+        uuid_db = _uuid_adapter()
         platform = accounts[f"{c}:{AccountKind.PLATFORM}"]
         with transaction.atomic():
-            locked: dict[int, Account] = {}
-            for chunk in _chunks(sorted(a.pk for a in accounts.values()), 900):
+            locked: dict[int, int] = {}  # account id -> balance, locked
+            for chunk in _chunks(sorted(accounts.values()), 900):
                 locked.update(
                     Account.objects.select_for_update()
                     .filter(pk__in=list(chunk))
                     .order_by("pk")
-                    .in_bulk()
+                    .values_list("pk", "balance_fen")
                 )
             existing: dict[str, str] = {}
             all_keys = [k for r in sales for k in (r.payment_key, r.sale_key)]
@@ -261,15 +347,16 @@ def sales_post_bulk(
             deltas: dict[int, int] = defaultdict(int)
             held: dict[int, int] = {}  # buyer account -> what it holds, running
             now = timezone.now()
+            now_db = _dt_db(now)
             actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-            pending: list[tuple[tuple[Any, ...], list[tuple[Account, int]]]] = []
+            pending: list[tuple[tuple[Any, ...], list[tuple[int, int]]]] = []
 
             def flush() -> None:
                 if not pending:
                     return
                 ids = _insert_transactions([t for t, _ in pending])
                 lines = [
-                    (tx_id, a.pk, x, t[8])
+                    (tx_id, a, x, t[8])
                     for tx_id, (t, ls) in zip(ids, pending, strict=True)
                     for a, x in ls
                 ]
@@ -279,7 +366,7 @@ def sales_post_bulk(
                 pending.clear()
 
             def add(
-                kind: str, key: str, digest: str, lines: list[tuple[Account, int]], r: SaleRow
+                kind: str, key: str, digest: str, lines: list[tuple[int, int]], r: SaleRow, at: Any
             ) -> None:
                 if key in existing:
                     if existing[key] != digest:
@@ -292,11 +379,11 @@ def sales_post_bulk(
                     result.skipped += 1
                     return
                 for a, x in lines:
-                    deltas[a.pk] += x
+                    deltas[a] += x
                 pending.append(
                     (
                         (
-                            _uuid_db(uuid.uuid4()),
+                            uuid_db(uuid.uuid4()),
                             c,
                             kind,
                             f"{kind} {r.gross_fen} fen",
@@ -304,8 +391,8 @@ def sales_post_bulk(
                             digest,
                             CURRENCY,
                             r.gross_fen,
-                            _dt_db(r.occurred_at or now),
-                            _dt_db(now),
+                            at,
+                            now_db,
                             actor_id,
                         ),
                         lines,
@@ -319,22 +406,21 @@ def sales_post_bulk(
                 producer = accounts[producer_key(r)]
                 clearing = accounts[f"{c}:{AccountKind.PROVIDER_CLEARING}:{r.provider}"]
                 station_acct = accounts[f"{c}:station:{r.station.pk}"] if r.station else None
-                if buyer.pk not in held:
-                    held[buyer.pk] = -locked[buyer.pk].balance_fen
+                at = _dt_db(r.occurred_at) if r.occurred_at else now_db
+                if buyer not in held:
+                    held[buyer] = -locked[buyer]
                 pay_lines = [(clearing, r.gross_fen), (buyer, -r.gross_fen)]
-                pay_digest = services.lines_digest(
-                    TransactionKind.PAYMENT, c, [(a.pk, x) for a, x in pay_lines]
-                )
+                pay_digest = services.lines_digest(TransactionKind.PAYMENT, c, pay_lines)
                 if r.payment_key not in existing:
-                    held[buyer.pk] += r.gross_fen
-                add(TransactionKind.PAYMENT, r.payment_key, pay_digest, pay_lines, r)
+                    held[buyer] += r.gross_fen
+                add(TransactionKind.PAYMENT, r.payment_key, pay_digest, pay_lines, r, at)
                 split = services.sale_split(
                     gross_fen=r.gross_fen,
                     platform_fee_bp=rules.platform_fee_bp,
                     station_commission_bp=rules.station_commission_bp if r.station else 0,
                 )
                 sale_digest = services._digest(
-                    ["sale", c, r.gross_fen, producer.pk, buyer.pk, getattr(r.station, "pk", None)]
+                    ["sale", c, r.gross_fen, producer, buyer, getattr(r.station, "pk", None)]
                 )
                 raw = [
                     (buyer, r.gross_fen),
@@ -345,20 +431,18 @@ def sales_post_bulk(
                     raw.append((station_acct, -split.station_commission_fen))
                 sale_lines = [(a, x) for a, x in raw if x != 0]
                 if r.sale_key not in existing:
-                    if held[buyer.pk] < r.gross_fen:
+                    if held[buyer] < r.gross_fen:
                         raise ApplicationError(
                             f"sale {r.sale_key!r}: buyer {r.buyer_key!r} holds "
-                            f"{held[buyer.pk]} fen, less than {r.gross_fen}",
+                            f"{held[buyer]} fen, less than {r.gross_fen}",
                             code="not_paid",
                             details={"sale_key": r.sale_key},
                         )
-                    held[buyer.pk] -= r.gross_fen
+                    held[buyer] -= r.gross_fen
                     result.gross_fen += r.gross_fen
-                add(TransactionKind.SALE, r.sale_key, sale_digest, sale_lines, r)
+                add(TransactionKind.SALE, r.sale_key, sale_digest, sale_lines, r, at)
             flush()
-            for pk, delta in sorted(deltas.items()):
-                if delta:
-                    Account.objects.filter(pk=pk).update(balance_fen=F("balance_fen") + delta)
+            _add_to_balances(deltas)
             audit_record(
                 action="import",
                 object_type="ledger.SalesBulk",

@@ -115,8 +115,12 @@ class Transaction(models.Model):
     reverses; ``gross_fen`` is the business amount (a sale's gross, a refund's amount)."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    county = models.ForeignKey("network.Region", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=TransactionKind.choices, db_index=True)
+    # every index is written for each of a month's ~200,000 transactions: the county's
+    # is the (county, occurred_at) index, kind and actor are filters on it
+    county = models.ForeignKey(
+        "network.Region", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=TransactionKind.choices)
     memo = models.CharField(max_length=300, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True)
     digest = models.CharField(max_length=64)
@@ -125,9 +129,14 @@ class Transaction(models.Model):
     original = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="followers"
     )
-    occurred_at = models.DateTimeField(db_index=True)
+    occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -155,7 +164,10 @@ class Line(models.Model):
     transaction's, copied so that a statement reads one index."""
 
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lines")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    # served by the (account, occurred_at) index
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     amount_fen = models.BigIntegerField()
     occurred_at = models.DateTimeField()
 

@@ -105,21 +105,25 @@ def station_account(*, scope: RegionScope, station_id: int) -> tuple[Station, Ac
     return station, account
 
 
-def account_by_owner(*, scope: RegionScope, county: str, owner_key: str) -> Account:
-    """A producer's (or cooperative's) account by the caller's owner key."""
-    account = (
-        Account.objects.filter(
-            account_scope_q(scope),
-            county_id=county,
-            owner_key=owner_key,
-            kind__in=[AccountKind.PRODUCER, AccountKind.COOPERATIVE],
-        )
-        .select_related("county")
-        .first()
-    )
-    if account is None:
+def account_by_owner(*, scope: RegionScope, owner_key: str, county: str = "") -> Account:
+    """A producer's (or cooperative's) account by the caller's owner key (in ``county``
+    when given; a key with accounts in several counties needs it: ``ambiguous_owner``)."""
+    qs = Account.objects.filter(
+        account_scope_q(scope),
+        owner_key=owner_key,
+        kind__in=[AccountKind.PRODUCER, AccountKind.COOPERATIVE],
+    ).select_related("county", "station")
+    if county:
+        qs = qs.filter(county_id=county)
+    found = list(qs[:2])
+    if not found:
         raise NotFound()
-    return account
+    if len(found) > 1:
+        raise ApplicationError(
+            "this producer has accounts in several counties: name the county",
+            code="ambiguous_owner",
+        )
+    return found[0]
 
 
 def balances(*, scope: RegionScope, county: str) -> dict[str, int]:

@@ -880,16 +880,17 @@ class FeePostResult:
 
 def station_fees_post(*, county: Region | str, actor: Any = None) -> FeePostResult:
     """Book every owed station fee of the county once: per station one transaction,
-    platform (the network) debited, the station credited; the fees are marked posted by
-    logistics in the same database transaction. The owed fees are locked first, so a
-    concurrent second call waits and then finds nothing owed; running it again posts
-    nothing. The idempotency key names the fees (first id, last id, count)."""
+    platform (the network) debited, the station credited. Logistics marks the fees
+    posted and hands them over in one statement (``fees_claim_owed``) inside this
+    database transaction: a concurrent second call waits, then finds nothing owed, and
+    if a posting fails the fees stay owed. Running it again posts nothing. The
+    idempotency key names the fees (first id, last id, count)."""
     region = county_resolve(county)
 
     def run() -> FeePostResult:
         result = FeePostResult()
         with transaction.atomic():
-            owed = logistics_fees.fees_owed_lock(county_code=region.code)
+            owed = logistics_fees.fees_claim_owed(county_code=region.code)
             if not owed:
                 return result
             per_station: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -897,35 +898,36 @@ def station_fees_post(*, county: Region | str, actor: Any = None) -> FeePostResu
                 per_station[station_id].append((fee_id, amount))
             stations = Station.objects.in_bulk(list(per_station))
             platform = _system(AccountKind.PLATFORM, region)
+            accounts = {
+                sid: account_for(kind=AccountKind.STATION, county=region, station=stations[sid])
+                for sid in sorted(per_station)
+            }
+            _lock([platform, *accounts.values()])
+            now = timezone.now()
             for station_id in sorted(per_station):
                 rows = per_station[station_id]
                 total = sum(a for _, a in rows)
                 result.fees += len(rows)
                 if total == 0:  # a county with free handling: nothing to book
                     continue
-                account = account_for(
-                    kind=AccountKind.STATION, county=region, station=stations[station_id]
-                )
+                account = accounts[station_id]
                 lines = [(platform, total), (account, -total)]
                 first, last = rows[0][0], rows[-1][0]
-                key = f"station-fees:{region.code}:{station_id}:{first}-{last}:{len(rows)}"
-                _lock([platform, account])
                 _insert(
                     county=region,
                     kind=TransactionKind.STATION_FEES,
                     memo=f"{len(rows)} parcel fees",
-                    key=key,
+                    key=f"station-fees:{region.code}:{station_id}:{first}-{last}:{len(rows)}",
                     digest=lines_digest(
                         TransactionKind.STATION_FEES, region.code, [(a.pk, x) for a, x in lines]
                     ),
                     lines=lines,
-                    occurred_at=timezone.now(),
+                    occurred_at=now,
                     actor=actor,
                     gross_fen=total,
                 )
                 result.fen += total
                 result.transactions += 1
-            logistics_fees.fees_mark_posted(fee_ids=[f for f, _, _ in owed])
             audit_record(
                 action="create",
                 object_type="ledger.StationFeePosting",

@@ -9,6 +9,7 @@ from cunzhan.ledger.views import (
     payout_create,
     payout_csv,
     payout_mark,
+    producer,
     rules,
     station,
 )
@@ -21,6 +22,7 @@ urlpatterns = [
     path("county/<str:county_code>/fees", fees_post, name="fees-post"),
     path("county/<str:county_code>/payouts", payout_create, name="payout-create"),
     path("account/<uuid:account_id>/", account, name="account"),
+    path("producer/<str:owner_key>/", producer, name="producer"),
     path("station/<int:station_id>/", station, name="station"),
     path("payout/<uuid:payout_id>/", payout, name="payout"),
     path("payout/<uuid:payout_id>/csv", payout_csv, name="payout-csv"),

@@ -222,6 +222,28 @@ def account(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_perm(Perm.VIEW_LEDGER)
 @require_GET
+def producer(request: HttpRequest, owner_key: str) -> HttpResponse:
+    """A producer's statement by owner key (the link commerce's pages give)."""
+    scope = scope_for_user(request.user)
+    try:
+        acct = _call(
+            lambda: selectors.account_by_owner(
+                scope=scope, owner_key=owner_key[:120], county=request.GET.get("county", "")[:12]
+            )
+        )
+    except ApplicationError as exc:
+        return render(
+            request,
+            "ledger/statement.html",
+            {"error": exc.message, "title": _("对账单")},
+            status=400,
+        )
+    return _statement_page(request, acct, _("对账单"))
+
+
+@login_required
+@require_perm(Perm.VIEW_LEDGER)
+@require_GET
 def station(request: HttpRequest, station_id: int) -> HttpResponse:
     scope = scope_for_user(request.user)
     st, acct = _call(lambda: selectors.station_account(scope=scope, station_id=station_id))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from cunzhan.logistics.models import (
     ShipmentState,
     StationFee,
 )
+from cunzhan.network.models import Station
 
 T = TypeVar("T")
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -234,35 +235,23 @@ def parcels_handled_without_fee(*, scope: RegionScope) -> QuerySet[Parcel]:
     )
 
 
-def fees_owed_lock(*, county_code: str) -> list[tuple[int, int, int]]:
-    """The owed fees of the county's stations as ``(fee id, station id, amount_fen)``,
-    locked (``select_for_update``) in id order. Call inside a transaction: a concurrent
-    caller waits, then no longer sees the fees this one marks posted."""
-    return list(
-        StationFee.objects.select_for_update()
-        .filter(scope_county_q(county_code), status=FeeStatus.OWED)
-        .order_by("pk")
-        .values_list("pk", "station_id", "amount_fen")
+def fees_claim_owed(*, county_code: str) -> list[tuple[int, int, int]]:
+    """Mark every owed fee of the county's stations ``posted`` and return them as
+    ``(fee id, station id, amount_fen)``, in id order — for the ledger, which books them
+    in the same database transaction (if its posting fails, the fees stay owed). One
+    ``UPDATE … RETURNING``: the rows are locked and marked in one pass, and a concurrent
+    caller waits for them, then finds them no longer owed."""
+    prefix = RegionScope.for_regions([county_code]).q("region_id")
+    station_ids = Station.objects.filter(prefix).values_list("pk", flat=True)
+    table = StationFee._meta.db_table
+    qn = connection.ops.quote_name
+    sub, params = station_ids.query.sql_with_params()
+    sql = (
+        f"UPDATE {qn(table)} SET {qn('status')} = %s "  # noqa: S608 - names are the model's
+        f"WHERE {qn('status')} = %s AND {qn('station_id')} IN ({sub}) "
+        f"RETURNING {qn('id')}, {qn('station_id')}, {qn('amount_fen')}"
     )
-
-
-def scope_county_q(county_code: str) -> Q:
-    return RegionScope.for_regions([county_code]).q("station__region_id")
-
-
-def fees_mark_posted(*, fee_ids: list[int]) -> int:
-    """Mark owed fees ``posted`` (the ledger booked them). Every id must still be owed:
-    otherwise nothing is changed and ``fee_not_owed`` is raised (the caller's
-    transaction rolls back its postings)."""
-    changed = 0
-    with transaction.atomic():
-        for start in range(0, len(fee_ids), 5000):
-            chunk = fee_ids[start : start + 5000]
-            changed += StationFee.objects.filter(pk__in=chunk, status=FeeStatus.OWED).update(
-                status=FeeStatus.POSTED
-            )
-        if changed != len(set(fee_ids)):
-            raise ApplicationError(
-                "some of these fees are no longer owed", code="fee_not_owed", status=409
-            )
-    return changed
+    with connection.cursor() as cur:
+        cur.execute(sql, [FeeStatus.POSTED, FeeStatus.OWED, *params])
+        rows = [(int(a), int(b), int(c)) for a, b, c in cur.fetchall()]
+    return sorted(rows)
