@@ -385,6 +385,8 @@ def order_mark_paid(*, order: Order, payment: Payment, at: dt.datetime) -> Order
     if locked.state in (OrderState.CANCELLED, OrderState.REFUNDED):
         # paid after a cancellation: give it back
         _refund_payment(locked, payment, payment.amount_fen)
+        locked.state = OrderState.REFUNDED
+        locked.save(update_fields=["state", "updated_at"])
     _audit("transition", locked, None, {"state": locked.state, "paid_fen": locked.paid_fen}, None)
     return locked
 
