@@ -207,6 +207,7 @@ def main() -> None:
     rss_setup = peak_mib()
 
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     posted = 0
     for start in range(0, len(rows), args.chunk):
         posted += bulk.sales_post_bulk(
@@ -217,7 +218,9 @@ def main() -> None:
     fees = services.station_fees_post(county=COUNTY)
     t_fees = time.perf_counter() - t1
     total = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     rss = peak_mib()
+    load = os.getloadavg()[0]
 
     figures = check_books()
     by_kind = dict(
@@ -240,6 +243,7 @@ def main() -> None:
         f"{fees.fen} fen in {t_fees:.1f} s"
     )
     print(f"total           : {total:.1f} s (target ≤ 60 s), peak RSS {rss:.0f} MiB (≤ 1024)")
+    print(f"this process    : {cpu:.1f} s of CPU; load average {load:.1f} on {os.cpu_count()} cpu")
     print(f"books           : {figures} {by_kind}")
     print(f"owed            : {owed} fen to producers, cooperatives and stations")
 

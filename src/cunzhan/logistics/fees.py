@@ -241,6 +241,8 @@ def fees_claim_owed(*, county_code: str) -> list[tuple[int, int, int]]:
     in the same database transaction (if its posting fails, the fees stay owed). One
     ``UPDATE … RETURNING``: the rows are locked and marked in one pass, and a concurrent
     caller waits for them, then finds them no longer owed."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("fees_claim_owed: call it inside the transaction that books the fees")
     prefix = RegionScope.for_regions([county_code]).q("region_id")
     station_ids = Station.objects.filter(prefix).values_list("pk", flat=True)
     table = StationFee._meta.db_table
