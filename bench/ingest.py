@@ -69,6 +69,7 @@ def server_env(db_url: str) -> dict[str, str]:
         DATABASE_URL=db_url,
         SECRET_KEY="bench-ingest-secret-key-not-for-production-0123456789",  # noqa: S106
         CUNZHAN_FIELD_KEYS=FIELD_KEY,
+        CUNZHAN_PAYMENT_SANDBOX_SECRET="bench-ingest-sandbox-secret",  # noqa: S106
         ALLOWED_HOSTS="127.0.0.1,localhost",
     )
     return env

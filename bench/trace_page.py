@@ -133,7 +133,14 @@ def main() -> None:
     t0 = time.perf_counter()
     codes = build(a.lots)
     print(f"built {len(codes)} lots in {time.perf_counter() - t0:.0f} s")
-    env = {**os.environ, **ENV, "DEBUG": "0", "SECRET_KEY": "bench", "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {
+        **os.environ,
+        **ENV,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CUNZHAN_PAYMENT_SANDBOX_SECRET": "bench",
+    }
     if not env.get("CUNZHAN_FIELD_KEYS"):
         from cryptography.fernet import Fernet
 

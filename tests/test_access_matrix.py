@@ -99,6 +99,14 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "purchase_id": lambda w: [
         c.assisted[k].uuid for c in (w.out, w.far) for k in ("recorded", "ordered")
     ],
+    "order_id": lambda w: [
+        c.orders[k].uuid for c in (w.out, w.far) for k in ("pending", "paid", "delivered")
+    ],
+    # the payment webhook: signed, no token (API_SIGNED_WEBHOOKS)
+    "provider": lambda w: ["sandbox"],
+    "buyer_id": lambda w: [c.orders["buyer"].uuid for c in (w.out, w.far)],
+    # a marketplace's orders: by a county manager's token, or signed (API_SIGNED_WEBHOOKS)
+    "marketplace_code": lambda w: ["pdd"],
     "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
 }
 
@@ -197,6 +205,13 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"status": "recorded"},
         {"page_size": 500},
     ],
+    "GET /commerce/buyers": lambda w: [{"page_size": 500}],
+    "GET /commerce/sales/report": lambda w: [{"month": "2026-11"}],
+    "GET /commerce/orders": lambda w: [
+        {"state": "paid"},
+        {"channel": "storefront"},
+        {"page_size": 500},
+    ],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -226,12 +241,25 @@ API_CONTROL_LISTS = {
     "GET /ledger/accounts",
     "GET /ledger/transactions",
     "GET /ledger/payouts",
+    "GET /commerce/orders",
+    "GET /commerce/buyers",
+    "GET /commerce/sales/report",
 }
 API_CONTROL_LISTS |= {"GET /commerce/assisted"}
 
 # public reads (no token; a lot's trace code is the capability): every caller gets the
 # object, and none may see personal data (World.personal_markers)
 API_PUBLIC_READS = {"GET /commerce/trace/{trace_code}", "GET /commerce/trace/{trace_code}/epcis"}
+# the marketplaces' product feed: public, lists every county's listings (no personal data)
+API_PUBLIC_READS |= {"GET /commerce/feed", "GET /commerce/feed.csv"}
+
+# webhooks (no token; an HMAC signature is the credential): every caller's unsigned or
+# badly signed event for an OUT payment is refused (400) and changes nothing; the
+# control sends it correctly signed and the OUT order is paid (_signed_webhook)
+API_SIGNED_WEBHOOKS = {
+    "POST /commerce/payments/{provider}/webhook",
+    "POST /commerce/marketplaces/{marketplace_code}/webhook",
+}
 
 # routes any caller may use (no token): checked for 401 on bad credentials instead
 API_PUBLIC = {"POST /accounts/token"}
@@ -562,6 +590,59 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"payout_id": w.out.ledger["batch"].uuid},
         body=lambda w: {"status": "paid"},
     ),
+    "POST /commerce/orders": WriteHint(
+        body=lambda w: {
+            "channel": "wholesale",
+            "county_code": w.out.code,
+            "lines": [{"product": "kiwifruit-red", "grade": "special", "quantity": 1}],
+            "buyer_name": f"{PROBE}买家",
+            "buyer_phone": "13700009999",
+            "address": f"{PROBE} 地址",
+        }
+    ),
+    "POST /commerce/orders/{order_id}/cancel": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/fulfil": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/ship": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/deliver": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+    ),
+    "POST /commerce/orders/{order_id}/return": WriteHint(
+        path=lambda w: {"order_id": w.out.orders["delivered"].uuid},
+        body=lambda w: {"amount_fen": 100},
+    ),
+    "POST /commerce/buyers": WriteHint(
+        body=lambda w: {
+            "county_code": w.out.code,
+            "organisation": f"{PROBE} 医院",
+            "contact_name": f"{PROBE}人",
+            "contact_phone": "13500001111",
+            "address": f"{PROBE} 地址",
+        }
+    ),
+    "POST /commerce/buyers/{buyer_id}/orders": WriteHint(
+        path=lambda w: {"buyer_id": w.out.orders["buyer"].uuid},
+        body=lambda w: {
+            "lines": [{"product": "kiwifruit-red", "grade": "special", "quantity": 1}],
+            "delivery_date": commerce_harvest_date_future(),
+        },
+    ),
+    "POST /commerce/marketplaces/{marketplace_code}/orders": WriteHint(
+        path=lambda w: {"marketplace_code": "pdd"},
+        body=lambda w: marketplace_order_body(w),
+    ),
+    # API_SIGNED_WEBHOOKS: the body is built by _signed_webhook
+    "POST /commerce/marketplaces/{marketplace_code}/webhook": WriteHint(
+        path=lambda w: {"marketplace_code": "pdd"}, body=lambda w: {}
+    ),
+    "POST /commerce/payments/{provider}/webhook": WriteHint(
+        path=lambda w: {"provider": "sandbox"}, body=lambda w: {}
+    ),
     "POST /commerce/assisted": WriteHint(
         body=lambda w: {
             "station_id": w.out.stations["village"].pk,
@@ -616,6 +697,70 @@ def _public_api_read(op: Operation, w: World, client: Client) -> None:
         assert r.status_code == 200, f"public {op.key} {params} -> {r.status_code}: {body[:300]}"
         personal = [m for m in w.personal_markers() if m in body]
         assert not personal, f"public {op.key} {params} shows personal data {personal}"
+
+
+def commerce_harvest_date_future() -> str:
+    import datetime as dt
+
+    return str(dt.date.today() + dt.timedelta(days=7))
+
+
+def marketplace_order_body(w: World) -> dict[str, Any]:
+    """A marketplace order of the OUT county's kiwifruit (priced by its tier)."""
+    import time
+
+    tier = w.out.commerce["tier"]
+    return {
+        "order_id": f"PROBE-{w.out.code}",
+        "county_code": w.out.code,
+        "lines": [{"product": "kiwifruit-red", "grade": "special", "quantity": 1}],
+        "buyer_name": f"{PROBE}买家",
+        "buyer_phone": "13700008888",
+        "address": f"{PROBE} 地址",
+        "amount_fen": tier.price_fen,
+        "currency": "CNY",
+        "timestamp": int(time.time()),
+    }
+
+
+def _signed_webhook(op: Operation, w: World, client: Client, *, control: bool) -> None:
+    """A signed event aimed at the OUT county (paying its open payment; a marketplace
+    order of its produce): unsigned and badly signed it is refused (400, nothing
+    changes) for every caller; the control signs it correctly and the OUT rows change
+    once (a replay changes nothing more)."""
+    from django.conf import settings
+
+    from cunzhan.commerce import payments
+
+    if "marketplace_code" in op.path:
+        url = op.url({"marketplace_code": "pdd"})
+        body = json.dumps(marketplace_order_body(w)).encode()
+        secret = settings.MARKETPLACE_SECRETS["pdd"].encode()
+        replay_key = "created"
+    else:
+        url = op.url({"provider": "sandbox"})
+        body = payments.SandboxProvider().event_body(w.out.orders["payment"])
+        secret = payments.SandboxProvider().secret()
+        replay_key = "replay"
+    header = "HTTP_" + payments.SIGNATURE_HEADER.upper().replace("-", "_")
+    for signature, code in (("", "unsigned"), ("sha256=" + "0" * 64, "bad_signature")):
+        before = out_snapshot()
+        extra = {header: signature} if signature else {}
+        r = client.post(url, body, content_type="application/json", **extra)
+        assert r.status_code == 400, f"{op.key} {code} -> {r.status_code}: {_text(r)[:300]}"
+        assert r.json()["code"] == code
+        assert out_snapshot() == before
+    if control:
+        good = payments.sign(secret, body)
+        before = out_snapshot()
+        r = client.post(url, body, content_type="application/json", **{header: good})
+        assert r.status_code == 200, _text(r)[:300]
+        after = out_snapshot()
+        assert after != before
+        r = client.post(url, body, content_type="application/json", **{header: good})
+        assert r.status_code == 200
+        assert r.json()[replay_key] is (replay_key == "replay")
+        assert out_snapshot() == after
 
 
 def ledger_accounts(c: Any) -> list[Any]:
@@ -780,6 +925,9 @@ def test_api_out_of_scope(role, op, w, api_client):
     _check_known(op)
     client = api_client(w.users[role])
     where = f"[{role}] {op.key}"
+    if op.key in API_SIGNED_WEBHOOKS:
+        _signed_webhook(op, w, client, control=False)
+        return
     if op.key in API_PUBLIC_READS:
         _public_api_read(op, w, client)
         return
@@ -815,6 +963,9 @@ def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
     the probes target real objects, and the leak checks are able to fail."""
     _check_known(op)
     client = api_client(w.users[CONTROL])
+    if op.key in API_SIGNED_WEBHOOKS:
+        _signed_webhook(op, w, client, control=True)
+        return
     if op.key in API_PUBLIC_READS:
         _public_api_read(op, w, client)
         return
@@ -850,6 +1001,9 @@ def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
 def test_api_without_token_is_401(op, w):
     _check_known(op)
     client = Client()
+    if op.key in API_SIGNED_WEBHOOKS:
+        _signed_webhook(op, w, client, control=False)
+        return
     if op.key in API_PUBLIC_READS:
         _public_api_read(op, w, client)
         return
@@ -864,15 +1018,34 @@ def test_api_without_token_is_401(op, w):
 
 # --- pages ------------------------------------------------------------------------------------
 
-PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics", "ledger"}
+PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics"}
 PAGE_NAMESPACES |= {"commerce", "trace"}
 # pages anyone may open without logging in (the public trace pages): every caller gets
 # 200 for an OUT lot's code, and none shows personal data (World.personal_markers)
 PUBLIC_PAGES = {"trace:home", "trace:lot", "trace:qr"}
+PAGE_NAMESPACES |= {"ledger"}
+# the storefront (public: browse, cart, checkout, order status by its secret link, the
+# sandbox pay page) and the staff's order pages
+PAGE_NAMESPACES |= {"store", "orders"}
+PUBLIC_PAGES |= {
+    "store:home",
+    "store:listing",
+    "store:cart",
+    "store:checkout",
+    "store:order",
+    "store:pay",
+}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
 PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
+    "order_id": API_PATH_PARAMS["order_id"],
+    "buyer_id": API_PATH_PARAMS["buyer_id"],
+    # public capabilities: a listing (county + grade), the order's secret link, the
+    # sandbox payment's reference — served to anyone, without personal data
+    "listing": lambda w: [f"{c.code}-{c.commerce['grade'].pk}" for c in (w.out, w.far)],
+    "order_link": lambda w: [c.orders["link"] for c in (w.out, w.far)],
+    "payment_ref": lambda w: [c.orders["payment"].provider_ref for c in (w.out, w.far)],
     "code": lambda w: [w.out.code, w.out.village, w.far.code, "53"],
     "pk": lambda w: [
         w.out.stations["centre"].pk,
@@ -1015,6 +1188,9 @@ PAGE_CONTROL_LISTS = {
     "commerce:producers",
     "commerce:lots",
     "commerce:prices",
+    "orders:list",
+    "orders:buyers",
+    "orders:report",
 }
 PAGE_CONTROL_LISTS |= {"commerce:assisted"}
 
@@ -1406,6 +1582,55 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         )
     ],
     "trace:home": lambda w: [PagePost({}, {})],
+    # public storefront pages: their POSTs (cart in the session, checkout placing a new
+    # order, paying a payment by its reference) are the public's own actions and are
+    # tested in tests/commerce/test_store_pages.py; the GETs are checked here
+    "store:home": lambda w: [],
+    "store:listing": lambda w: [],
+    "store:cart": lambda w: [],
+    "store:checkout": lambda w: [],
+    "store:order": lambda w: [],
+    "store:pay": lambda w: [],
+    "orders:list": lambda w: [PagePost({}, {})],
+    "orders:report": lambda w: [PagePost({}, {})],
+    "orders:buyers": lambda w: [
+        PagePost(
+            {},
+            {
+                "county_code": w.out.code,
+                "kind": "school",
+                "organisation": f"{PROBE} 医院",
+                "contact_name": f"{PROBE}人",
+                "contact_phone": "13500001111",
+                "address": f"{PROBE} 地址",
+            },
+            effective=True,
+        )
+    ],
+    "orders:buyer": lambda w: [
+        PagePost(
+            {"buyer_id": w.out.orders["buyer"].uuid},
+            {
+                "product": "kiwifruit-red",
+                "grade": "special",
+                "quantity": "1",
+                "delivery_date": commerce_harvest_date_future(),
+            },
+            effective=True,
+        )
+    ],
+    "orders:detail": lambda w: [PagePost({"order_id": w.out.orders["paid"].uuid}, {})],
+    "orders:action": lambda w: [
+        PagePost({"order_id": w.out.orders["paid"].uuid, "action": "deliver"}, {}, effective=True),
+        PagePost(
+            {"order_id": w.out.orders["pending"].uuid, "action": "cancel"}, {}, effective=True
+        ),
+        PagePost(
+            {"order_id": w.out.orders["delivered"].uuid, "action": "return"},
+            {"amount": "1.00"},
+            effective=True,
+        ),
+    ],
     "trace:lot": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
     "trace:qr": lambda w: [PagePost({"trace_code": c}, {}) for c in PAGE_KWARGS["trace_code"](w)],
     "ledger:home": lambda w: [PagePost({}, {})],

@@ -98,6 +98,8 @@ class County:
     # ledger: a producer's and the village station's accounts (both owed money), a
     # payout batch still exported (a mark can aim at it)
     ledger: dict[str, Any] = field(default_factory=dict)
+    # commerce orders: pending (a payment open), paid, delivered; buyers are personal data
+    orders: dict[str, Any] = field(default_factory=dict)
     # assisted purchase (代购): one recorded, one ordered whose parcel waits unlinked at
     # the village station (a sweep links it)
     assisted: dict[str, Any] = field(default_factory=dict)
@@ -135,6 +137,7 @@ class World:
         out = []
         for code in OUT_COUNTIES:
             out += self.counties[code].commerce.get("personal", [])
+            out += self.counties[code].orders.get("personal", [])
             out += self.counties[code].assisted.get("personal", [])
         return out
 
@@ -331,6 +334,53 @@ def _ledger(c: County, tag: str) -> dict[str, Any]:
     return out
 
 
+def _orders(c: County, tag: str, seq: int) -> dict[str, Any]:
+    """Three storefront orders of the county's kiwifruit (its price tier): one waiting
+    for payment (a sandbox payment open), one paid through the signed webhook, one
+    delivered (its sales settled in the ledger). The buyers' names and phones are
+    personal data (never on a public page)."""
+    from cunzhan.commerce import orders as order_services
+    from tests.factories.orders import pay
+
+    out: dict[str, Any] = {"personal": []}
+    for i, name in enumerate(("pending", "paid", "delivered")):
+        buyer, phone = f"{tag}-买家{seq}{i}", f"1590000{seq:02d}{i:02d}"
+        order = order_services.order_place(
+            channel="storefront",
+            county_code=c.code,
+            lines=[{"product": "kiwifruit-red", "grade": "special", "quantity": 2}],
+            buyer_name=buyer,
+            buyer_phone=phone,
+            address=f"{tag} 收货地址 {i}",
+            note=f"{tag} 订单 {name}",
+        )
+        if name == "pending":
+            from cunzhan.commerce.payments import payment_start
+
+            out["payment"] = payment_start(order=order)
+        else:
+            pay(order)
+        if name == "delivered":
+            order_services.order_deliver(scope=RegionScope.national(), order=order)
+        order.refresh_from_db()
+        out[name] = order
+        out["personal"] += [buyer, phone, f"{tag} 收货地址 {i}"]
+    out["link"] = order_services.order_link(out["paid"])
+    from cunzhan.commerce import wholesale
+
+    out["buyer"] = wholesale.buyer_create(
+        scope=RegionScope.national(),
+        county_code=c.code,
+        kind="school",
+        organisation=f"{tag} 中学食堂",
+        contact_name=f"{tag}-联系人{seq}",
+        contact_phone=f"1580000{seq:02d}99",
+        address=f"{tag} 学校地址",
+    )
+    out["personal"] += [f"{tag}-联系人{seq}", f"1580000{seq:02d}99"]
+    return out
+
+
 def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     township, village = TREE_POINTS[code]
     extra = _add_villages(regions, township)
@@ -363,6 +413,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     c.shipments = _shipments(c, tag)
     c.commerce = _commerce(c, tag, seq)
     c.ledger = _ledger(c, tag)
+    c.orders = _orders(c, tag, seq)
     c.assisted = _assisted(c, tag, seq)
     c.household = registry_services.household_create(
         scope=national, village_code=village, address=f"{tag} {code} 1组"
@@ -636,10 +687,40 @@ def out_snapshot() -> dict[str, Any]:
         ),
         **_commerce_rows(out_q, rows),
         **_ledger_rows(out_q, rows),
+        **_orders_rows(out_q, rows),
         **_assisted_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),
+    }
+
+
+def _orders_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.commerce.models import (
+        Buyer,
+        Order,
+        OrderAllocation,
+        OrderShipment,
+        Payment,
+        PaymentEvent,
+    )
+
+    return {
+        "orders": rows(
+            Order.objects.filter(out_q("county_id")), "state", "paid_fen", "refunded_fen"
+        ),
+        "orders_total": Order.objects.count(),
+        "order_allocations": rows(
+            OrderAllocation.objects.filter(out_q("line__order__county_id")),
+            "released",
+            "settled_key",
+            "refunded_fen",
+        ),
+        "payments": rows(Payment.objects.filter(out_q("order__county_id")), "status"),
+        "order_shipments_total": OrderShipment.objects.count(),
+        "buyers": rows(Buyer.objects.filter(out_q("county_id")), "organisation"),
+        "buyers_total": Buyer.objects.count(),
+        "payment_events_total": PaymentEvent.objects.count(),
     }
 
 

@@ -41,6 +41,8 @@ class Perm:
     MANAGE_PAYOUTS = "manage_payouts"  # payout batches, booking the station fees
     EDIT_SETTLEMENT_RULES = "edit_settlement_rules"  # a county's fee and commission rates
     EDIT_ASSISTED = "edit_assisted"  # record, order, link, cancel assisted purchases (代购)
+    VIEW_ORDERS = "view_orders"  # the county's orders (buyers masked), sales report
+    MANAGE_ORDERS = "manage_orders"  # confirm delivery, cancel, refund returns
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -75,6 +77,9 @@ ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_LEDGER, Perm.MANAGE_PAYOUTS}
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_SETTLEMENT_RULES}
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_LEDGER}
 ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_LEDGER}
+# commerce orders (ADR 0015): county managers run them, auditors read them
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_ORDERS, Perm.MANAGE_ORDERS}
+ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_ORDERS}
 
 # assisted purchase (代购, ADR 0016): operators record them, county managers too
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.EDIT_ASSISTED}

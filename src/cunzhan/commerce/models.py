@@ -419,3 +419,18 @@ from cunzhan.commerce.assisted_models import (  # noqa: E402, F401
     AssistedStatus,
     Shop,
 )
+
+# orders, payments (docs/adr/0015-commerce-orders.md): their own module, registered here
+from cunzhan.commerce.orders_models import (  # noqa: E402, F401
+    Buyer,
+    BuyerKind,
+    Channel,
+    Order,
+    OrderAllocation,
+    OrderLine,
+    OrderShipment,
+    OrderState,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+)

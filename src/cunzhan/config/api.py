@@ -17,6 +17,7 @@ from cunzhan.accounts.api import router as accounts_router
 from cunzhan.accounts.selectors import user_by_token
 from cunzhan.commerce.api import router as commerce_router
 from cunzhan.commerce.assisted_api import router as assisted_router
+from cunzhan.commerce.orders_api import router as orders_router
 from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
 from cunzhan.ledger.api import router as ledger_router
@@ -119,4 +120,5 @@ api.add_router("/logistics", plan_router)
 api.add_router("/logistics", updown_router)
 api.add_router("/commerce", commerce_router)
 api.add_router("/commerce", assisted_router)
+api.add_router("/commerce", orders_router)
 api.add_router("/ledger", ledger_router)

@@ -164,3 +164,23 @@ LOGGING = {
 # event endpoint takes up to 10,000 events, several MiB as a GS1 EPCIS document, and
 # enforces its own limit (logistics.services.MAX_BODY_BYTES, the same 32 MiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+
+# commerce payments (ADR 0015): the provider, and the sandbox provider's webhook secret
+PAYMENT_PROVIDER = os.environ.get("CUNZHAN_PAYMENT_PROVIDER", "sandbox")
+PAYMENT_SANDBOX_SECRET = os.environ.get("CUNZHAN_PAYMENT_SANDBOX_SECRET", "")
+if not PAYMENT_SANDBOX_SECRET:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("CUNZHAN_PAYMENT_SANDBOX_SECRET must be set when DEBUG is off")
+    PAYMENT_SANDBOX_SECRET = "cunzhan-sandbox-webhook-secret-for-development"  # noqa: S105
+# external marketplaces (ADR 0015): "code:secret,code:secret" — each signs its order
+# webhooks with its own HMAC secret
+MARKETPLACE_SECRETS = {
+    code.strip(): secret.strip()
+    for code, _sep, secret in (
+        item.partition(":")
+        for item in os.environ.get("CUNZHAN_MARKETPLACE_SECRETS", "").split(",")
+        if item.strip()
+    )
+}
+if not MARKETPLACE_SECRETS and (DEBUG or TESTING):
+    MARKETPLACE_SECRETS = {"pdd": "dev-pdd-secret", "jd": "dev-jd-secret"}

@@ -14,5 +14,7 @@ urlpatterns = [
     path("commerce/", include("cunzhan.commerce.urls")),
     path("t/", include("cunzhan.commerce.trace_views")),
     path("ledger/", include("cunzhan.ledger.urls")),
+    path("shop/", include("cunzhan.commerce.views_store")),
+    path("orders/", include("cunzhan.commerce.views_orders")),
     path("audit/", include("cunzhan.core.urls")),
 ]

@@ -1,0 +1,218 @@
+"""Payments through a provider (docs/adr/0015-commerce-orders.md).
+
+A provider is chosen by ``settings.PAYMENT_PROVIDER`` (default ``sandbox``). Checkout
+creates a :class:`Payment` with it (``payment_start``) and sends the buyer to the
+provider's pay URL. The provider tells us the outcome through the webhook
+(``POST /api/v1/shop/payments/{provider}/webhook``): a JSON body with ``event_id``,
+``type``, ``timestamp`` (Unix seconds), ``payment_ref``, ``amount_fen``, ``currency``,
+signed with HMAC-SHA256 over the raw body with the provider's secret (header
+``X-Cunzhan-Signature: sha256=<hex>``).
+
+:func:`payment_webhook` refuses an unsigned body (``unsigned``), a bad signature
+(``bad_signature``), a timestamp more than ``WEBHOOK_TOLERANCE`` away from now
+(``stale_timestamp``), another currency than CNY (``unsupported_currency``), an unknown
+payment or a wrong amount — all 400 and nothing written. It is idempotent by the
+provider's event id: the event row is inserted first (a unique constraint), so a replayed
+webhook — even two at the same instant — pays once.
+
+The sandbox provider is our own page acting as the provider (``/shop/pay/<ref>/``): its
+"pay" button signs an event with the sandbox secret and hands it to the same
+:func:`payment_webhook` the HTTP endpoint calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cunzhan.commerce import orders
+from cunzhan.commerce.orders_models import (
+    Order,
+    OrderState,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+)
+from cunzhan.core.errors import ApplicationError, NotFound
+
+WEBHOOK_TOLERANCE = dt.timedelta(minutes=5)
+SIGNATURE_HEADER = "X-Cunzhan-Signature"
+MAX_BODY = 16_384
+
+
+class PaymentProvider(Protocol):
+    code: str
+
+    def pay_url(self, payment: Payment) -> str: ...
+
+    def secret(self) -> bytes: ...
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class SandboxProvider:
+    """Our own stand-in for a payment provider: the pay page is ours."""
+
+    code = "sandbox"
+
+    def pay_url(self, payment: Payment) -> str:
+        return reverse("store:pay", kwargs={"payment_ref": payment.provider_ref})
+
+    def secret(self) -> bytes:
+        return settings.PAYMENT_SANDBOX_SECRET.encode()
+
+    def event_body(
+        self, payment: Payment, *, event_id: str | None = None, at: dt.datetime | None = None
+    ) -> bytes:
+        """The body the sandbox sends when the buyer pays."""
+        return json.dumps(
+            {
+                "event_id": event_id or f"evt_{secrets.token_hex(12)}",
+                "type": "payment.succeeded",
+                "timestamp": int((at or timezone.now()).timestamp()),
+                "payment_ref": payment.provider_ref,
+                "amount_fen": payment.amount_fen,
+                "currency": payment.currency,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+
+PROVIDERS: dict[str, PaymentProvider] = {"sandbox": SandboxProvider()}
+
+
+def provider_get(code: str) -> PaymentProvider:
+    provider = PROVIDERS.get(str(code)[:20])
+    if provider is None:
+        raise NotFound(_("未知的支付渠道：%(p)s") % {"p": str(code)[:20]}, code="unknown_provider")
+    return provider
+
+
+def provider_default() -> PaymentProvider:
+    return provider_get(settings.PAYMENT_PROVIDER)
+
+
+@transaction.atomic
+def payment_start(*, order: Order, provider: PaymentProvider | None = None) -> Payment:
+    """The payment of a pending order with the provider (the open one if there is one)."""
+    provider = provider or provider_default()
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.state != OrderState.PENDING_PAYMENT:
+        raise ApplicationError(
+            _("订单状态为“%(s)s”，无需付款") % {"s": locked.get_state_display()},
+            code="wrong_state",
+            status=409,
+        )
+    open_ = locked.payments.filter(
+        status=PaymentStatus.CREATED, provider=provider.code, amount_fen=locked.total_fen
+    ).first()
+    if open_ is not None:
+        return open_
+    return Payment.objects.create(
+        order=locked,
+        provider=provider.code,
+        provider_ref=f"{provider.code[:3]}_{secrets.token_hex(12)}",
+        amount_fen=locked.total_fen,
+    )
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    payment: Payment
+    replay: bool
+
+
+def _bad(code: str, message: str, **details: Any) -> ApplicationError:
+    return ApplicationError(message, code=code, details=details)
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _bad("invalid_body", _("回调内容不是 JSON")) from exc
+    if not isinstance(data, dict):
+        raise _bad("invalid_body", _("回调内容不是 JSON 对象"))
+    for key, kind in (
+        ("event_id", str),
+        ("type", str),
+        ("timestamp", int),
+        ("payment_ref", str),
+        ("amount_fen", int),
+        ("currency", str),
+    ):
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind) or value == "":
+            raise _bad("invalid_body", _("回调缺少字段或类型错误：%(k)s") % {"k": key}, field=key)
+    if not 1 <= len(data["event_id"]) <= 64:
+        raise _bad("invalid_body", _("event_id 长度应为 1–64"), field="event_id")
+    return data
+
+
+def payment_webhook(
+    *, provider_code: str, body: bytes, signature: str, now: dt.datetime | None = None
+) -> WebhookResult:
+    """Verify and apply a provider's event (see the module doc)."""
+    provider = provider_get(provider_code)
+    if len(body) > MAX_BODY:
+        raise _bad("invalid_body", _("回调内容过大"))
+    if not signature:
+        raise _bad("unsigned", _("回调没有签名（%(h)s）") % {"h": SIGNATURE_HEADER})
+    if not hmac.compare_digest(sign(provider.secret(), body), signature.strip()):
+        raise _bad("bad_signature", _("回调签名不正确"))
+    data = _parse(body)
+    now = now or timezone.now()
+    sent = dt.datetime.fromtimestamp(data["timestamp"], tz=dt.UTC)
+    if abs(now - sent) > WEBHOOK_TOLERANCE:
+        raise _bad(
+            "stale_timestamp",
+            _("回调时间戳与当前时间相差超过 %(m)s 分钟") % {"m": 5},
+            timestamp=data["timestamp"],
+        )
+    orders.currency_check(data["currency"])
+    if data["type"] != "payment.succeeded":
+        raise _bad("unsupported_event", _("不支持的事件类型：%(t)s") % {"t": data["type"][:40]})
+    payment = Payment.objects.filter(
+        provider=provider.code, provider_ref=data["payment_ref"][:64]
+    ).first()
+    if payment is None:
+        raise _bad("unknown_payment", _("找不到该支付：%(r)s") % {"r": data["payment_ref"][:64]})
+    if data["amount_fen"] != payment.amount_fen:
+        raise _bad(
+            "amount_mismatch",
+            _("支付金额 %(a)s 分与订单应付 %(b)s 分不符")
+            % {"a": data["amount_fen"], "b": payment.amount_fen},
+        )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                PaymentEvent.objects.create(
+                    provider=provider.code,
+                    event_id=data["event_id"],
+                    payment=payment,
+                    kind=data["type"],
+                    body=data,
+                )
+        except IntegrityError:
+            payment.refresh_from_db()
+            return WebhookResult(payment=payment, replay=True)
+        # lock order then payment: the same order as order_cancel (no deadlock)
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status == PaymentStatus.PAID:  # another event of the same payment
+            return WebhookResult(payment=locked, replay=True)
+        orders.order_mark_paid(order=order, payment=locked, at=sent)
+        return WebhookResult(payment=locked, replay=False)
