@@ -90,6 +90,7 @@ def _env(db_url: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="cunzhan.config.settings",
         SECRET_KEY="crash-test-secret-key-0123456789-not-for-production",
         CUNZHAN_FIELD_KEYS="ZGV2LW9ubHktZmllbGQta2V5LWN1bnpoYW4tMDAwMDA=",
+        CUNZHAN_PAYMENT_SANDBOX_SECRET="crash-test-sandbox-secret",
         PYTHONPATH=str(ROOT),
     )
     return env
