@@ -37,6 +37,7 @@ class Perm:
     EDIT_PRODUCERS = "edit_producers"  # register producers; record, grade, pack, ship lots
     MANAGE_PRICES = "manage_prices"  # price tiers of the county's grades
     MANAGE_PRODUCTS = "manage_products"  # products and grade standards (national)
+    VIEW_IMPACT = "view_impact"  # indicators, dashboards and their drill-down rows
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -64,6 +65,9 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS, Perm.MANAGE_PRICES}
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS}
 ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_COMMERCE}
+# impact dashboards (docs/adr/0017-impact-indicators.md)
+for _role in (Role.COUNTY_MANAGER, Role.REGISTRY_OFFICER, Role.AUDITOR):
+    ROLE_PERMS[_role] |= {Perm.VIEW_IMPACT}
 
 
 def role_has(role: str, perm: str) -> bool:

@@ -18,6 +18,7 @@ from cunzhan.accounts.selectors import user_by_token
 from cunzhan.commerce.api import router as commerce_router
 from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
+from cunzhan.impact.api import router as impact_router
 from cunzhan.logistics.api import router as logistics_router
 from cunzhan.logistics.desk_api import router as logistics_desk_router
 from cunzhan.logistics.plan_api import router as plan_router
@@ -116,3 +117,4 @@ api.add_router("/logistics", logistics_desk_router)
 api.add_router("/logistics", plan_router)
 api.add_router("/logistics", updown_router)
 api.add_router("/commerce", commerce_router)
+api.add_router("/impact", impact_router)

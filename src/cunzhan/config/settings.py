@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "cunzhan.registry",
     "cunzhan.logistics",
     "cunzhan.commerce",
+    "cunzhan.impact",
     "cunzhan.devtools",
 ]
 
