@@ -14,4 +14,5 @@ urlpatterns = [
     path("commerce/", include("cunzhan.commerce.urls")),
     path("t/", include("cunzhan.commerce.trace_views")),
     path("audit/", include("cunzhan.core.urls")),
+    path("impact/", include("cunzhan.impact.urls")),
 ]

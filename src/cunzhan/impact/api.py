@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Router, Schema
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
@@ -105,7 +105,7 @@ def region_values(
     request: HttpRequest,
     indicator_code: str,
     code: str,
-    period_type: str = Field("", max_length=8),
+    period_type: str = "",
     start: dt.date | None = None,
     end: dt.date | None = None,
 ):
@@ -138,7 +138,7 @@ def region_children_values(
     request: HttpRequest,
     indicator_code: str,
     code: str,
-    period_type: str = Field("", max_length=8),
+    period_type: str = "",
     period_start: dt.date | None = None,
 ):
     """The child regions' cells for one period (default: the current one)."""
@@ -170,9 +170,9 @@ def region_rows(
     request: HttpRequest,
     indicator_code: str,
     code: str,
-    period_type: str = Field("", max_length=8),
+    period_type: str = "",
     period_start: dt.date | None = None,
-    part: str = Field("numerator", max_length=12),
+    part: str = "numerator",
 ):
     """The drill-down: the rows that make the number (parcels, shipments, stations,
     households without personal data), inside the caller's scope; at most 500 rows,
