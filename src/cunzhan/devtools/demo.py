@@ -21,9 +21,9 @@ from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import user_create
 from cunzhan.commerce.demo import demo_commerce
-from cunzhan.impact.demo import demo_impact
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
+from cunzhan.impact.demo import demo_impact
 from cunzhan.logistics.plan_demo import plan_demo
 from cunzhan.logistics.simulation import DAY_GENERATORS, demo_logistics
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
