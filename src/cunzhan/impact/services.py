@@ -270,11 +270,14 @@ def indicators_refresh(
             code="period_out_of_range",
         )
     started = timezone.now()
+    # the indicator rows are locked (in pk order) for the whole refresh: two counties'
+    # refreshes write the same prefecture, province and national cells, computed from
+    # the stored county cells, so they run one after the other
+    indicators = list(Indicator.objects.select_for_update().filter(active=True).order_by("pk"))
+    if indicator_codes:
+        indicators = [i for i in indicators if i.code in indicator_codes]
     last = IndicatorRefresh.objects.select_for_update().filter(county_code=county_code).first()
     watermark = last.started_at if last else None
-    indicators = Indicator.objects.filter(active=True)
-    if indicator_codes:
-        indicators = indicators.filter(code__in=indicator_codes)
     result = RefreshResult(county=county_code)
     for indicator in indicators:
         days = _affected_days(indicator, county_code, since, watermark, today)
