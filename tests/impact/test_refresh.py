@@ -154,6 +154,12 @@ def regions_once(regions):
 
 
 def test_a_late_event_changes_exactly_the_affected_cells(small):
+    from django.utils import timezone
+
+    from cunzhan.logistics.models import ScanEvent
+
+    # the fixture's events were recorded an hour before the first refresh
+    ScanEvent.objects.update(recorded_at=timezone.now() - dt.timedelta(hours=1))
     refresh_both(since=dt.date(2026, 10, 1))
     before = all_cells()
     # a parcel scanned at V2 on D1 arrives late; the next refresh is incremental
@@ -181,7 +187,9 @@ def test_a_late_event_changes_exactly_the_affected_cells(small):
     assert after[(ids["parcels_down"], "5202", "day", D1)] == (8, None)
     # only the periods holding D1 were recomputed (5 per flow indicator)
     assert result.periods["parcels_down"] == 5
-    # nothing new since: the next refresh touches no flow cell
+    # nothing new since (the late event now an hour old too): the next refresh
+    # recomputes no flow period, and a recomputation inside the margin changes nothing
+    ScanEvent.objects.update(recorded_at=timezone.now() - dt.timedelta(hours=1))
     again = indicators_refresh(county_code="520204", today=TODAY)
     assert again.periods.get("parcels_down", 0) == 0
     assert all_cells() == after

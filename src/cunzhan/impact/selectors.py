@@ -70,6 +70,25 @@ def check_period_type(indicator: Indicator, period_type: str) -> str:
     return period_type
 
 
+def latest_period(
+    *, indicator: Indicator, region_code: str, period_type: str, today: dt.date
+) -> dt.date:
+    """The latest period up to ``today`` with a stored cell for the region (the
+    current period when there is none): a dashboard opens on a period with data."""
+    found = (
+        IndicatorValue.objects.filter(
+            indicator=indicator,
+            region_code=region_code,
+            period_type=period_type,
+            period_start__lte=today,
+        )
+        .order_by("-period_start")
+        .values_list("period_start", flat=True)
+        .first()
+    )
+    return found or periods.period_start(today, period_type)
+
+
 def default_range(period_type: str, today: dt.date) -> tuple[dt.date, dt.date]:
     last = periods.period_start(today, period_type)
     first = last

@@ -27,6 +27,7 @@ from cunzhan.impact.sources import STOCK, DataSource, source_get
 
 LEVEL_OF_LENGTH = {0: 0, 2: 1, 4: 2, 6: 3, 9: 4, 12: 5}
 DEFAULT_HISTORY_DAYS = 366
+WATERMARK_MARGIN = dt.timedelta(minutes=10)
 
 
 def ancestors(code: str) -> list[str]:
@@ -277,7 +278,9 @@ def indicators_refresh(
     if indicator_codes:
         indicators = [i for i in indicators if i.code in indicator_codes]
     last = IndicatorRefresh.objects.select_for_update().filter(county_code=county_code).first()
-    watermark = last.started_at if last else None
+    # a margin for events recorded (auto_now_add) before the last refresh started but
+    # committed after it by a long ingest transaction: recomputing a day twice is harmless
+    watermark = last.started_at - WATERMARK_MARGIN if last else None
     result = RefreshResult(county=county_code)
     for indicator in indicators:
         days = _affected_days(indicator, county_code, since, watermark, today)

@@ -146,7 +146,7 @@ def _bars(ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> list[dic
             "url": _region_url(c.region_code, ind, pt, ps),
             "rows_url": _rows_url(c.region_code, ind, pt, ps),
         }
-        for c in children
+        for c in sorted(children, key=lambda c: (-(c.value or 0.0), c.region_code))
     ]
 
 
@@ -211,7 +211,9 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
         ind = next((i for i in indicators if i.code == request.GET.get("indicator")), indicators[0])
         pt = selectors.check_period_type(ind, request.GET.get("period_type", ""))
         today = dt.date.today()
-        ps = _get_date(request, "period_start") or periods.period_start(today, pt)
+        ps = _get_date(request, "period_start") or selectors.latest_period(
+            indicator=ind, region_code=reg.code, period_type=pt, today=today
+        )
         periods.check_aligned(ps, pt)
         first = ps
         for _i in range(selectors.DEFAULT_SPAN[pt] - 1):
