@@ -117,6 +117,7 @@ def _series_svg(
                 "tick": c.period_start.strftime("%m-%d")
                 if i % max(1, len(cells) // 6) == 0
                 else "",
+                "missing": c.value is None,  # a ratio over nothing: no point on the line
             }
         )
     target_y = None
@@ -126,7 +127,7 @@ def _series_svg(
         "width": width,
         "height": height,
         "points": pts,
-        "line": " ".join(f"{p['x']},{p['y']}" for p in pts),
+        "line": " ".join(f"{p['x']},{p['y']}" for p in pts if not p["missing"]),
         "top": fmt(ind, top),
         "target_y": target_y,
         "base_y": height - pad_b,
