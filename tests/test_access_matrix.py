@@ -95,7 +95,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     # public: the trace code is the capability (API_PUBLIC_READS, PUBLIC_PAGES)
     "trace_code": lambda w: [c.commerce["lots"]["packed"].code for c in (w.out, w.far)],
     # impact: indicators are national definitions; the region ``code`` carries the scope
-    "indicator_code": lambda w: ["parcels_down", "pickup_rate"],
+    "indicator_code": lambda w: ["parcels_down", "pickup_rate", "jobs"],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions

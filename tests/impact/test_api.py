@@ -150,3 +150,21 @@ def test_unknown_indicator_and_region(refreshed, manager):
     assert manager.get(f"{API}/indicators/nope/regions/520204/values").status_code == 404
     r = manager.get(f"{API}/indicators/parcels_down/regions/52x/values")
     assert r.status_code == 400 and r.json()["code"] == "invalid_region"
+
+
+def test_jobs_count_operators_and_drivers_without_names(refreshed, make_user, manager):
+    """Stock: the snapshot of who works the county's stations and vans, drill-down
+    without names."""
+    make_user(Role.STATION_OPERATOR, stations=[refreshed["s1"].pk], username="op-ada")
+    make_user(Role.DRIVER, regions=["520204"], username="drv-bob")
+    make_user(Role.DRIVER, regions=["520203"], username="drv-out")
+    indicators_refresh(county_code="520204", today=dt.date.today(), indicator_codes=["jobs"])
+    values = manager.get(
+        f"{API}/indicators/jobs/regions/520204/values", {"period_type": "month"}
+    ).json()["cells"][-1]
+    rows = manager.get(f"{API}/indicators/jobs/regions/520204/rows", {"period_type": "month"})
+    # the operators created when s1 and s2 were activated, ada and bob; not drv-out
+    assert values["numerator"] == 4
+    assert rows.json()["total"] == 4
+    assert {r["label"] for r in rows.json()["rows"]} == {"station_operator", "driver"}
+    assert "ada" not in rows.content.decode() and "bob" not in rows.content.decode()

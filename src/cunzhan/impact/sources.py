@@ -384,3 +384,90 @@ register_source(
         rows=_poor_rows,
     )
 )
+
+
+# --- accounts: jobs in the network (stock) --------------------------------------------------------
+
+JOB_ROLES = ("station_operator", "driver")
+
+
+def _assignments(roles: tuple[str, ...]) -> Any:
+    from cunzhan.accounts.models import Assignment
+
+    return Assignment.objects.filter(user__role__in=roles, user__is_active=True)
+
+
+def _assignment_region(a: Any) -> str:
+    return a["station__region_id"] or a["region_id"]
+
+
+def _jobs_counts(roles: tuple[str, ...]) -> CountsFn:
+    def counts(county: str, first: dt.date, last: dt.date) -> Cells:
+        qs = _assignments(roles).filter(
+            prefix_q("station__region_id", county) | prefix_q("region_id", county)
+        )
+        people: dict[str, set[int]] = {}
+        for a in qs.values("user_id", "station__region_id", "region_id"):
+            people.setdefault(_assignment_region(a), set()).add(a["user_id"])
+        return {(code, last): len(users) for code, users in people.items()}
+
+    return counts
+
+
+def _jobs_rows(roles: tuple[str, ...]) -> RowsFn:
+    def rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
+        from cunzhan.network.models import Region
+
+        qs = (
+            _assignments(roles)
+            .filter(scope.q("station__region_id") | scope.q("region_id"))
+            .filter(prefix_q("station__region_id", region) | prefix_q("region_id", region))
+            .values("user_id", "user__role", "station__code", "station__region_id", "region_id")
+            .order_by("station__region_id", "region_id", "user_id")
+        )
+        seen: set[tuple[str, int]] = set()
+        out = []
+        names: dict[str, str] = {}
+        for a in qs:
+            code = _assignment_region(a)
+            if (code, a["user_id"]) in seen:
+                continue
+            seen.add((code, a["user_id"]))
+            names.setdefault(code, "")
+            # no names: the role and where the job is
+            out.append(
+                {
+                    "kind": "job",
+                    "id": str(a["user_id"]),
+                    "day": "",
+                    "region_code": code,
+                    "region_name": "",
+                    "label": a["user__role"],
+                    "detail": a["station__code"] or "",
+                    "amount": 1,
+                }
+            )
+        found = dict(Region.objects.filter(code__in=list(names)).values_list("code", "name"))
+        for r in out:
+            r["region_name"] = found.get(r["region_code"], "")
+        return out
+
+    return rows
+
+
+for _roles, _key, _label in (
+    (JOB_ROLES, "accounts.jobs", "网络中的工作岗位（站长、司机）"),
+    (("station_operator",), "accounts.jobs.station_operator", "村站站长"),
+    (("driver",), "accounts.jobs.driver", "司机"),
+):
+    register_source(
+        DataSource(
+            key=_key,
+            label=_label,
+            doc=f"Active users with the role(s) {', '.join(_roles)}, counted once per "
+            "place they are assigned to (a snapshot).",
+            kind=STOCK,
+            counts=_jobs_counts(_roles),
+            rows=_jobs_rows(_roles),
+        )
+    )
