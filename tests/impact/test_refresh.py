@@ -278,3 +278,35 @@ def test_refresh_command(small, capsys):
         call_command("indicators_refresh", "--county", "520204", "--since", "yesterday")
     with pytest.raises(CommandError, match="unknown county"):
         call_command("indicators_refresh", "--county", "520299")
+
+
+def test_income_of_registered_households_per_year(regions):
+    """Yearly income (fen) of registered households only; the e-commerce share is a
+    ratio of two sums; a drill-down adds up to the stored amount."""
+    from cunzhan.core.scope import RegionScope
+    from cunzhan.impact import selectors
+    from cunzhan.registry import services as reg
+
+    national = RegionScope.national()
+    poor = reg.household_create(scope=national, village_code=V1, address="1组")
+    reg.poverty_register(household=poor, year_registered=2014, main_cause="illness")
+    other = reg.household_create(scope=national, village_code=V2, address="2组")
+    reg.income_record_set(household=poor, year=2025, source="farming", amount_fen=600_000)
+    reg.income_record_set(
+        household=poor, year=2025, source="business_ecommerce", amount_fen=200_000
+    )
+    reg.income_record_set(household=other, year=2025, source="wages", amount_fen=999_900)
+    indicators_refresh(county_code="520204", today=TODAY, since=dt.date(2025, 1, 1))
+    y = dt.date(2025, 1, 1)
+    assert cell("poor_income_fen", V1, "year", y)[0] == 800_000
+    assert cell("poor_income_fen", "520204", "year", y)[0] == 800_000  # not the other one
+    assert cell("poor_income_ecommerce_share", "520204", "year", y) == (200_000, 800_000, 25.0)
+    ind = Indicator.objects.get(code="poor_income_fen")
+    out = selectors.drilldown(
+        scope=RegionScope.for_regions(["520204"]),
+        indicator=ind,
+        region_code="520204",
+        period_type="year",
+        period_start=y,
+    )
+    assert out["total"] == 800_000 and len(out["rows"]) == 2

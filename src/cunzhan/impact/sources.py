@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
 from cunzhan.core.errors import ApplicationError
@@ -469,5 +469,96 @@ for _roles, _key, _label in (
             kind=STOCK,
             counts=_jobs_counts(_roles),
             rows=_jobs_rows(_roles),
+        )
+    )
+
+
+# --- registry: income of registered-poor households (flow, per year) ------------------------------
+
+
+def _incomes(source: str) -> Any:
+    from cunzhan.registry.models import IncomeRecord
+
+    qs = IncomeRecord.objects.filter(household__poverty_registration__isnull=False)
+    return qs.filter(source=source) if source else qs
+
+
+def _income_counts(source: str) -> CountsFn:
+    """Amounts in fen, dated on 1 January of the income's year."""
+
+    def counts(county: str, first: dt.date, last: dt.date) -> Cells:
+        qs = (
+            _incomes(source)
+            .filter(prefix_q("household__village_id", county))
+            .filter(year__gte=first.year, year__lte=last.year)
+            .values("household__village_id", "year")
+            .annotate(n=Sum("amount_fen"))
+        )
+        out: Cells = {}
+        for r in qs:
+            day = dt.date(r["year"], 1, 1)
+            if first <= day <= last:
+                out[(r["household__village_id"], day)] = r["n"] or 0
+        return out
+
+    return counts
+
+
+def _income_touched(source: str) -> TouchedFn:
+    def touched(county: str, since: dt.datetime) -> set[dt.date]:
+        qs = _incomes(source).filter(
+            prefix_q("household__village_id", county), updated_at__gte=since
+        )
+        return {dt.date(y, 1, 1) for y in qs.values_list("year", flat=True).distinct()}
+
+    return touched
+
+
+def _income_rows(source: str) -> RowsFn:
+    def rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
+        qs = (
+            _incomes(source)
+            .filter(scope.q("household__village_id"), prefix_q("household__village_id", region))
+            .filter(year__gte=first.year, year__lte=last.year)
+            .select_related("household__village")
+            .order_by("household__village_id", "household__number", "source")
+        )
+        # the household number, the source and the amount; no names
+        return [
+            {
+                "kind": "income",
+                "id": str(r.household.uuid),
+                "day": dt.date(r.year, 1, 1).isoformat(),
+                "region_code": r.household.village_id,
+                "region_name": r.household.village.name,
+                "label": r.household.number,
+                "detail": r.source,
+                "amount": r.amount_fen,
+            }
+            for r in qs
+            if first <= dt.date(r.year, 1, 1) <= last
+        ]
+
+    return rows
+
+
+for _src, _label in (
+    ("", "建档立卡户收入（分）"),
+    ("farming", "建档立卡户种养殖收入（分）"),
+    ("wages", "建档立卡户工资性收入（分）"),
+    ("business_ecommerce", "建档立卡户经营及电商收入（分）"),
+    ("transfers", "建档立卡户转移性收入（分）"),
+):
+    register_source(
+        DataSource(
+            key="registry.income_fen" + (f".{_src}" if _src else ""),
+            label=_label,
+            doc="Yearly income of registered (建档立卡) households in fen"
+            + (f", source {_src}" if _src else ", all sources")
+            + "; dated 1 January of the year.",
+            kind=FLOW,
+            counts=_income_counts(_src),
+            touched=_income_touched(_src),
+            rows=_income_rows(_src),
         )
     )

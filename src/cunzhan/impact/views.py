@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.money import format_fen
 from cunzhan.core.views import require_perm
 from cunzhan.impact import periods, selectors
 from cunzhan.impact.models import Indicator
@@ -49,6 +50,8 @@ def fmt(ind: Indicator, value: float | None) -> str:
         return "—"
     if ind.is_ratio:
         return f"{value:.1f}{ind.unit}"
+    if ind.unit == "分":  # money: integer fen shown in yuan
+        return format_fen(int(value))
     return f"{value:,.0f}"
 
 
