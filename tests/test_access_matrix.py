@@ -108,6 +108,8 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     # a marketplace's orders: by a county manager's token, or signed (API_SIGNED_WEBHOOKS)
     "marketplace_code": lambda w: ["pdd"],
     "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
+    # impact: indicators are national definitions; the region ``code`` carries the scope
+    "indicator_code": lambda w: ["parcels_down", "pickup_rate", "jobs"],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -1020,6 +1022,7 @@ def test_api_without_token_is_401(op, w):
 
 PAGE_NAMESPACES = {"accounts", "network", "registry", "core", "logistics"}
 PAGE_NAMESPACES |= {"commerce", "trace"}
+PAGE_NAMESPACES |= {"impact"}
 # pages anyone may open without logging in (the public trace pages): every caller gets
 # 200 for an OUT lot's code, and none shows personal data (World.personal_markers)
 PUBLIC_PAGES = {"trace:home", "trace:lot", "trace:qr"}
@@ -1191,6 +1194,7 @@ PAGE_CONTROL_LISTS = {
     "orders:list",
     "orders:buyers",
     "orders:report",
+    "impact:home",
 }
 PAGE_CONTROL_LISTS |= {"commerce:assisted"}
 
@@ -1224,6 +1228,10 @@ def _action_data(action: str) -> dict[str, str]:
 
 # page route -> the POSTs to try (every page is POSTed to, forms or not)
 PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
+    # impact pages are reads (GET only: a POST is 405)
+    "impact:home": lambda w: [PagePost({}, {})],
+    "impact:region": lambda w: [PagePost({"code": w.out.code}, {})],
+    "impact:rows": lambda w: [PagePost({"code": w.out.code}, {})],
     "accounts:home": lambda w: [PagePost({}, {})],
     "accounts:login": lambda w: [
         PagePost({}, {"username": w.out.users[0].username, "password": "wrong-password"})

@@ -572,6 +572,12 @@ def make_world() -> World:
         for seq, code in enumerate((IN_COUNTY, *OUT_COUNTIES), start=1)
     }
     inside = counties[IN_COUNTY]
+    # impact: every county's indicator values (the parcels of 2 Nov, the stations, the
+    # registered-poor households), so that dashboards and drill-downs have OUT rows
+    from cunzhan.impact.services import indicators_refresh
+
+    for code in (IN_COUNTY, *OUT_COUNTIES):
+        indicators_refresh(county_code=code, since=dt.date(2026, 11, 1))
     users: dict[str, User] = {}
     for role in Role.values:
         kwargs: dict[str, Any] = {}

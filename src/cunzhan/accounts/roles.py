@@ -43,6 +43,7 @@ class Perm:
     EDIT_ASSISTED = "edit_assisted"  # record, order, link, cancel assisted purchases (代购)
     VIEW_ORDERS = "view_orders"  # the county's orders (buyers masked), sales report
     MANAGE_ORDERS = "manage_orders"  # confirm delivery, cancel, refund returns
+    VIEW_IMPACT = "view_impact"  # indicators, dashboards and their drill-down rows
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -70,6 +71,9 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS, Perm.MANAGE_PRICES}
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS}
 ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_COMMERCE}
+# impact dashboards (docs/adr/0017-impact-indicators.md)
+for _role in (Role.COUNTY_MANAGER, Role.REGISTRY_OFFICER, Role.AUDITOR):
+    ROLE_PERMS[_role] |= {Perm.VIEW_IMPACT}
 
 # the ledger (issue 4, ADR 0013): added here as lines of their own so that other domains'
 # additions merge cleanly. Auditors read; county managers also pay out and set the rules.

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "cunzhan.logistics",
     "cunzhan.commerce",
     "cunzhan.ledger",
+    "cunzhan.impact",
     "cunzhan.devtools",
 ]
 

@@ -17,4 +17,5 @@ urlpatterns = [
     path("shop/", include("cunzhan.commerce.views_store")),
     path("orders/", include("cunzhan.commerce.views_orders")),
     path("audit/", include("cunzhan.core.urls")),
+    path("impact/", include("cunzhan.impact.urls")),
 ]

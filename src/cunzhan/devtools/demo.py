@@ -23,6 +23,7 @@ from cunzhan.accounts.services import user_create
 from cunzhan.commerce.demo import demo_commerce
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
+from cunzhan.impact.demo import demo_impact
 from cunzhan.logistics.plan_demo import plan_demo
 from cunzhan.logistics.simulation import DAY_GENERATORS, demo_logistics
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
@@ -276,6 +277,8 @@ def demo_build(
         plan_demo(county_code=county.code, echo=echo)
     # the produce catalogue, producers, graded lots and prices (commerce)
     demo_commerce(seed=seed, county_codes=[c.code for c in counties], echo=echo)
+    # the indicators over all of the above, stored per region and period (impact)
+    demo_impact(county_codes=[c.code for c in counties], echo=echo)
 
     # one operator login: a village station in the first poverty county built (else any)
     built = sorted(counties, key=lambda c: (not c.is_poverty_county, c.code))

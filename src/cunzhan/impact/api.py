@@ -1,0 +1,202 @@
+"""Impact API under /api/v1/impact: indicators, a region's series, its children and the
+drill-down rows of one number. Thin: validate, call one selector, render. A region
+outside the caller's scope: 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from cunzhan.accounts.roles import Perm
+from cunzhan.accounts.selectors import scope_for_user
+from cunzhan.core.api import ERROR_RESPONSES, require
+from cunzhan.impact import selectors
+
+router = Router(tags=["impact"])
+
+
+class IndicatorOut(Schema):
+    code: str
+    name_zh: str
+    name_en: str
+    description: str
+    numerator: str
+    denominator: str
+    factor: int
+    unit: str
+    period_type: str
+    aggregation: str
+    target: float | None
+    higher_is_better: bool
+    legend: list[dict[str, Any]]
+
+
+class RegionRef(Schema):
+    code: str
+    name: str
+    level: int
+
+
+class CellOut(Schema):
+    region_code: str
+    region_name: str
+    period_start: dt.date
+    numerator: int
+    denominator: int | None
+    value: float | None
+
+
+class SeriesOut(Schema):
+    indicator: str
+    region: RegionRef
+    period_type: str
+    cells: list[CellOut]
+
+
+class ChildrenOut(Schema):
+    indicator: str
+    region: RegionRef
+    period_type: str
+    period_start: dt.date
+    children: list[CellOut]
+
+
+class RowOut(Schema):
+    kind: str
+    id: str
+    day: str
+    region_code: str
+    region_name: str
+    label: str
+    detail: str
+    amount: int
+
+
+class RowsOut(Schema):
+    indicator: str
+    source: str
+    part: str
+    region: RegionRef
+    period_type: str
+    period_start: dt.date
+    period_end: dt.date
+    total: int
+    rows: list[RowOut]
+
+
+def _region(r: Any) -> dict[str, Any]:
+    return {"code": r.code, "name": r.name, "level": r.level}
+
+
+@router.get("/indicators", response={200: list[IndicatorOut], **ERROR_RESPONSES})
+def indicators_list(request: HttpRequest):
+    require(request, Perm.VIEW_IMPACT)
+    return list(selectors.indicator_list())
+
+
+@router.get(
+    "/indicators/{indicator_code}/regions/{code}/values",
+    response={200: SeriesOut, **ERROR_RESPONSES},
+)
+def region_values(
+    request: HttpRequest,
+    indicator_code: str,
+    code: str,
+    period_type: str = "",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+):
+    """The region's series, one cell per period (zeros included); default: the
+    indicator's period type, the last 30 days / 12 weeks / 12 months ..."""
+    user = require(request, Perm.VIEW_IMPACT)
+    indicator = selectors.indicator_get(code=indicator_code)
+    cells = selectors.value_series(
+        scope=scope_for_user(user),
+        indicator=indicator,
+        region_code=code,
+        period_type=period_type,
+        start=start,
+        end=end,
+    )
+    region = selectors.region_get(scope=scope_for_user(user), code=code)
+    return {
+        "indicator": indicator.code,
+        "region": _region(region),
+        "period_type": period_type or indicator.period_type,
+        "cells": cells,
+    }
+
+
+@router.get(
+    "/indicators/{indicator_code}/regions/{code}/children",
+    response={200: ChildrenOut, **ERROR_RESPONSES},
+)
+def region_children_values(
+    request: HttpRequest,
+    indicator_code: str,
+    code: str,
+    period_type: str = "",
+    period_start: dt.date | None = None,
+):
+    """The child regions' cells for one period (default: the current one)."""
+    user = require(request, Perm.VIEW_IMPACT)
+    indicator = selectors.indicator_get(code=indicator_code)
+    pt = selectors.check_period_type(indicator, period_type)
+    ps = period_start or selectors.default_range(pt, dt.date.today())[1]
+    region, children = selectors.children_values(
+        scope=scope_for_user(user),
+        indicator=indicator,
+        region_code=code,
+        period_type=pt,
+        period_start=ps,
+    )
+    return {
+        "indicator": indicator.code,
+        "region": _region(region),
+        "period_type": pt,
+        "period_start": ps,
+        "children": children,
+    }
+
+
+@router.get(
+    "/indicators/{indicator_code}/regions/{code}/rows",
+    response={200: RowsOut, **ERROR_RESPONSES},
+)
+def region_rows(
+    request: HttpRequest,
+    indicator_code: str,
+    code: str,
+    period_type: str = "",
+    period_start: dt.date | None = None,
+    part: str = "numerator",
+):
+    """The drill-down: the rows that make the number (parcels, shipments, stations,
+    households without personal data), inside the caller's scope; at most 500 rows,
+    ``total`` counts them all."""
+    user = require(request, Perm.VIEW_IMPACT)
+    indicator = selectors.indicator_get(code=indicator_code)
+    pt = selectors.check_period_type(indicator, period_type)
+    ps = period_start or selectors.default_range(pt, dt.date.today())[1]
+    out = selectors.drilldown(
+        scope=scope_for_user(user),
+        indicator=indicator,
+        region_code=code,
+        period_type=pt,
+        period_start=ps,
+        part=part,
+    )
+    return {
+        "indicator": indicator.code,
+        "source": out["source"].key,
+        "part": part,
+        "region": _region(out["region"]),
+        "period_type": pt,
+        "period_start": ps,
+        "period_end": out["period_end"],
+        "total": out["total"],
+        "rows": out["rows"],
+    }

@@ -1,0 +1,192 @@
+"""Impact reads: indicators, a region's series, its children, the drill-down rows.
+
+Every read takes the caller's :class:`RegionScope`; a region outside it is "not found"
+(never told apart from a region that does not exist)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.scope import RegionScope
+from cunzhan.impact import periods
+from cunzhan.impact.models import Indicator, IndicatorValue
+from cunzhan.impact.services import cell_value
+from cunzhan.impact.sources import source_get
+
+DEFAULT_SPAN = {"day": 30, "week": 12, "month": 12, "quarter": 8, "year": 5}
+
+
+@dataclass(frozen=True)
+class Cell:
+    region_code: str
+    region_name: str
+    period_start: dt.date
+    numerator: int
+    denominator: int | None
+    value: float | None
+
+
+def indicator_list() -> QuerySet[Indicator]:
+    return Indicator.objects.filter(active=True)
+
+
+def indicator_get(*, code: str) -> Indicator:
+    found = Indicator.objects.filter(code=code, active=True).first()
+    if found is None:
+        raise NotFound(f"unknown indicator {code!r}", code="unknown_indicator")
+    return found
+
+
+def region_get(*, scope: RegionScope, code: str) -> Any:
+    from cunzhan.network.models import Region
+
+    if not (code.isdigit() and len(code) in (2, 4, 6, 9, 12)):
+        raise ApplicationError(
+            f"region: a 2, 4, 6, 9 or 12-digit region code, got {code[:20]!r}",
+            code="invalid_region",
+        )
+    if not scope.contains_code(code):
+        raise NotFound()
+    region = Region.objects.filter(code=code).first()
+    if region is None:
+        raise NotFound()
+    return region
+
+
+def check_period_type(indicator: Indicator, period_type: str) -> str:
+    period_type = period_type or indicator.period_type
+    if period_type not in periods.types_from(indicator.period_type):
+        raise ApplicationError(
+            f"{indicator.code} is computed per {indicator.period_type}; period type "
+            f"{period_type!r} is not one of {', '.join(periods.types_from(indicator.period_type))}",
+            code="invalid_period",
+            details={"period_type": period_type},
+        )
+    return period_type
+
+
+def latest_period(
+    *, indicator: Indicator, region_code: str, period_type: str, today: dt.date
+) -> dt.date:
+    """The latest period up to ``today`` with a stored cell for the region (the
+    current period when there is none): a dashboard opens on a period with data."""
+    found = (
+        IndicatorValue.objects.filter(
+            indicator=indicator,
+            region_code=region_code,
+            period_type=period_type,
+            period_start__lte=today,
+        )
+        .order_by("-period_start")
+        .values_list("period_start", flat=True)
+        .first()
+    )
+    return found or periods.period_start(today, period_type)
+
+
+def default_range(period_type: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    last = periods.period_start(today, period_type)
+    first = last
+    for _ in range(DEFAULT_SPAN[period_type] - 1):
+        first = periods.period_start(first - dt.timedelta(days=1), period_type)
+    return first, last
+
+
+def _cell(indicator: Indicator, region: Any, ps: dt.date, row: IndicatorValue | None) -> Cell:
+    num = row.numerator if row else 0
+    den = (row.denominator if row else 0) if indicator.is_ratio else None
+    return Cell(region.code, region.name, ps, num, den, cell_value(indicator, num, den))
+
+
+def value_series(
+    *,
+    scope: RegionScope,
+    indicator: Indicator,
+    region_code: str,
+    period_type: str = "",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    today: dt.date | None = None,
+) -> list[Cell]:
+    """One cell per period from ``start`` to ``end`` (zeros where nothing was stored)."""
+    region = region_get(scope=scope, code=region_code)
+    period_type = check_period_type(indicator, period_type)
+    d_first, d_last = default_range(period_type, today or dt.date.today())
+    starts = periods.period_starts(start or d_first, end or d_last, period_type)
+    rows = {
+        v.period_start: v
+        for v in IndicatorValue.objects.filter(
+            indicator=indicator,
+            region_code=region.code,
+            period_type=period_type,
+            period_start__gte=starts[0],
+            period_start__lte=starts[-1],
+        )
+    }
+    return [_cell(indicator, region, ps, rows.get(ps)) for ps in starts]
+
+
+def children_values(
+    *,
+    scope: RegionScope,
+    indicator: Indicator,
+    region_code: str,
+    period_type: str,
+    period_start: dt.date,
+) -> tuple[Any, list[Cell]]:
+    """The region and one cell per child region in scope (zeros included)."""
+    from cunzhan.network.selectors import region_children
+
+    region = region_get(scope=scope, code=region_code)
+    period_type = check_period_type(indicator, period_type)
+    periods.check_aligned(period_start, period_type)
+    children = list(region_children(scope=scope, code=region.code))
+    rows = {
+        v.region_code: v
+        for v in IndicatorValue.objects.filter(
+            indicator=indicator,
+            period_type=period_type,
+            period_start=period_start,
+            region_code__in=[c.code for c in children],
+        )
+    }
+    return region, [_cell(indicator, c, period_start, rows.get(c.code)) for c in children]
+
+
+def drilldown(
+    *,
+    scope: RegionScope,
+    indicator: Indicator,
+    region_code: str,
+    period_type: str,
+    period_start: dt.date,
+    part: str = "numerator",
+    limit: int = 500,
+) -> dict[str, Any]:
+    """The rows behind a number (parcels, shipments, stations, households), inside the
+    caller's scope. ``total`` counts them all; ``rows`` holds the first ``limit``."""
+    region = region_get(scope=scope, code=region_code)
+    period_type = check_period_type(indicator, period_type)
+    periods.check_aligned(period_start, period_type)
+    if part not in ("numerator", "denominator") or (
+        part == "denominator" and not indicator.is_ratio
+    ):
+        raise ApplicationError(
+            f"part: 'numerator'{' or denominator' if indicator.is_ratio else ''}, got {part!r}",
+            code="invalid_part",
+        )
+    source = source_get(indicator.numerator if part == "numerator" else indicator.denominator)
+    end = periods.period_end(period_start, period_type)
+    rows = source.rows(scope.narrowed_to(region.code), region.code, period_start, end)
+    return {
+        "region": region,
+        "source": source,
+        "period_end": end,
+        "total": sum(r["amount"] for r in rows),
+        "rows": rows[:limit],
+    }

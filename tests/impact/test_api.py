@@ -1,0 +1,170 @@
+"""The impact API: series, children, drill-down totals equal to the stored numbers,
+scope, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cunzhan.accounts.roles import Role
+from cunzhan.impact.services import indicators_refresh
+from tests.impact.conftest import D1, D2, TODAY, V1, V2
+
+API = "/api/v1/impact"
+
+
+@pytest.fixture
+def refreshed(small):
+    for county in ("520204", "520203"):
+        indicators_refresh(county_code=county, today=TODAY, since=dt.date(2026, 10, 1))
+    return small
+
+
+@pytest.fixture
+def manager(make_user, api_client):
+    return api_client(make_user(Role.COUNTY_MANAGER, regions=["520204"]))
+
+
+def test_indicators_are_listed(refreshed, manager):
+    r = manager.get(f"{API}/indicators")
+    assert r.status_code == 200
+    codes = [i["code"] for i in r.json()]
+    assert codes[:4] == ["parcels_down", "parcels_picked_up", "pickup_rate", "unclaimed_rate"]
+    rate = next(i for i in r.json() if i["code"] == "pickup_rate")
+    assert rate["denominator"] == "logistics.parcels_down" and rate["factor"] == 100
+
+
+def test_series_fills_empty_periods_with_zero(refreshed, manager):
+    r = manager.get(
+        f"{API}/indicators/parcels_down/regions/520204/values",
+        {"period_type": "day", "start": "2026-10-04", "end": "2026-10-07"},
+    )
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["region"]["name"] == "水城区"
+    assert [(c["period_start"], c["numerator"]) for c in body["cells"]] == [
+        ("2026-10-04", 0),
+        ("2026-10-05", 3),
+        ("2026-10-06", 3),
+        ("2026-10-07", 0),
+    ]
+
+
+def test_children_of_a_township(refreshed, manager):
+    r = manager.get(
+        f"{API}/indicators/pickup_rate/regions/520204106/children",
+        {"period_type": "month", "period_start": "2026-10-01"},
+    )
+    assert r.status_code == 200, r.content
+    cells = {c["region_code"]: c for c in r.json()["children"]}
+    assert (cells[V1]["numerator"], cells[V1]["denominator"], cells[V1]["value"]) == (2, 4, 50.0)
+    assert (cells[V2]["numerator"], cells[V2]["denominator"]) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("code", "indicator", "period_type", "start"),
+    [
+        ("520204", "parcels_down", "day", D1),
+        ("520204106", "parcels_down", "week", D1),
+        (V2, "parcels_down", "day", D2),
+        ("520204", "pickup_rate", "month", dt.date(2026, 10, 1)),
+        ("520204", "unclaimed_rate", "quarter", dt.date(2026, 10, 1)),
+        ("520204", "village_stations_active", "month", dt.date(2026, 11, 1)),
+    ],
+)
+def test_drilldown_total_equals_the_stored_number(
+    refreshed, manager, code, indicator, period_type, start
+):
+    values = manager.get(
+        f"{API}/indicators/{indicator}/regions/{code}/values",
+        {"period_type": period_type, "start": start, "end": start},
+    ).json()["cells"][0]
+    rows = manager.get(
+        f"{API}/indicators/{indicator}/regions/{code}/rows",
+        {"period_type": period_type, "period_start": start},
+    )
+    assert rows.status_code == 200, rows.content
+    body = rows.json()
+    assert body["total"] == values["numerator"] == len(body["rows"])
+    assert body["total"] > 0
+    assert all(r["region_code"].startswith(code) for r in body["rows"])
+    if values["denominator"] is not None:
+        den = manager.get(
+            f"{API}/indicators/{indicator}/regions/{code}/rows",
+            {"period_type": period_type, "period_start": start, "part": "denominator"},
+        ).json()
+        assert den["total"] == values["denominator"]
+
+
+def test_drilldown_shows_no_personal_data(refreshed, manager):
+    body = manager.get(
+        f"{API}/indicators/parcels_down/regions/520204/rows",
+        {"period_type": "day", "period_start": D1},
+    ).content.decode()
+    assert "收件人" not in body and "13900001234" not in body
+    assert "IMPA1" in body
+
+
+def test_a_county_user_never_sees_another_county(refreshed, manager):
+    for path in ("values", "children", "rows"):
+        r = manager.get(f"{API}/indicators/parcels_down/regions/520203/{path}")
+        assert r.status_code == 404
+        assert "IMPC" not in r.content.decode()
+    # the prefecture is above the county's scope: not visible either
+    assert manager.get(f"{API}/indicators/parcels_down/regions/5202/values").status_code == 404
+
+
+def test_roles_without_the_permission_are_refused(refreshed, make_user, api_client):
+    driver = api_client(make_user(Role.DRIVER, regions=["520204"]))
+    r = driver.get(f"{API}/indicators")
+    assert r.status_code == 403 and r.json()["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "code"),
+    [
+        ("values", {"period_type": "fortnight"}, "invalid_period"),
+        ("values", {"start": "2026-10-07", "end": "2026-10-01"}, "period_out_of_range"),
+        ("values", {"start": "1990-01-01", "end": "1990-02-01"}, "period_out_of_range"),
+        ("values", {"start": "2000-01-01", "end": "2026-10-01"}, "period_out_of_range"),
+        ("children", {"period_type": "month", "period_start": "2026-10-05"}, "period_not_aligned"),
+        ("rows", {"period_type": "day", "period_start": "2026-10-05", "part": "x"}, "invalid_part"),
+    ],
+)
+def test_bad_input_is_a_clear_error(refreshed, manager, path, query, code):
+    r = manager.get(f"{API}/indicators/parcels_down/regions/520204/{path}", query)
+    assert r.status_code == 400, r.content
+    assert r.json()["code"] == code
+    assert r.json()["message"]
+
+
+def test_stock_indicator_has_no_day_series(refreshed, manager):
+    r = manager.get(
+        f"{API}/indicators/village_stations_active/regions/520204/values", {"period_type": "day"}
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_period"
+
+
+def test_unknown_indicator_and_region(refreshed, manager):
+    assert manager.get(f"{API}/indicators/nope/regions/520204/values").status_code == 404
+    r = manager.get(f"{API}/indicators/parcels_down/regions/52x/values")
+    assert r.status_code == 400 and r.json()["code"] == "invalid_region"
+
+
+def test_jobs_count_operators_and_drivers_without_names(refreshed, make_user, manager):
+    """Stock: the snapshot of who works the county's stations and vans, drill-down
+    without names."""
+    make_user(Role.STATION_OPERATOR, stations=[refreshed["s1"].pk], username="op-ada")
+    make_user(Role.DRIVER, regions=["520204"], username="drv-bob")
+    make_user(Role.DRIVER, regions=["520203"], username="drv-out")
+    indicators_refresh(county_code="520204", today=dt.date.today(), indicator_codes=["jobs"])
+    values = manager.get(
+        f"{API}/indicators/jobs/regions/520204/values", {"period_type": "month"}
+    ).json()["cells"][-1]
+    rows = manager.get(f"{API}/indicators/jobs/regions/520204/rows", {"period_type": "month"})
+    # the operators created when s1 and s2 were activated, ada and bob; not drv-out
+    assert values["numerator"] == 4
+    assert rows.json()["total"] == 4
+    assert {r["label"] for r in rows.json()["rows"]} == {"station_operator", "driver"}
+    assert "ada" not in rows.content.decode() and "bob" not in rows.content.decode()
