@@ -9,11 +9,11 @@
 2. Producers at the first ``commerce_stations`` (default 4) active village stations: a
    cooperative at every other station, a household linked to the registry where the
    village has households, else a person (found again by name: registered once).
-3. Lots: each producing station grows 2-3 of the products (drawn once per station from
-   the seed); on a day in the product's harvest season (``commerce/data/seasons.json``,
+3. Lots: each producing station grows kiwifruit (the area's signature product) and
+   1-2 other products (drawn once per station from the seed); on a day in the product's harvest season (``commerce/data/seasons.json``,
    the one calendar) it records a Poisson number of lots, grades them from 5 sample
-   measurements (the station's quality drifts a little: most pass at various grades,
-   some are rejected) and packs the graded ones.
+   measurements (the station's quality drifts a little, a tenth of the lots are poor:
+   most pass at various grades, some are rejected) and packs the graded ones.
 4. Orders: a Poisson number (``orders_per_day``, default 5) of storefront orders of the
    stock in hand, priced by the tiers in force, 92 % paid through the sandbox provider's
    signed webhook (``payments.payment_webhook``, the production path), on every 7th day
@@ -64,7 +64,9 @@ from cunzhan.registry.simulation import PHONE_PREFIXES, person_name
 CHINA = ZoneInfo("Asia/Shanghai")
 SEASONS_FILE = Path(__file__).parent / "data" / "seasons.json"
 MARK = "sim:"
+SIGNATURE = "kiwifruit-red"  # 水城红心猕猴桃: grown at every producing station
 PAY_SHARE = 0.92
+POOR_SHARE = 0.1  # lots sampled with a strong bad drift
 CANCEL_PAID_SHARE = 0.03
 RETURN_SHARE = 0.05
 WHOLESALE_EVERY = 7  # days (by the day's ordinal)
@@ -84,6 +86,8 @@ BUYERS = [
     ("六盘水市人民医院膳食科", BuyerKind.HOSPITAL),
     ("合力超市六盘水店", BuyerKind.SUPERMARKET),
 ]
+# the generators the demo runs over its own days (not for the registry's fixed demo day)
+COMMERCE_DAY_GENERATORS = ("commerce.sim",)
 CITIES = ["贵阳市云岩区", "广州市天河区", "深圳市南山区", "上海市浦东新区", "重庆市渝中区"]
 
 
@@ -226,9 +230,14 @@ def _lots(
         ).values_list("note", flat=True)
     )
     for index, station in enumerate(stations):
-        grown = random.Random(f"{ctx.seed}:commerce.grown:{station.code}").sample(
-            sorted(seasons()), 2 + index % 2
-        )
+        # every producing station grows the area's signature kiwifruit and 1-2 others
+        others = sorted(c for c in seasons() if c != SIGNATURE)
+        grown = [
+            SIGNATURE,
+            *random.Random(f"{ctx.seed}:commerce.grown:{station.code}").sample(
+                others, 1 + index % 2
+            ),
+        ]
         quality = random.Random(f"{ctx.seed}:commerce.quality:{station.code}").uniform(-0.15, 0.1)
         producers: list[Producer] | None = None
         rng = ctx.rng(f"commerce.lots:{station.code}")
@@ -241,7 +250,9 @@ def _lots(
                 quantity = rng.randint(low, high)
                 hour = rng.uniform(8, 17)
                 who = rng.random()
-                samples = [_shift(SAMPLERS_ALL[code](rng), quality) for _ in range(5)]
+                # a poor lot now and then (hail, a late picking): most of them are rejected
+                drift = quality - (1.0 if rng.random() < POOR_SHARE else 0.0)
+                samples = [_shift(SAMPLERS_ALL[code](rng), drift) for _ in range(5)]
                 note = f"{MARK}{ctx.county_code}:{ctx.day}:{station.code}:{code}:{i}"
                 if note in marked:
                     continue
@@ -514,3 +525,61 @@ def generate_commerce(ctx: SimulationContext) -> dict[str, Any]:
     lots = _lots(ctx, stations, products, national)
     placed = _orders(ctx)
     return {"prices": prices, **lots, **placed, **progress}
+
+
+# the demo's commerce runs in these counties (as its logistics); in another selection of
+# counties, the first one
+DEMO_COUNTIES = ("520204",)
+DEMO_DAYS = 5  # the demo's simulated days (as its logistics)
+HARVEST_DAYS = 5  # and the last days of the latest kiwifruit season: stock in cold store
+
+
+def demo_days(
+    today: dt.date, days: int = DEMO_DAYS, harvest_days: int = HARVEST_DAYS
+) -> list[dt.date]:
+    """The demo's days: the last ``harvest_days`` in-season days of kiwifruit before
+    ``today`` (the fruit keeps in cold store: the demo has graded stock to sell out of
+    season) if today is not in season, then the last ``days`` days up to ``today``."""
+    recent = [today - dt.timedelta(days=back) for back in range(days - 1, -1, -1)]
+    extra: list[dt.date] = []
+    probe = recent[0] - dt.timedelta(days=1)
+    for _ in range(366):
+        if len(extra) == harvest_days or in_season("kiwifruit-red", recent[-1]):
+            break
+        if in_season("kiwifruit-red", probe):
+            extra.append(probe)
+        probe -= dt.timedelta(days=1)
+    return sorted(extra) + recent
+
+
+def demo_commerce_sim(
+    *,
+    seed: int,
+    county_codes: list[str],
+    today: dt.date | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, int]]:
+    """The demo's lots and orders: :func:`generate_commerce` over :func:`demo_days` in
+    the demo counties among ``county_codes`` (before the catalogue demo, whose prices and
+    lots then leave these stations as they are)."""
+    from cunzhan.core import simulation as core_simulation
+
+    today = today or dt.datetime.now(CHINA).date()
+    codes = [c for c in county_codes if c in DEMO_COUNTIES] or county_codes[:1]
+    out: dict[str, dict[str, int]] = {}
+    for code in codes:
+        totals: dict[str, int] = {}
+        for day in demo_days(today):
+            ctx = core_simulation.run(
+                seed=seed, county_code=code, day=day, only=list(COMMERCE_DAY_GENERATORS)
+            )
+            for k, v in ctx.results["commerce.sim"].items():
+                totals[k] = totals.get(k, 0) + int(v)
+        out[code] = totals
+        if echo is not None:
+            echo(
+                f"  {code}: commerce of {len(demo_days(today))} days ready "
+                f"({totals.get('lots', 0)} lots, {totals.get('orders', 0)} orders, "
+                f"{totals.get('delivered', 0)} delivered)"
+            )
+    return out
