@@ -10,8 +10,9 @@
    cooperative at every other station, a household linked to the registry where the
    village has households, else a person (found again by name: registered once).
 3. Lots: each producing station grows kiwifruit (the area's signature product) and
-   1-2 other products (drawn once per station from the seed); on a day in the product's harvest season (``commerce/data/seasons.json``,
-   the one calendar) it records a Poisson number of lots, grades them from 5 sample
+   1-2 other products (drawn once per station from the seed); on a day in the
+   product's harvest season (``commerce/data/seasons.json``, the one calendar) it
+   records a Poisson number of lots, grades them from 5 sample
    measurements (the station's quality drifts a little, a tenth of the lots are poor:
    most pass at various grades, some are rejected) and packs the graded ones.
 4. Orders: a Poisson number (``orders_per_day``, default 5) of storefront orders of the
