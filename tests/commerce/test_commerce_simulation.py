@@ -184,3 +184,27 @@ def test_demo_hook_has_stock_orders_settlements_and_a_trace_page(station, client
         seed=2018, county_codes=[COUNTY], today=dt.date(2026, 11, 29)
     )[COUNTY]
     assert again["lots"] == 0 and again["orders"] == 0 and again["delivered"] == 0
+
+
+def test_a_past_day_is_priced_even_when_tiers_start_later(station):
+    from django.utils import timezone
+
+    from cunzhan.commerce import services
+    from cunzhan.commerce.models import Grade, PriceTier
+    from cunzhan.commerce.seed import catalogue_seed
+    from cunzhan.core.scope import RegionScope
+
+    catalogue_seed()
+    later = timezone.make_aware(dt.datetime(2026, 11, 1))
+    for g in Grade.objects.all():
+        services.price_tier_set(
+            scope=RegionScope.national(),
+            grade=g,
+            county_code=COUNTY,
+            price_fen=999,
+            valid_from=later,
+        )
+    results = run_days(4, days=6)
+    assert sum(r["orders"] for r in results) > 0
+    assert PriceTier.objects.filter(valid_from__lt=later).exists()
+    assert all(o.total_fen > 0 for o in Order.objects.all())

@@ -4,8 +4,8 @@
 ``commerce.sim`` — for ``ctx.day`` in ``ctx.county_code``:
 
 1. Catalogue and prices: the seed catalogue if a product is missing; a county grade with
-   no price tier at all gets one (``price_tier_set``, valid from 1 January of the day's
-   year, the demo's base prices).
+   no price tier in force at the day's start gets one (``price_tier_set``, valid from
+   1 January of the day's year, the demo's base prices).
 2. Producers at the first ``commerce_stations`` (default 4) active village stations: a
    cooperative at every other station, a household linked to the registry where the
    village has households, else a person (found again by name: registered once).
@@ -148,9 +148,15 @@ def _ensure_catalogue() -> dict[str, Product]:
 def _ensure_prices(
     county: str, day: dt.date, products: dict[str, Product], national: RegionScope
 ) -> int:
-    priced = set(PriceTier.objects.filter(county_id=county).values_list("grade_id", flat=True))
-    made = 0
+    # the grades with a tier in force at the day's start (a demo's tiers from today do not
+    # price a past day: such a day gets the year's tier, before them)
     start = _at(dt.date(day.year, 1, 1), 0)
+    priced = set(
+        PriceTier.objects.filter(county_id=county, published=True, valid_from__lte=_at(day, 0))
+        .values_list("grade_id", flat=True)
+        .distinct()
+    )
+    made = 0
     for code, product in sorted(products.items()):
         standard = product.standards.filter(active=True).first()
         if standard is None or code not in BASE_PRICE_FEN:
