@@ -127,10 +127,6 @@ def _phone(rng: random.Random) -> str:
     return f"{rng.choice(PHONE_PREFIXES)}{rng.randrange(10**8):08d}"
 
 
-def _marker(ctx: SimulationContext, what: str, i: int) -> str:
-    return f"{MARK}{ctx.county_code}:{ctx.day.isoformat()}:{what}{i}"
-
-
 def _marker_day(note: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(note.split(":")[2])
