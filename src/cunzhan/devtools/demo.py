@@ -21,6 +21,7 @@ from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import user_create
 from cunzhan.commerce.demo import demo_commerce
+from cunzhan.commerce.simulation import COMMERCE_DAY_GENERATORS, demo_commerce_sim
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
 from cunzhan.impact.demo import demo_impact
@@ -263,7 +264,11 @@ def demo_build(
             seed=seed,
             county_code=county.code,
             day=DEMO_DAY,
-            only=[g for g in simulation.generators() if g not in DAY_GENERATORS],
+            only=[
+                g
+                for g in simulation.generators()
+                if g not in DAY_GENERATORS and g not in COMMERCE_DAY_GENERATORS
+            ],
             params={"households_per_village": households_per_village},
         )
         report.households[county.code] = result.results
@@ -275,7 +280,9 @@ def demo_build(
     demo_logistics(seed=seed, county_codes=[c.code for c in counties], echo=echo)
     for county in counties:
         plan_demo(county_code=county.code, echo=echo)
-    # the produce catalogue, producers, graded lots and prices (commerce)
+    # lots and orders of the demo's days (commerce simulator), then the produce catalogue,
+    # producers, graded lots and prices of the other counties (commerce)
+    demo_commerce_sim(seed=seed, county_codes=[c.code for c in counties], echo=echo)
     demo_commerce(seed=seed, county_codes=[c.code for c in counties], echo=echo)
     # the indicators over all of the above, stored per region and period (impact)
     demo_impact(county_codes=[c.code for c in counties], echo=echo)
