@@ -1,5 +1,5 @@
 """Simulator: produce lots and orders for one county and day, only through the services
-(docs/adr/0017-commerce-simulator.md).
+(docs/adr/0018-commerce-simulator.md).
 
 ``commerce.sim`` — for ``ctx.day`` in ``ctx.county_code``:
 
