@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -372,6 +373,7 @@ def test_two_concurrent_sweeps_accrue_the_commission_once():
                     if "locked" not in str(exc) or attempt == 199:
                         results.append(exc)
                         break
+                    time.sleep(0.02)  # answered at once: wait for the other writer
         finally:
             connection.close()
 

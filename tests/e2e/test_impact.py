@@ -13,13 +13,14 @@ from pathlib import Path
 from cunzhan.accounts.roles import Role
 from cunzhan.impact.services import indicators_refresh
 from cunzhan.network.models import StationStatus
-from tests.factories.impact import deliver
+from tests.factories.impact import builtin_indicators, deliver
 from tests.factories.stations import make_station
 
 SHOTS = Path(os.environ.get("CUNZHAN_SCREENSHOTS", tempfile.gettempdir()))
 
 
 def test_county_dashboard_drills_down_to_parcels(page, login, make_user, regions):
+    builtin_indicators()
     today = dt.date.today()
     s1 = make_station("520204106201", StationStatus.ACTIVE)
     s2 = make_station("520204106202", StationStatus.ACTIVE)
