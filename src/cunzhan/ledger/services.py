@@ -255,6 +255,43 @@ def _insert(
     return tx
 
 
+def _post_once(
+    *,
+    county: Region,
+    kind: str,
+    memo: str,
+    key: str,
+    digest: str,
+    lines: list[tuple[Account, int]],
+    occurred_at: dt.datetime,
+    actor: Any = None,
+    gross_fen: int = 0,
+) -> Transaction:
+    """Post ``lines`` once under ``key``: the transaction already posted with this key
+    (same digest) if there is one, else lock the lines' accounts and insert it; retried
+    on SQLite's "locked"."""
+
+    def run() -> Transaction:
+        found = _existing(key, digest)
+        if found is not None:
+            return found
+        with transaction.atomic():
+            _lock(a for a, _ in lines)
+            return _insert(
+                county=county,
+                kind=kind,
+                memo=memo,
+                key=key,
+                digest=digest,
+                lines=lines,
+                occurred_at=occurred_at,
+                actor=actor,
+                gross_fen=gross_fen,
+            )
+
+    return _retry(run)
+
+
 # --- accounts ----------------------------------------------------------------------------------
 
 
@@ -473,24 +510,16 @@ def transaction_post(
     when = _when(occurred_at)
     digest = lines_digest(kind, region.code, [(a.pk, amt) for a, amt in checked])
 
-    def run() -> Transaction:
-        found = _existing(key, digest)
-        if found is not None:
-            return found
-        with transaction.atomic():
-            _lock(a for a, _ in checked)
-            return _insert(
-                county=region,
-                kind=kind,
-                memo=memo,
-                key=key,
-                digest=digest,
-                lines=checked,
-                occurred_at=when,
-                actor=actor,
-            )
-
-    return _retry(run)
+    return _post_once(
+        county=region,
+        kind=kind,
+        memo=memo,
+        key=key,
+        digest=digest,
+        lines=checked,
+        occurred_at=when,
+        actor=actor,
+    )
 
 
 def _provider_check(provider: Any) -> str:
@@ -529,25 +558,16 @@ def payment_receive(
     lines = [(clearing, amount), (buyer, -amount)]
     digest = lines_digest(TransactionKind.PAYMENT, region.code, [(a.pk, x) for a, x in lines])
 
-    def run() -> Transaction:
-        found = _existing(key, digest)
-        if found is not None:
-            return found
-        with transaction.atomic():
-            _lock([clearing, buyer])
-            return _insert(
-                county=region,
-                kind=TransactionKind.PAYMENT,
-                memo=f"payment via {provider}",
-                key=key,
-                digest=digest,
-                lines=lines,
-                occurred_at=_when(occurred_at),
-                actor=None,
-                gross_fen=amount,
-            )
-
-    return _retry(run)
+    return _post_once(
+        county=region,
+        kind=TransactionKind.PAYMENT,
+        memo=f"payment via {provider}",
+        key=key,
+        digest=digest,
+        lines=lines,
+        occurred_at=_when(occurred_at),
+        gross_fen=amount,
+    )
 
 
 def _producer_account(region: Region, producer_key: str, producer_label: str) -> Account:
@@ -802,25 +822,16 @@ def assisted_commission_accrue(
         )
     lines = [(platform, commission), (station_account, -commission)]
 
-    def run() -> Transaction:
-        found = _existing(key, digest)
-        if found is not None:
-            return found
-        with transaction.atomic():
-            _lock([platform, station_account])
-            return _insert(
-                county=region,
-                kind=TransactionKind.ASSISTED,
-                memo=f"assisted purchase commission on {price} fen",
-                key=key,
-                digest=digest,
-                lines=lines,
-                occurred_at=_when(occurred_at),
-                actor=None,
-                gross_fen=price,
-            )
-
-    return _retry(run)
+    return _post_once(
+        county=region,
+        kind=TransactionKind.ASSISTED,
+        memo=f"assisted purchase commission on {price} fen",
+        key=key,
+        digest=digest,
+        lines=lines,
+        occurred_at=_when(occurred_at),
+        gross_fen=price,
+    )
 
 
 def transaction_reverse(
