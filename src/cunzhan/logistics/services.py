@@ -1024,52 +1024,52 @@ def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
     for p in changed:
         p.updated_at = now
     table = connection.ops.quote_name(Parcel._meta.db_table)
+    if connection.vendor == "postgresql":
+        _execute(
+            f"UPDATE {table} AS p SET state = v.state, state_at = v.state_at, "  # noqa: S608
+            "station_id = v.station_id, pickup_code = v.pickup_code, "
+            "shelf_slot = v.shelf_slot, last_event_at = v.last_event_at, "
+            "last_event_id = v.last_event_id, updated_at = %s "
+            "FROM unnest(%b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], "
+            "%b::varchar[], %b::varchar[], %b::timestamptz[], %b::varchar[]) "
+            "AS v(id, state, state_at, station_id, pickup_code, shelf_slot, "
+            "last_event_at, last_event_id) "
+            "WHERE p.id = v.id",
+            [
+                now,
+                [p.pk for p in changed],
+                [p.state for p in changed],
+                [p.state_at for p in changed],
+                [p.station_id for p in changed],
+                [p.pickup_code for p in changed],
+                [p.shelf_slot for p in changed],
+                [p.last_event_at for p in changed],
+                [p.last_event_id for p in changed],
+            ],
+            fetch=False,
+        )
+        return
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            _execute(
-                f"UPDATE {table} AS p SET state = v.state, state_at = v.state_at, "  # noqa: S608
-                "station_id = v.station_id, pickup_code = v.pickup_code, "
-                "shelf_slot = v.shelf_slot, last_event_at = v.last_event_at, "
-                "last_event_id = v.last_event_id, updated_at = %s "
-                "FROM unnest(%b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], "
-                "%b::varchar[], %b::varchar[], %b::timestamptz[], %b::varchar[]) "
-                "AS v(id, state, state_at, station_id, pickup_code, shelf_slot, "
-                "last_event_at, last_event_id) "
-                "WHERE p.id = v.id",
-                [
-                    now,
-                    [p.pk for p in changed],
-                    [p.state for p in changed],
-                    [p.state_at for p in changed],
-                    [p.station_id for p in changed],
-                    [p.pickup_code for p in changed],
-                    [p.shelf_slot for p in changed],
-                    [p.last_event_at for p in changed],
-                    [p.last_event_id for p in changed],
-                ],
-                fetch=False,
-            )
-        else:
-            adapt = _sqlite_datetime
-            cur.executemany(
-                f"UPDATE {table} SET state = %s, state_at = %s, station_id = %s, "  # noqa: S608
-                "pickup_code = %s, shelf_slot = %s, last_event_at = %s, last_event_id = %s, "
-                "updated_at = %s WHERE id = %s",
-                [
-                    (
-                        p.state,
-                        adapt(p.state_at),
-                        p.station_id,
-                        p.pickup_code,
-                        p.shelf_slot,
-                        adapt(p.last_event_at),
-                        p.last_event_id,
-                        adapt(now),
-                        p.pk,
-                    )
-                    for p in changed
-                ],
-            )
+        adapt = _sqlite_datetime
+        cur.executemany(
+            f"UPDATE {table} SET state = %s, state_at = %s, station_id = %s, "  # noqa: S608
+            "pickup_code = %s, shelf_slot = %s, last_event_at = %s, last_event_id = %s, "
+            "updated_at = %s WHERE id = %s",
+            [
+                (
+                    p.state,
+                    adapt(p.state_at),
+                    p.station_id,
+                    p.pickup_code,
+                    p.shelf_slot,
+                    adapt(p.last_event_at),
+                    p.last_event_id,
+                    adapt(now),
+                    p.pk,
+                )
+                for p in changed
+            ],
+        )
 
 
 AUTO_NOTE = "legal after events arrived out of order"
