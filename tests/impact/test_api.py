@@ -168,3 +168,28 @@ def test_jobs_count_operators_and_drivers_without_names(refreshed, make_user, ma
     assert rows.json()["total"] == 4
     assert {r["label"] for r in rows.json()["rows"]} == {"station_operator", "driver"}
     assert "ada" not in rows.content.decode() and "bob" not in rows.content.decode()
+
+
+def test_the_whole_country_is_region_cn_for_a_national_scope(refreshed, make_user, api_client):
+    admin = api_client(make_user(Role.NETWORK_ADMIN))
+    q = {"period_type": "day", "start": D1.isoformat(), "end": D1.isoformat()}
+    r = admin.get(f"{API}/indicators/parcels_down/regions/CN/values", q)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["region"] == {"code": "CN", "name": "全国", "level": 0}
+    assert [c["numerator"] for c in body["cells"]] == [7]  # 3 in 水城区 + 4 in 六枝特区
+    kids = admin.get(
+        f"{API}/indicators/parcels_down/regions/CN/children",
+        {"period_type": "day", "period_start": D1.isoformat()},
+    ).json()["children"]
+    assert {c["region_code"]: c["numerator"] for c in kids}["52"] == 7
+    rows = admin.get(
+        f"{API}/indicators/parcels_down/regions/CN/rows",
+        {"period_type": "day", "period_start": D1.isoformat()},
+    ).json()
+    assert rows["total"] == 7 == len(rows["rows"])
+
+
+def test_region_cn_is_not_found_below_a_national_scope(refreshed, manager):
+    r = manager.get(f"{API}/indicators/parcels_down/regions/CN/values")
+    assert r.status_code == 404

@@ -64,3 +64,52 @@ def test_bad_period_is_a_clear_400(page):
 def test_other_county_is_404(page):
     assert page.get("/impact/r/520203/").status_code == 404
     assert page.get("/impact/r/520203/rows/").status_code == 404
+
+
+@pytest.fixture
+def national(small, make_user):
+    for county in ("520204", "520203"):
+        indicators_refresh(county_code=county, today=TODAY, since=dt.date(2026, 10, 1))
+    client = Client()
+    client.force_login(make_user(Role.NETWORK_ADMIN))
+    return client
+
+
+WEEK = {"indicator": "parcels_down", "period_type": "week", "period_start": D1.isoformat()}
+
+
+def test_national_dashboard_shows_provinces_and_the_national_total(national):
+    home = national.get("/impact/").content.decode()
+    assert 'href="/impact/r/CN/"' in home and 'href="/impact/r/52/"' in home
+    r = national.get("/impact/r/CN/", WEEK)
+    assert r.status_code == 200
+    html = r.content.decode()
+    # D1's week (D1 and D2): 6 parcels in 水城区 and 4 in 六枝特区 reached their stations
+    card = html.split('data-indicator="parcels_down"', 1)[1].split("</div>", 1)[0]
+    assert ">10</a></b>" in card
+    assert "贵州省" in html
+    assert "/impact/r/CN/rows/?indicator=parcels_down" in html
+    # each province is drawn at the mean of its county seats
+    mapsvg = html.split('id="impact-map"', 1)[1].split("</section>", 1)[0]
+    assert "贵州省: 10</title></circle>" in mapsvg
+    # D1 alone: 3 + 4
+    rows = national.get("/impact/r/CN/rows/", {**WEEK, "period_type": "day"})
+    assert rows.status_code == 200 and 'id="rows-total">7<' in rows.content.decode()
+
+
+def test_prefecture_map_fills_the_county_outlines(national):
+    r = national.get("/impact/r/5202/", WEEK)
+    html = r.content.decode()
+    mapsvg = html.split('id="impact-map"', 1)[1].split("</section>", 1)[0]
+    # both counties of the test tree have shipped outlines (水城区 through the crosswalk:
+    # the 2016 fence of 水城县), drawn over the outline of 六盘水市 itself
+    assert mapsvg.count('class="area"') == 2
+    assert mapsvg.count("<path") == 3 and "<circle" not in mapsvg
+    assert "六枝特区: 4" in mapsvg and "水城区: 6" in mapsvg
+    assert 'href="/impact/r/CN/' in html  # the breadcrumb starts at the country
+
+
+def test_national_page_is_404_below_a_national_scope(page):
+    assert page.get("/impact/r/CN/").status_code == 404
+    assert page.get("/impact/r/CN/rows/").status_code == 404
+    assert 'href="/impact/r/CN/"' not in page.get("/impact/r/520204/").content.decode()

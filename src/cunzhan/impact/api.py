@@ -88,7 +88,7 @@ class RowsOut(Schema):
 
 
 def _region(r: Any) -> dict[str, Any]:
-    return {"code": r.code, "name": r.name, "level": r.level}
+    return {"code": selectors.url_code(r.code), "name": r.name, "level": r.level}
 
 
 @router.get("/indicators", response={200: list[IndicatorOut], **ERROR_RESPONSES})

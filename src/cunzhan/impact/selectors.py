@@ -19,6 +19,29 @@ from cunzhan.impact.services import cell_value
 from cunzhan.impact.sources import source_get
 
 DEFAULT_SPAN = {"day": 30, "week": 12, "month": 12, "quarter": 8, "year": 5}
+# The whole country in URLs and the API; its cells are stored under region code "".
+NATIONAL_CODE = "CN"
+
+
+@dataclass(frozen=True)
+class National:
+    """The root of the region tree (not a ``Region`` row): provinces are its children."""
+
+    code: str = ""
+    level: int = 0
+    longitude: float | None = None
+    latitude: float | None = None
+
+    @property
+    def name(self) -> str:
+        from django.utils.translation import gettext
+
+        return gettext("全国")
+
+
+def url_code(code: str) -> str:
+    """The code of a region in a URL: ``CN`` for the whole country."""
+    return code or NATIONAL_CODE
 
 
 @dataclass(frozen=True)
@@ -43,11 +66,17 @@ def indicator_get(*, code: str) -> Indicator:
 
 
 def region_get(*, scope: RegionScope, code: str) -> Any:
+    """The region ``code`` in the caller's scope; ``CN`` (or "") is the whole country,
+    which only a user with a national scope sees."""
     from cunzhan.network.models import Region
 
+    if code in (NATIONAL_CODE, ""):
+        if not scope.everything:
+            raise NotFound()
+        return National()
     if not (code.isdigit() and len(code) in (2, 4, 6, 9, 12)):
         raise ApplicationError(
-            f"region: a 2, 4, 6, 9 or 12-digit region code, got {code[:20]!r}",
+            f"region: {NATIONAL_CODE} or a 2, 4, 6, 9 or 12-digit region code, got {code[:20]!r}",
             code="invalid_region",
         )
     if not scope.contains_code(code):
@@ -100,7 +129,7 @@ def default_range(period_type: str, today: dt.date) -> tuple[dt.date, dt.date]:
 def _cell(indicator: Indicator, region: Any, ps: dt.date, row: IndicatorValue | None) -> Cell:
     num = row.numerator if row else 0
     den = (row.denominator if row else 0) if indicator.is_ratio else None
-    return Cell(region.code, region.name, ps, num, den, cell_value(indicator, num, den))
+    return Cell(url_code(region.code), region.name, ps, num, den, cell_value(indicator, num, den))
 
 
 def value_series(
@@ -145,7 +174,7 @@ def children_values(
     region = region_get(scope=scope, code=region_code)
     period_type = check_period_type(indicator, period_type)
     periods.check_aligned(period_start, period_type)
-    children = list(region_children(scope=scope, code=region.code))
+    children = list(region_children(scope=scope, code=region.code or None))
     rows = {
         v.region_code: v
         for v in IndicatorValue.objects.filter(
@@ -182,7 +211,15 @@ def drilldown(
         )
     source = source_get(indicator.numerator if part == "numerator" else indicator.denominator)
     end = periods.period_end(period_start, period_type)
-    rows = source.rows(scope.narrowed_to(region.code), region.code, period_start, end)
+    if region.code:
+        rows = source.rows(scope.narrowed_to(region.code), region.code, period_start, end)
+    else:  # the whole country: province by province (a source filters by a code prefix)
+        from cunzhan.network.selectors import region_children
+
+        rows = []
+        for province in region_children(scope=scope, code=None).order_by("code"):
+            inner = scope.narrowed_to(province.code)
+            rows.extend(source.rows(inner, province.code, period_start, end))
     return {
         "region": region,
         "source": source,

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import translation
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_GET
 
 from cunzhan.accounts.roles import Perm
@@ -28,7 +29,21 @@ from cunzhan.impact.models import Indicator
 from cunzhan.network import geo
 
 NEUTRAL = "#546e7a"
-PERIOD_LABELS = {"day": "日", "week": "周", "month": "月", "quarter": "季", "year": "年"}
+PERIOD_LABELS = {
+    "day": gettext_lazy("日"),
+    "week": gettext_lazy("周"),
+    "month": gettext_lazy("月"),
+    "quarter": gettext_lazy("季"),
+    "year": gettext_lazy("年"),
+}
+# The legend band labels of the built-in indicators (data migrations), for the catalogue.
+LEGEND_LABELS = (
+    gettext_noop("低"),
+    gettext_noop("中"),
+    gettext_noop("达标"),
+    gettext_noop("偏高"),
+    gettext_noop("过高"),
+)
 
 
 def _name(ind: Indicator) -> str:
@@ -59,14 +74,14 @@ def _rows_url(code: str, ind: Indicator, pt: str, ps: dt.date, part: str = "") -
     q = {"indicator": ind.code, "period_type": pt, "period_start": ps.isoformat()}
     if part:
         q["part"] = part
-    return reverse("impact:rows", kwargs={"code": code}) + "?" + urlencode(q)
+    return reverse("impact:rows", kwargs={"code": selectors.url_code(code)}) + "?" + urlencode(q)
 
 
 def _region_url(code: str, ind: Indicator, pt: str, ps: dt.date | None = None) -> str:
     q = {"indicator": ind.code, "period_type": pt}
     if ps:
         q["period_start"] = ps.isoformat()
-    return reverse("impact:region", kwargs={"code": code}) + "?" + urlencode(q)
+    return reverse("impact:region", kwargs={"code": selectors.url_code(code)}) + "?" + urlencode(q)
 
 
 def _get_date(request: HttpRequest, name: str) -> dt.date | None:
@@ -92,12 +107,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
     scope = scope_for_user(request.user)
     if scope.everything:
-        regions = list(Region.objects.filter(level=3).order_by("code")[:500])
+        regions = list(Region.objects.filter(level=1).order_by("code"))
     else:
         regions = list(Region.objects.filter(code__in=scope.prefixes).order_by("code"))
         if len(regions) == 1:
             return redirect("impact:region", code=regions[0].code)
-    return render(request, "impact/home.html", {"regions": regions})
+    return render(request, "impact/home.html", {"regions": regions, "national": scope.everything})
 
 
 def _series_svg(
@@ -154,43 +169,105 @@ def _bars(ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> list[dic
     ]
 
 
-def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> Any:
-    """The county outline with the child regions at their seats, coloured by the legend
-    and sized by value. None when no outline is shipped for the county."""
-    from cunzhan.network.models import Region
+def _child_fences(child_codes: list[str]) -> dict[str, list[Any]]:
+    """The shipped outline(s) of each child region that has one: its own file when one
+    is keyed by its code, else the files of the units it replaced (crosswalk)."""
+    index = geo.fence_index(settings.DATA_DIR)
+    out: dict[str, list[Any]] = {}
+    for code in child_codes:
+        key = code if len(code) == 6 else (code + "00" if len(code) == 4 else "")
+        files = (key,) if key in index.get(key, ()) else index.get(key, ())
+        if files:
+            out[code] = [geo.load_fence(settings.DATA_DIR, f) for f in files]
+    return out
 
-    if len(region.code) < 6:
+
+def _seats(children: list[Any]) -> dict[str, tuple[float, float]]:
+    """Where to draw each child: its own coordinates, else the mean of the seats of the
+    counties below it (provinces and prefectures carry no coordinates of their own)."""
+    from django.db.models import Q
+
+    from cunzhan.core.scope import prefix_q
+    from cunzhan.network.models import Level, Region
+
+    codes = [c.region_code for c in children]
+    seats: dict[str, tuple[float, float]] = {}
+    for code, lon, lat in Region.objects.filter(
+        code__in=codes, longitude__isnull=False, latitude__isnull=False
+    ).values_list("code", "longitude", "latitude"):
+        seats[code] = (float(lon or 0.0), float(lat or 0.0))
+    missing = [c for c in codes if c not in seats and len(c) < 6]
+    if missing:
+        under = Q()
+        for code in missing:
+            under |= prefix_q("code", code)
+        sums: dict[str, list[float]] = {}
+        for code, lon, lat in (
+            Region.objects.filter(under, level=Level.COUNTY)
+            .filter(longitude__isnull=False, latitude__isnull=False)
+            .values_list("code", "longitude", "latitude")
+        ):
+            acc = sums.setdefault(code[: len(missing[0])], [0.0, 0.0, 0.0])
+            acc[0] += float(lon or 0.0)
+            acc[1] += float(lat or 0.0)
+            acc[2] += 1
+        for code, (lon, lat, n) in sums.items():
+            seats[code] = (lon / n, lat / n)
+    return seats
+
+
+def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> Any:
+    """A map of the child regions: the child's shipped outline filled with its legend
+    colour where the data folder has one (the counties of 六盘水), else a circle at its
+    seat sized by value; the region's own outline behind them when shipped. None when
+    nothing can be placed."""
+    code = region.code
+    own_key = code[:6] if len(code) >= 6 else (code + "00" if len(code) == 4 else "")
+    own = geo.county_fences(settings.DATA_DIR, own_key) if own_key else []
+    shapes = _child_fences([c.region_code for c in children]) if len(code) in (2, 4) else {}
+    seats = _seats([c for c in children if c.region_code not in shapes])
+    points = [(lon, lat) for lon, lat in seats.values() if lon is not None and lat is not None]
+    boxes = [b for b in (geo.bbox(own + [g for gs in shapes.values() for g in gs]),) if b]
+    if points:
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        boxes.append((min(lons), min(lats), max(lons), max(lats)))
+    if not boxes:
         return None
-    fences = geo.county_fences(settings.DATA_DIR, region.code[:6])
-    box = geo.bbox(fences) if fences else None
-    if box is None:
-        return None
-    proj = geo.Projection.fit(box, width=420, pad=10, max_height=520)
-    seats = {
-        r.code: (r.longitude, r.latitude)
-        for r in Region.objects.filter(code__in=[c.region_code for c in children])
-        if r.longitude is not None and r.latitude is not None
-    }
+    box = (
+        min(b[0] for b in boxes) - (0.05 if not own else 0),
+        min(b[1] for b in boxes) - (0.05 if not own else 0),
+        max(b[2] for b in boxes) + (0.05 if not own else 0),
+        max(b[3] for b in boxes) + (0.05 if not own else 0),
+    )
+    # circles alone (no outline) need less height than a county's shape
+    proj = geo.Projection.fit(box, width=420, pad=14, max_height=520 if own or shapes else 300)
     top = max([c.value or 0.0 for c in children] + [1e-9])
-    dots = []
+    areas, dots = [], []
     for c in children:
-        if c.region_code not in seats:
-            continue
-        x, y = proj.xy(*seats[c.region_code])
-        dots.append(
-            {
-                "x": x,
-                "y": y,
-                "r": round(4 + 12 * ((c.value or 0.0) / top) ** 0.5, 1),
-                "colour": legend_colour(ind, c.value),
-                "name": c.region_name,
-                "value": fmt(ind, c.value),
-                "url": _rows_url(c.region_code, ind, pt, ps),
-            }
-        )
+        item = {
+            "colour": legend_colour(ind, c.value),
+            "name": c.region_name,
+            "value": fmt(ind, c.value),
+            "url": _region_url(c.region_code, ind, pt, ps),
+        }
+        if c.region_code in shapes:
+            item["d"] = " ".join(geo.svg_path(g, proj) for g in shapes[c.region_code])
+            # with a legend the colour tells the band; without one the shade tells the value
+            share = (c.value or 0.0) / top
+            item["opacity"] = 0.75 if ind.legend else round(0.12 + 0.78 * share, 2)
+            if not ind.legend:
+                item["colour"] = "#1565c0"
+            areas.append(item)
+        elif c.region_code in seats:
+            x, y = proj.xy(*seats[c.region_code])
+            item.update(x=x, y=y, r=round(4 + 12 * ((c.value or 0.0) / top) ** 0.5, 1))
+            dots.append(item)
+    if not areas and not dots and not own:
+        return None
     return {
         "view_box": proj.view_box,
-        "outline": " ".join(geo.svg_path(f, proj) for f in fences),
+        "outline": " ".join(geo.svg_path(f, proj) for f in own),
+        "areas": areas,
         "dots": dots,
     }
 
@@ -284,7 +361,8 @@ def _ancestors(reg: Any) -> list[Any]:
     from cunzhan.network.models import Region
 
     codes = [reg.code[:n] for n in (2, 4, 6, 9) if n < len(reg.code)]
-    return list(Region.objects.filter(code__in=codes).order_by("code"))
+    found = list(Region.objects.filter(code__in=codes).order_by("code"))
+    return [selectors.National(), *found] if reg.code else []
 
 
 @login_required
