@@ -22,6 +22,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         ("commerce:lots", _("农产品"), Perm.VIEW_COMMERCE),
         ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
         ("impact:home", _("影响监测"), Perm.VIEW_IMPACT),
+        ("impact:risk", _("防返贫监测"), Perm.VIEW_RISK),
         ("core:audit", _("审计日志"), Perm.VIEW_AUDIT),
         ("accounts:users", _("用户"), Perm.MANAGE_USERS),
         ("accounts:account", _("我的账号"), None),
