@@ -50,17 +50,14 @@ def income(hh, year: int, fen: int, source: str = "wages") -> None:
 
 
 def evaluations(year: int = YEAR, **kw):
-    return {
-        e.household_id: e
-        for e in risk.risk_evaluate(county_code="520204", year=year, **kw)
-    }
+    return {e.household_id: e for e in risk.risk_evaluate(county_code="520204", year=year, **kw)}
 
 
 def codes(ev) -> set[str]:
     return {r["code"] for r in ev.reasons}
 
 
-# --- the monitoring line ---------------------------------------------------------------------
+# --- the monitoring line ------------------------------------------------------------------
 
 
 def test_the_lines_are_seeded_from_the_data_file(db):
@@ -82,7 +79,7 @@ def test_a_province_line_overrides_the_national_one_and_years_carry_forward(regi
     assert risk.monitoring_line(year=1999, region_code=V1) is None
 
 
-# --- rule: income below the line --------------------------------------------------------------
+# --- rule: income below the line ----------------------------------------------------------
 
 
 def test_income_below_line_fires_one_fen_under_the_line_not_at_it(regions):
@@ -113,7 +110,7 @@ def test_households_never_registered_are_not_evaluated(regions):
     assert evaluations() == {}
 
 
-# --- rule: a fall against last year ------------------------------------------------------------
+# --- rule: a fall against last year -------------------------------------------------------
 
 
 def test_income_fall_fires_above_the_share_not_at_it(regions):
@@ -157,7 +154,7 @@ def test_bad_parameters_are_refused(regions):
     assert exc.value.code == "county_not_found"
 
 
-# --- rule: a falling sales trend ---------------------------------------------------------------
+# --- rule: a falling sales trend ----------------------------------------------------------
 
 
 def test_sales_windows_are_whole_months():
@@ -226,11 +223,12 @@ def test_sales_falling_fires_above_the_share(sales):
     assert {codes(e).pop() for e in evs.values()} == {"sales_falling"}
     assert evs[a.pk].reasons[0]["earlier_fen"] == 8_400
     # below the minimum earlier sales: not evaluated
-    evs = evaluations(year=2025, as_of=dt.date(2026, 11, 15), config=RiskConfig(sales_min_fen=12_001))
+    strict = RiskConfig(sales_min_fen=12_001)
+    evs = evaluations(year=2025, as_of=dt.date(2026, 11, 15), config=strict)
     assert evs == {}
 
 
-# --- hooks ----------------------------------------------------------------------------------------
+# --- hooks --------------------------------------------------------------------------------
 
 
 def test_a_registered_signal_adds_its_score_and_reason(regions):
@@ -273,7 +271,7 @@ def test_a_registered_signal_adds_its_score_and_reason(regions):
     assert "finance.loan_arrears" not in [s.key for s in risk.risk_signals()]
 
 
-# --- the scan --------------------------------------------------------------------------------------
+# --- the scan -----------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -315,9 +313,7 @@ def test_scan_opens_cases_once_and_updates_them(flagged):
     assert AuditEvent.objects.filter(object_type="impact.RiskCase", action="create").count() == 2
 
 
-def test_a_closed_case_is_not_reopened_until_the_household_is_flagged_again(
-    flagged, make_user
-):
+def test_a_closed_case_is_not_reopened_until_the_household_is_flagged_again(flagged, make_user):
     officer = make_user(Role.REGISTRY_OFFICER, regions=["520204"])
     risk.risk_scan(county_code="520204", year=YEAR)
     case = RiskCase.objects.get(household=flagged["a"])
@@ -339,7 +335,7 @@ def test_a_closed_case_is_not_reopened_until_the_household_is_flagged_again(
     assert r.opened == 0 and r.unchanged == 2
 
 
-# --- the follow-up ------------------------------------------------------------------------------------
+# --- the follow-up ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -354,10 +350,17 @@ def test_follow_up_from_flag_to_close_is_audited(case, make_user):
     scope = RegionScope.for_regions(["520204"])
     c = risk.case_assign(case=case, assignee=officer, actor=manager, scope=scope)
     assert (c.status, c.assignee_id) == (CaseStatus.ASSIGNED, officer.pk)
-    c = risk.case_visit(case=c, day=dt.date(2026, 11, 2), findings="家中主要劳动力患病", actor=officer)
+    c = risk.case_visit(
+        case=c, day=dt.date(2026, 11, 2), findings="家中主要劳动力患病", actor=officer
+    )
     assert c.status == CaseStatus.VISITED
     c = risk.case_assistance(
-        case=c, kind="health", day=dt.date(2026, 11, 3), amount_fen=150_000, note="医疗救助", actor=officer
+        case=c,
+        kind="health",
+        day=dt.date(2026, 11, 3),
+        amount_fen=150_000,
+        note="医疗救助",
+        actor=officer,
     )
     c = risk.case_close(case=c, outcome="risk_removed", note="已落实", actor=officer)
     assert (c.status, c.outcome) == (CaseStatus.CLOSED, "risk_removed") and c.closed_at
@@ -414,7 +417,14 @@ def test_illegal_steps_are_refused_with_a_code(case, make_user):
         actor=manager,
         scope=scope,
     )
-    refused("case_not_assigned", risk.case_visit, case=case, day="2026-11-01", findings="x", actor=manager)
+    refused(
+        "case_not_assigned",
+        risk.case_visit,
+        case=case,
+        day="2026-11-01",
+        findings="x",
+        actor=manager,
+    )
     c = risk.case_assign(case=case, assignee=manager, actor=manager, scope=scope)
     refused("case_not_visited", risk.case_close, case=c, outcome="stabilised", actor=manager)
     refused("required", risk.case_visit, case=c, day="2026-11-01", findings="  ", actor=manager)
@@ -444,10 +454,11 @@ def test_illegal_steps_are_refused_with_a_code(case, make_user):
         "case_closed", risk.case_assistance, case=c, kind="other", day="2026-11-01", actor=manager
     )
     # nothing half-written: one visit, one close
-    assert list(c.events.values_list("kind", flat=True)) == ["flagged", "assigned", "visit", "closed"]
+    kinds = list(c.events.values_list("kind", flat=True))
+    assert kinds == ["flagged", "assigned", "visit", "closed"]
 
 
-# --- the indicator ----------------------------------------------------------------------------------
+# --- the indicator ------------------------------------------------------------------------
 
 
 def test_households_at_risk_indicator_counts_open_cases(case, make_user):
@@ -479,6 +490,9 @@ def test_households_at_risk_indicator_counts_open_cases(case, make_user):
     )
     assert not any("成员" in str(r) for r in rows)  # no names
     # a county user of 六枝特区 sees none of them
-    assert source_get("impact.households_at_risk").rows(
-        RegionScope.for_regions(["520203"]), "520204", today, today
-    ) == []
+    assert (
+        source_get("impact.households_at_risk").rows(
+            RegionScope.for_regions(["520203"]), "520204", today, today
+        )
+        == []
+    )
