@@ -26,7 +26,7 @@ from cunzhan.impact.risk_models import RiskCase
 router = Router(tags=["impact relapse risk"])
 
 
-class ReasonOut(Schema):
+class RiskReasonOut(Schema):
     code: str
     label: str
     score: int
@@ -36,7 +36,7 @@ class ReasonOut(Schema):
     data: dict[str, Any]
 
 
-class CaseOut(Schema):
+class RiskCaseOut(Schema):
     id: uuid.UUID
     household_id: uuid.UUID
     household_number: str
@@ -45,7 +45,7 @@ class CaseOut(Schema):
     township_code: str
     year: int
     score: int
-    reasons: list[ReasonOut]
+    reasons: list[RiskReasonOut]
     status: str
     assignee_id: int | None
     assignee_username: str
@@ -56,7 +56,7 @@ class CaseOut(Schema):
     close_note: str
 
 
-class EventOut(Schema):
+class RiskEventOut(Schema):
     kind: str
     at: dt.datetime
     actor: str
@@ -67,19 +67,19 @@ class EventOut(Schema):
     data: dict[str, Any]
 
 
-class IncomeYearOut(Schema):
+class RiskIncomeYearOut(Schema):
     year: int
     total_fen: int
     per_capita_fen: int | None
     members: int
 
 
-class CaseDetailOut(CaseOut):
-    events: list[EventOut]
-    incomes: list[IncomeYearOut]
+class RiskCaseDetailOut(RiskCaseOut):
+    events: list[RiskEventOut]
+    incomes: list[RiskIncomeYearOut]
 
 
-class TownshipOut(Schema):
+class RiskTownshipOut(Schema):
     code: str
     name: str
     active: int
@@ -89,16 +89,16 @@ class TownshipOut(Schema):
     closed: int
 
 
-class AssignIn(Schema):
+class RiskAssignIn(Schema):
     assignee_id: int
 
 
-class VisitIn(Schema):
+class RiskVisitIn(Schema):
     day: dt.date
     findings: str = Field(..., max_length=1000)
 
 
-class AssistanceIn(Schema):
+class RiskAssistanceIn(Schema):
     kind: str = Field(
         ...,
         max_length=16,
@@ -109,7 +109,7 @@ class AssistanceIn(Schema):
     note: str = Field("", max_length=1000)
 
 
-class CloseIn(Schema):
+class RiskCloseIn(Schema):
     outcome: str = Field(
         ...,
         max_length=16,
@@ -118,7 +118,7 @@ class CloseIn(Schema):
     note: str = Field("", max_length=400)
 
 
-class ScanIn(Schema):
+class RiskScanIn(Schema):
     year: int | None = Field(None, description="default: last year")
     as_of: dt.date | None = Field(None, description="the sales trend's day (default today)")
     threshold: int | None = Field(None, ge=1)
@@ -127,7 +127,7 @@ class ScanIn(Schema):
     sales_months: int | None = Field(None, ge=1, le=12)
 
 
-class ScanOut(Schema):
+class RiskScanOut(Schema):
     county_code: str
     year: int
     evaluated: int
@@ -230,7 +230,7 @@ def _user_scope(request: HttpRequest, perm: str) -> tuple[Any, Any]:
     return user, scope_for_user(user)
 
 
-@router.get("/risk/cases", response={200: list[CaseOut], **ERROR_RESPONSES})
+@router.get("/risk/cases", response={200: list[RiskCaseOut], **ERROR_RESPONSES})
 @paginate(Pagination)
 def risk_case_list(request: HttpRequest, region: str = "", status: str = ""):
     """Cases in the caller's scope, highest score first. ``region``: a code prefix (a
@@ -240,14 +240,14 @@ def risk_case_list(request: HttpRequest, region: str = "", status: str = ""):
     return _Mapped(risk_selectors.case_list(scope=scope, region=region[:12], status=status[:10]))
 
 
-@router.get("/risk/townships", response={200: list[TownshipOut], **ERROR_RESPONSES})
+@router.get("/risk/townships", response={200: list[RiskTownshipOut], **ERROR_RESPONSES})
 def risk_townships(request: HttpRequest, region: str = ""):
     """Cases per township in the caller's scope (``region``: a code prefix), by status."""
     _, scope = _user_scope(request, Perm.VIEW_RISK)
     return risk_selectors.township_counts(scope=scope, region=region[:12])
 
 
-@router.get("/risk/cases/{case_id}", response={200: CaseDetailOut, **ERROR_RESPONSES})
+@router.get("/risk/cases/{case_id}", response={200: RiskCaseDetailOut, **ERROR_RESPONSES})
 def risk_case_detail(request: HttpRequest, case_id: uuid.UUID):
     """A case: its reasons, the household's income by year (fen) and its history.
     Reading it is audited (personal data)."""
@@ -261,8 +261,8 @@ def _after(scope: Any, c: RiskCase) -> dict[str, Any]:
     return case_detail_out(scope, risk_selectors.case_get(scope=scope, case_id=c.uuid))
 
 
-@router.post("/risk/cases/{case_id}/assign", response={200: CaseDetailOut, **ERROR_RESPONSES})
-def risk_case_assign(request: HttpRequest, case_id: uuid.UUID, payload: AssignIn):
+@router.post("/risk/cases/{case_id}/assign", response={200: RiskCaseDetailOut, **ERROR_RESPONSES})
+def risk_case_assign(request: HttpRequest, case_id: uuid.UUID, payload: RiskAssignIn):
     """Assign to a user who may follow up cases (manage_risk) and whose regions hold
     the household; the user must work inside the caller's regions."""
     from cunzhan.accounts.models import User
@@ -274,8 +274,8 @@ def risk_case_assign(request: HttpRequest, case_id: uuid.UUID, payload: AssignIn
     return _after(scope, c)
 
 
-@router.post("/risk/cases/{case_id}/visits", response={200: CaseDetailOut, **ERROR_RESPONSES})
-def risk_case_visit(request: HttpRequest, case_id: uuid.UUID, payload: VisitIn):
+@router.post("/risk/cases/{case_id}/visits", response={200: RiskCaseDetailOut, **ERROR_RESPONSES})
+def risk_case_visit(request: HttpRequest, case_id: uuid.UUID, payload: RiskVisitIn):
     """Record a visit: the day (not in the future) and the findings."""
     user, scope = _user_scope(request, Perm.MANAGE_RISK)
     c = risk_selectors.case_get(scope=scope, case_id=case_id)
@@ -283,8 +283,8 @@ def risk_case_visit(request: HttpRequest, case_id: uuid.UUID, payload: VisitIn):
     return _after(scope, c)
 
 
-@router.post("/risk/cases/{case_id}/assistance", response={200: CaseDetailOut, **ERROR_RESPONSES})
-def risk_case_assistance(request: HttpRequest, case_id: uuid.UUID, payload: AssistanceIn):
+@router.post("/risk/cases/{case_id}/assistance", response={200: RiskCaseDetailOut, **ERROR_RESPONSES})
+def risk_case_assistance(request: HttpRequest, case_id: uuid.UUID, payload: RiskAssistanceIn):
     """Record assistance given: its kind, day, amount (fen, optional) and a note."""
     user, scope = _user_scope(request, Perm.MANAGE_RISK)
     c = risk_selectors.case_get(scope=scope, case_id=case_id)
@@ -299,8 +299,8 @@ def risk_case_assistance(request: HttpRequest, case_id: uuid.UUID, payload: Assi
     return _after(scope, c)
 
 
-@router.post("/risk/cases/{case_id}/close", response={200: CaseDetailOut, **ERROR_RESPONSES})
-def risk_case_close(request: HttpRequest, case_id: uuid.UUID, payload: CloseIn):
+@router.post("/risk/cases/{case_id}/close", response={200: RiskCaseDetailOut, **ERROR_RESPONSES})
+def risk_case_close(request: HttpRequest, case_id: uuid.UUID, payload: RiskCloseIn):
     """Close with an outcome (a visit must have been recorded; closing twice: 400
     ``case_closed``)."""
     user, scope = _user_scope(request, Perm.MANAGE_RISK)
@@ -309,8 +309,8 @@ def risk_case_close(request: HttpRequest, case_id: uuid.UUID, payload: CloseIn):
     return _after(scope, c)
 
 
-@router.post("/risk/scan/{county_code}", response={200: ScanOut, **ERROR_RESPONSES})
-def risk_scan(request: HttpRequest, county_code: str, payload: ScanIn):
+@router.post("/risk/scan/{county_code}", response={200: RiskScanOut, **ERROR_RESPONSES})
+def risk_scan(request: HttpRequest, county_code: str, payload: RiskScanIn):
     """Scan a county (idempotent): open a case per newly flagged household, update the
     open ones. Optional rule parameters override the defaults for this scan."""
     user, scope = _user_scope(request, Perm.MANAGE_RISK)
