@@ -283,7 +283,9 @@ def risk_case_visit(request: HttpRequest, case_id: uuid.UUID, payload: RiskVisit
     return _after(scope, c)
 
 
-@router.post("/risk/cases/{case_id}/assistance", response={200: RiskCaseDetailOut, **ERROR_RESPONSES})
+@router.post(
+    "/risk/cases/{case_id}/assistance", response={200: RiskCaseDetailOut, **ERROR_RESPONSES}
+)
 def risk_case_assistance(request: HttpRequest, case_id: uuid.UUID, payload: RiskAssistanceIn):
     """Record assistance given: its kind, day, amount (fen, optional) and a note."""
     user, scope = _user_scope(request, Perm.MANAGE_RISK)
