@@ -43,4 +43,8 @@ def nav(request: HttpRequest) -> dict[str, Any]:
                 "active": path == url or (url != "/" and path.startswith(url)),
             }
         )
+    # one entry active: the longest match (/impact/risk/ is not also /impact/)
+    best = max((len(i["url"]) for i in out if i["active"]), default=0)
+    for i in out:
+        i["active"] = i["active"] and len(i["url"]) == best
     return {"nav_items": out}

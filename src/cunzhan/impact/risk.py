@@ -3,8 +3,9 @@
 **Signals.** A signal is a named function over one county's registered (建档立卡)
 households, registered or exited, that returns, for the households it fires on, a
 score and a structured reason ``{"code", "value", "threshold", "unit", ...}``. The
-built-in rules register themselves here exactly as later modules (insurance claims,
-loan arrears) will, from their ``AppConfig.ready()``::
+built-in rules register themselves here exactly as signals over later modules' data
+(insurance claims, loan arrears) will: a function in impact reading that module's
+selectors (impact sits above every domain), registered with one call::
 
     register_risk_signal("insurance.claim", "大额理赔", fn)  # fn(ctx) -> {hh_id: Hit}
 
@@ -35,6 +36,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
@@ -368,9 +370,10 @@ def _sales_falling(ctx: ScanContext) -> dict[int, Hit]:
     return out
 
 
-register_risk_signal("income_below_line", "人均纯收入低于监测线", _below_line)
-register_risk_signal("income_fall", "收入较上年大幅下降", _income_fall)
-register_risk_signal("sales_falling", "农产品销售额持续下降", _sales_falling)
+# labels are msgids (zh-Hans), translated where they are shown
+register_risk_signal("income_below_line", gettext_noop("人均纯收入低于监测线"), _below_line)
+register_risk_signal("income_fall", gettext_noop("收入较上年大幅下降"), _income_fall)
+register_risk_signal("sales_falling", gettext_noop("农产品销售额持续下降"), _sales_falling)
 
 
 # --- evaluation and the scan --------------------------------------------------------------
