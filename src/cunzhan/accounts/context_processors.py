@@ -44,7 +44,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
             }
         )
     # one entry active: the longest match (/impact/risk/ is not also /impact/)
-    best = max((len(i["url"]) for i in out if i["active"]), default=0)
+    best = max((len(str(i["url"])) for i in out if i["active"]), default=0)
     for i in out:
-        i["active"] = i["active"] and len(i["url"]) == best
+        i["active"] = bool(i["active"]) and len(str(i["url"])) == best
     return {"nav_items": out}
