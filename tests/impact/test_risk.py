@@ -496,3 +496,16 @@ def test_households_at_risk_indicator_counts_open_cases(case, make_user):
         )
         == []
     )
+
+
+def test_the_demo_scans_last_year(regions):
+    from cunzhan.impact.demo import demo_risk
+
+    last_year = dt.date.today().year - 1
+    hh = household()
+    income(hh, last_year, 100_000)
+    lines: list[str] = []
+    assert demo_risk(county_codes=["520204", "520203"], echo=lines.append) == 1
+    assert RiskCase.objects.get().household_id == hh.pk
+    assert lines[0] == f"  relapse risk 520204 {last_year}: 1 of 1 flagged"
+    assert demo_risk(county_codes=["520204"], echo=lines.append) == 0  # idempotent
