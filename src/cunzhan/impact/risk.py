@@ -520,11 +520,14 @@ def risk_scan(
     actor: Any = None,
 ) -> ScanResult:
     """Evaluate the county and open / update its cases (idempotent, see the module)."""
+    from cunzhan.network.models import Region
     from cunzhan.registry.models import Household
 
     cfg = (config or RiskConfig()).checked()
     county = _county(county_code)
     y = _check_year(year if year is not None else timezone.localdate().year - 1)
+    # scans of one county run one after the other (two would both open a new case)
+    Region.objects.select_for_update().filter(code=county.code).first()
     evaluations = risk_evaluate(county_code=county.code, year=y, as_of=as_of, config=cfg)
     result = ScanResult(county_code=county.code, year=y)
     regs_total = Household.objects.filter(
