@@ -509,3 +509,20 @@ def test_the_demo_scans_last_year(regions):
     assert RiskCase.objects.get().household_id == hh.pk
     assert lines[0] == f"  relapse risk 520204 {last_year}: 1 of 1 flagged"
     assert demo_risk(county_codes=["520204"], echo=lines.append) == 0  # idempotent
+
+
+def test_the_risk_scan_command(flagged):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("risk_scan", county=["520204"], year=YEAR, stdout=out)
+    assert out.getvalue().strip() == (
+        f"520204 {YEAR}: 3 households evaluated, 2 flagged, 2 cases opened, 0 updated, 0 unchanged"
+    )
+    out = StringIO()
+    call_command("risk_scan", county=["520204"], year=YEAR, threshold=101, stdout=out)
+    assert "0 flagged" in out.getvalue()
+    with pytest.raises(CommandError, match="county '5202' not found"):
+        call_command("risk_scan", county=["5202"], year=YEAR)
