@@ -129,7 +129,7 @@ class ScanContext:
             rows = (
                 IncomeRecord.objects.filter(
                     prefix_q("household__village_id", self.county_code),
-                    household_id__in=self.household_ids,
+                    household__poverty_registration__isnull=False,
                     year__in=(self.year - 1, self.year),
                 )
                 .values("household_id", "year")
@@ -301,11 +301,15 @@ def sales_windows(as_of: dt.date, months: int) -> tuple[dt.date, dt.date, dt.dat
 
 
 def household_sales(
-    *, county_code: str, household_ids: list[int], first: dt.date, last: dt.date
+    *,
+    county_code: str,
+    first: dt.date,
+    last: dt.date,
+    household_ids: list[int] | None = None,
 ) -> dict[int, dict[dt.date, int]]:
     """Delivered sales (fen, net of refunds) of the lots of producers that ARE a
-    registry household (``Producer.household``), per household and month of delivery
-    (Asia/Shanghai), for delivery days in [first, last)."""
+    registered (建档立卡) household of the county (``Producer.household``), per household
+    and month of delivery (Asia/Shanghai), for delivery days in [first, last)."""
     from django.db.models.functions import TruncMonth
 
     from cunzhan.commerce.orders_models import OrderAllocation
@@ -315,8 +319,9 @@ def household_sales(
     hi, _x = day_bounds(last, last)
     rows = (
         OrderAllocation.objects.filter(
+            prefix_q("lot__producer__household__village_id", county_code),
             released=False,
-            lot__producer__household_id__in=household_ids,
+            lot__producer__household__poverty_registration__isnull=False,
             line__order__delivered_at__gte=lo,
             line__order__delivered_at__lt=hi,
         )
@@ -327,6 +332,8 @@ def household_sales(
             refunded=Sum("refunded_fen"),
         )
     )
+    if household_ids is not None:
+        rows = rows.filter(lot__producer__household_id__in=household_ids)
     out: dict[int, dict[dt.date, int]] = defaultdict(dict)
     for r in rows:
         month = r["month"]
@@ -343,9 +350,7 @@ def _sales_falling(ctx: ScanContext) -> dict[int, Hit]:
     ``sales_min_fen``)."""
     cfg = ctx.config
     first, middle, end = sales_windows(ctx.as_of, cfg.sales_months)
-    sales = household_sales(
-        county_code=ctx.county_code, household_ids=ctx.household_ids, first=first, last=end
-    )
+    sales = household_sales(county_code=ctx.county_code, first=first, last=end)
     out: dict[int, Hit] = {}
     for hh, months in sales.items():
         earlier = sum(v for m, v in months.items() if first <= m < middle)
@@ -426,7 +431,10 @@ def risk_evaluate(
     regs = PovertyRegistration.objects.filter(prefix_q("household__village_id", county.code))
     villages = dict(regs.values_list("household_id", "household__village_id"))
     members = dict(
-        Person.objects.filter(household_id__in=list(villages))
+        Person.objects.filter(
+            prefix_q("household__village_id", county.code),
+            household__poverty_registration__isnull=False,
+        )
         .values("household_id")
         .annotate(n=Count("id"))
         .values_list("household_id", "n")
