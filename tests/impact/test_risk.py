@@ -526,3 +526,14 @@ def test_the_risk_scan_command(flagged):
     assert "0 flagged" in out.getvalue()
     with pytest.raises(CommandError, match="county '5202' not found"):
         call_command("risk_scan", county=["5202"], year=YEAR)
+
+
+def test_a_rescan_costs_the_same_queries_however_many_cases(flagged, django_assert_num_queries):
+    risk.risk_scan(county_code="520204", year=YEAR)
+    for i in range(5):  # five more flagged households
+        income(household(V2), YEAR, 1_000 + i)
+    risk.risk_scan(county_code="520204", year=YEAR)
+    assert RiskCase.objects.count() == 7
+    with django_assert_num_queries(15):
+        r = risk.risk_scan(county_code="520204", year=YEAR)
+    assert r.unchanged == 7

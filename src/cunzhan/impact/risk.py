@@ -561,11 +561,12 @@ def risk_scan(
                 last_closed[c.household_id] = c
     now = timezone.now()
     households = Household.objects.in_bulk(ids)
+    untouched: list[int] = []
     for ev in flagged:
         case = open_by_hh.get(ev.household_id)
         if case is not None:
             if case.score == ev.score and case.reasons == ev.reasons and case.year == y:
-                RiskCase.objects.filter(pk=case.pk).update(scanned_at=now)
+                untouched.append(case.pk)
                 result.unchanged += 1
             else:
                 before = {"score": case.score, "reasons": case.reasons, "year": case.year}
@@ -609,6 +610,7 @@ def risk_scan(
         )
         result.opened += 1
         result.case_ids.append(str(case.uuid))
+    RiskCase.objects.filter(pk__in=untouched).update(scanned_at=now)
     audit_record(
         action="create",
         object_type="impact.RiskScan",
