@@ -110,6 +110,8 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "owner_key": lambda w: [c.ledger["producer"].owner_key for c in (w.out, w.far)],
     # impact: indicators are national definitions; the region ``code`` carries the scope
     "indicator_code": lambda w: ["parcels_down", "pickup_rate", "jobs"],
+    # relapse risk (ADR 0019): each OUT county's case (assigned, visited)
+    "case_id": lambda w: [c.risk["case"].uuid for c in (w.out, w.far)],
 }
 
 # read operations without path parameters: query strings that aim at the OUT regions
@@ -248,6 +250,19 @@ API_CONTROL_LISTS = {
     "GET /commerce/sales/report",
 }
 API_CONTROL_LISTS |= {"GET /commerce/assisted"}
+# relapse risk: the cases and the per-township counts
+API_QUERY_PROBES["GET /impact/risk/cases"] = lambda w: [
+    {"region": w.out.code},
+    {"region": w.out.township},
+    {"region": "53"},
+    {"status": "visited"},
+    {"page_size": 500},
+]
+API_QUERY_PROBES["GET /impact/risk/townships"] = lambda w: [
+    {"region": w.out.code},
+    {"region": "53"},
+]
+API_CONTROL_LISTS |= {"GET /impact/risk/cases", "GET /impact/risk/townships"}
 
 # public reads (no token; a lot's trace code is the capability): every caller gets the
 # object, and none may see personal data (World.personal_markers)
@@ -671,6 +686,35 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
 }
 
 
+def _yesterday() -> str:
+    import datetime as dt
+
+    return str(dt.date.today() - dt.timedelta(days=1))
+
+
+# relapse risk: the OUT case is assigned to the OUT officer and visited, so every step
+# would succeed on it; the scan of the OUT county's 2024 incomes re-flags its household
+API_WRITE_HINTS.update(
+    {
+        "POST /impact/risk/cases/{case_id}/assign": WriteHint(
+            body=lambda w: {"assignee_id": out_user(w, 1)}
+        ),
+        "POST /impact/risk/cases/{case_id}/visits": WriteHint(
+            body=lambda w: {"day": _yesterday(), "findings": PROBE}
+        ),
+        "POST /impact/risk/cases/{case_id}/assistance": WriteHint(
+            body=lambda w: {"kind": "other", "day": _yesterday(), "amount_fen": 100}
+        ),
+        "POST /impact/risk/cases/{case_id}/close": WriteHint(
+            body=lambda w: {"outcome": "stabilised", "note": PROBE}
+        ),
+        "POST /impact/risk/scan/{county_code}": WriteHint(
+            path=lambda w: {"county_code": w.out.code}, body=lambda w: {"year": 2024}
+        ),
+    }
+)
+
+
 def commerce_harvest_date() -> str:
     import datetime as dt
 
@@ -1080,6 +1124,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "purchase_id": API_PATH_PARAMS["purchase_id"],
     "station_id": API_PATH_PARAMS["station_id"],
     "owner_key": API_PATH_PARAMS["owner_key"],
+    "case_id": API_PATH_PARAMS["case_id"],
 }
 
 # pages without kwargs: query strings aimed at the OUT regions
@@ -1197,6 +1242,15 @@ PAGE_CONTROL_LISTS = {
     "impact:home",
 }
 PAGE_CONTROL_LISTS |= {"commerce:assisted"}
+# relapse risk: the queue (cases and per-township counts)
+PAGE_QUERY_PROBES["impact:risk"] = lambda w: [
+    {"region": w.out.code},
+    {"region": w.out.township},
+    {"region": "53"},
+    {"status": "visited"},
+    {"status": ""},
+]
+PAGE_CONTROL_LISTS |= {"impact:risk"}
 
 
 @dataclass
@@ -1699,6 +1753,37 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         PagePost({"purchase_id": w.out.assisted["recorded"].uuid}, {}, effective=True)
     ],
     "commerce:earnings": lambda w: [PagePost({}, {})],
+    # relapse risk: the queue and the case page are reads; the steps and the scan write
+    "impact:risk": lambda w: [PagePost({}, {})],
+    "impact:risk_case": lambda w: [PagePost({"case_id": w.out.risk["case"].uuid}, {})],
+    "impact:risk_assign": lambda w: [
+        PagePost(
+            {"case_id": w.out.risk["case"].uuid},
+            {"assignee": str(out_user(w, 1))},
+            effective=True,
+        )
+    ],
+    "impact:risk_visit": lambda w: [
+        PagePost(
+            {"case_id": w.out.risk["case"].uuid},
+            {"day": _yesterday(), "findings": PROBE},
+            effective=True,
+        )
+    ],
+    "impact:risk_assistance": lambda w: [
+        PagePost(
+            {"case_id": c.risk["case"].uuid},
+            {"kind": "health", "day": _yesterday(), "amount_yuan": "12.5"},
+            effective=True,
+        )
+        for c in (w.out, w.far)
+    ],
+    "impact:risk_close": lambda w: [
+        PagePost({"case_id": w.far.risk["case"].uuid}, {"outcome": "risk_removed"}, effective=True)
+    ],
+    "impact:risk_scan": lambda w: [
+        PagePost({"county_code": w.out.code}, {"year": "2024"}, effective=True)
+    ],
 }
 
 

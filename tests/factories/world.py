@@ -103,6 +103,9 @@ class County:
     # assisted purchase (代购): one recorded, one ordered whose parcel waits unlinked at
     # the village station (a sweep links it)
     assisted: dict[str, Any] = field(default_factory=dict)
+    # relapse risk (ADR 0019): the household's case (2024 income far below the line),
+    # assigned to the county's registry officer and visited (so it may be closed)
+    risk: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -467,6 +470,7 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     User.objects.filter(pk=driver.pk).update(is_active=False)
     api_token_create(user=manager, name=f"{tag}-token")
     c.users = [manager, officer, driver]
+    c.risk = _risk(c, officer)
     c.plan = world_plan(code, c.stations["village"], manager)
     id2 = make_id_number(region=code, birth_date=dt.date(1990, 1, 1), sequence=2 * (200 + seq) + 1)
     c.batch = registry_import(
@@ -561,6 +565,49 @@ def _assisted_rows(out_q: Any, rows: Any) -> dict[str, Any]:
             "updated_at",
         ),
         "assisted_total": AssistedPurchase.objects.count(),
+    }
+
+
+RISK_YEAR = 2024
+
+
+def _risk(c: County, officer: User) -> dict[str, Any]:
+    """The county's household earns ¥1,000 in 2024 (1 person, ¥12,345 in 2023): a case
+    scanned, assigned to the county's registry officer and visited."""
+    from cunzhan.impact import risk
+
+    registry_services.income_record_set(
+        household=c.household,  # type: ignore[arg-type]
+        year=RISK_YEAR,
+        source="wages",
+        amount_fen=100_000,
+    )
+    result = risk.risk_scan(county_code=c.code, year=RISK_YEAR)
+    from cunzhan.impact.risk_models import RiskCase
+
+    case = RiskCase.objects.get(uuid=result.case_ids[0])
+    case = risk.case_assign(
+        case=case, assignee=officer, actor=officer, scope=RegionScope.for_regions([c.code])
+    )
+    case = risk.case_visit(case=case, day=dt.date(2026, 11, 2), findings="probe", actor=officer)
+    return {"case": case, "assignee": officer}
+
+
+def _risk_rows(out_q: Any, rows: Any) -> dict[str, Any]:
+    from cunzhan.impact.risk_models import RiskCase, RiskCaseEvent
+
+    return {
+        "risk_cases": rows(
+            RiskCase.objects.filter(out_q("village_id")),
+            "status",
+            "score",
+            "reasons",
+            "assignee_id",
+            "scanned_at",
+            "updated_at",
+        ),
+        "risk_events": rows(RiskCaseEvent.objects.filter(out_q("case__village_id")), "kind"),
+        "risk_cases_total": RiskCase.objects.count(),
     }
 
 
@@ -695,6 +742,7 @@ def out_snapshot() -> dict[str, Any]:
         **_ledger_rows(out_q, rows),
         **_orders_rows(out_q, rows),
         **_assisted_rows(out_q, rows),
+        **_risk_rows(out_q, rows),
         "stations_total": Station.objects.count(),
         "households_total": Household.objects.count(),
         "persons_total": Person.objects.count(),

@@ -22,6 +22,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         ("commerce:lots", _("农产品"), Perm.VIEW_COMMERCE),
         ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
         ("impact:home", _("影响监测"), Perm.VIEW_IMPACT),
+        ("impact:risk", _("防返贫监测"), Perm.VIEW_RISK),
         ("core:audit", _("审计日志"), Perm.VIEW_AUDIT),
         ("accounts:users", _("用户"), Perm.MANAGE_USERS),
         ("accounts:account", _("我的账号"), None),
@@ -42,4 +43,8 @@ def nav(request: HttpRequest) -> dict[str, Any]:
                 "active": path == url or (url != "/" and path.startswith(url)),
             }
         )
+    # one entry active: the longest match (/impact/risk/ is not also /impact/)
+    best = max((len(str(i["url"])) for i in out if i["active"]), default=0)
+    for i in out:
+        i["active"] = bool(i["active"]) and len(str(i["url"])) == best
     return {"nav_items": out}

@@ -44,6 +44,8 @@ class Perm:
     VIEW_ORDERS = "view_orders"  # the county's orders (buyers masked), sales report
     MANAGE_ORDERS = "manage_orders"  # confirm delivery, cancel, refund returns
     VIEW_IMPACT = "view_impact"  # indicators, dashboards and their drill-down rows
+    VIEW_RISK = "view_risk"  # relapse-risk cases (防返贫监测): the queue, a case's history
+    MANAGE_RISK = "manage_risk"  # scan, assign, record visits and assistance, close cases
 
 
 ALL_PERMS = frozenset(v for k, v in vars(Perm).items() if k.isupper())
@@ -88,6 +90,12 @@ ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_ORDERS}
 # assisted purchase (代购, ADR 0016): operators record them, county managers too
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.EDIT_ASSISTED}
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_ASSISTED}
+
+# relapse-risk monitoring (防返贫监测, ADR 0019): county managers and registry officers
+# follow cases up, auditors read them
+for _role in (Role.COUNTY_MANAGER, Role.REGISTRY_OFFICER):
+    ROLE_PERMS[_role] |= {Perm.VIEW_RISK, Perm.MANAGE_RISK}
+ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_RISK}
 
 
 def role_has(role: str, perm: str) -> bool:

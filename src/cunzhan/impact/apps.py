@@ -8,4 +8,9 @@ class ImpactConfig(AppConfig):
 
     def ready(self) -> None:
         # the built-in data sources register themselves into the registry on import
-        from cunzhan.impact import sources  # noqa: F401
+        # relapse-risk monitoring: its signals and its data source (ADR 0019)
+        from cunzhan.impact import (  # noqa: F401
+            risk,
+            risk_selectors,
+            sources,
+        )

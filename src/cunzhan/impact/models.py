@@ -105,3 +105,11 @@ class IndicatorRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"refresh {self.county_code} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+# relapse-risk monitoring (docs/adr/0019-relapse-risk.md)
+from cunzhan.impact.risk_models import (  # noqa: E402, F401
+    MonitoringLine,
+    RiskCase,
+    RiskCaseEvent,
+)
