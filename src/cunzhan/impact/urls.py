@@ -1,3 +1,7 @@
-from cunzhan.impact.views import app_name, urlpatterns
+from cunzhan.impact import export_views
+from cunzhan.impact.views import app_name
+from cunzhan.impact.views import urlpatterns as dashboard_urls
+
+urlpatterns = [*dashboard_urls, *export_views.urlpatterns]
 
 __all__ = ["app_name", "urlpatterns"]
