@@ -1,6 +1,6 @@
 """Impact exports and the county-by-month rollup under /api/v1/impact (ADR 0021).
 
-* ``GET /indicators/{indicator}/regions/{code}/export?table=children|series&format=...``
+* ``GET /indicators/{indicator}/regions/{code}/export?table=series|children&format=...``
   the dashboard's table (csv, xlsx, parquet);
 * ``GET /regions/{code}/events?kind=scans|lots&first=&last=&format=...`` the raw event
   history without personal data (audited);
@@ -33,15 +33,16 @@ def indicator_export(
     request: HttpRequest,
     indicator_code: str,
     code: str,
-    table: str = "children",
+    table: str = "series",
     period_type: str = "",
     start: dt.date | None = None,
     end: dt.date | None = None,
     format: str = "csv",
 ):
-    """An indicator's cells for the region's children (one row per child and period) or
-    for the region itself (``table=series``), from ``start`` to ``end`` (default: the
-    dashboard's range), as ``format`` csv, xlsx or parquet."""
+    """An indicator's cells for the region itself (``table=series``, the default: one row
+    per period) or for its children (``table=children``: one row per child and period),
+    from ``start`` to ``end`` (default: the dashboard's range), as ``format`` csv, xlsx
+    or parquet."""
     user = require(request, Perm.VIEW_IMPACT)
     exports.check_format(format)
     indicator = selectors.indicator_get(code=indicator_code)

@@ -86,7 +86,7 @@ def export(request: HttpRequest, code: str) -> Any:
             scope=scope_for_user(request.user),
             indicator=ind,
             region_code=reg.code,
-            table=request.GET.get("table", "children"),
+            table=request.GET.get("table", "series"),
             period_type=request.GET.get("period_type", ""),
             start=_date(request, "start"),
             end=_date(request, "end"),
