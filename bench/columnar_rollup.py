@@ -72,12 +72,14 @@ def duck_child(root: str, first: str, end: str) -> None:
         t0 = time.perf_counter()
         rows = columnar.rollup_columnar(scope=RegionScope.national(), first=lo, end=hi, root=root)
         times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "times": times,
                 "peak_mib": peak,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
                 "rows": [
                     [r.county_code, r.month, r.parcels, r.weight_g, r.sales_fen] for r in rows
                 ],
@@ -294,7 +296,8 @@ def main() -> None:
             f"  PostgreSQL (max_parallel_workers_per_gather={workers}): best {pg_best:.2f} s, "
             f"median {pg_med:.2f} s  {[f'{t:.2f}' for t in pg_times]}\n"
             f"  DuckDB over Parquet: best {dk_best:.2f} s, median {dk_med:.2f} s  "
-            f"{[f'{t:.2f}' for t in duck['times']]}, peak RSS {duck['peak_mib']:.0f} MiB\n"
+            f"{[f'{t:.2f}' for t in duck['times']]}, peak RSS {duck['peak_mib']:.0f} MiB, "
+            f"CPU {duck['cpu_s']:.1f} s for the child's {REPEAT} runs and its start-up\n"
             f"  speed-up (median): {pg_med / dk_med:.1f}×"
         )
         if not same:

@@ -398,10 +398,19 @@ def rollup_columnar(
     con = con or duckdb.connect()
     where = ""
     params: list[Any] = []
-    if prefixes is not None:
+    if prefixes is not None and any(len(p) > 6 for p in prefixes):
+        # below a county: filter the rows (a county's prefix already chose its files)
         where = " AND (" + " OR ".join("starts_with(village, ?)" for _ in prefixes) + ")"
         params = list(prefixes)
     results: dict[str, list[tuple]] = {"parcels": [], "sales": []}
+    # county and month come from the partition directories (hive partitioning: one
+    # constant per file, nothing decoded per row); a row's day always lies in its
+    # partition's month (parcels: the station day, sales: the day of payment), so
+    # grouping by the partition is grouping by the day's month
+    source = (
+        "read_parquet(?, hive_partitioning = true, "
+        "hive_types = {'county': VARCHAR, 'month': VARCHAR})"
+    )
     for table, day_col, measures in (
         ("parcels", "at_station_day", "count(*), sum(weight_g)"),
         ("sales", "day", "sum(amount_fen), sum(quantity)"),
@@ -410,9 +419,8 @@ def rollup_columnar(
         if not files:
             continue
         sql = (
-            f"SELECT county, strftime({day_col}, '%Y-%m') AS month, {measures} "  # noqa: S608
-            f"FROM read_parquet(?) WHERE {day_col} >= ? AND {day_col} < ?{where} "
-            "GROUP BY 1, 2"
+            f"SELECT county, month, {measures} FROM {source} "  # noqa: S608
+            f"WHERE {day_col} >= ? AND {day_col} < ?{where} GROUP BY 1, 2"
         )
         results[table] = con.execute(sql, [files, first, end, *params]).fetchall()
     return _merge(results["parcels"], results["sales"])
