@@ -216,6 +216,15 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"channel": "storefront"},
         {"page_size": 500},
     ],
+    # impact: the county-by-month rollup (from the database here: no columnar snapshot)
+    "GET /impact/rollup": lambda w: [
+        {"region": w.out.code},
+        {"region": w.out.village},
+        {"region": "53"},
+        {"region": "5202"},
+        {"source": "database"},
+        {"first": "2026-01", "last": "2026-12"},
+    ],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
         {"parcel": w.far.parcel.uuid},  # type: ignore[union-attr]
@@ -1286,6 +1295,8 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "impact:home": lambda w: [PagePost({}, {})],
     "impact:region": lambda w: [PagePost({"code": w.out.code}, {})],
     "impact:rows": lambda w: [PagePost({"code": w.out.code}, {})],
+    "impact:export": lambda w: [PagePost({"code": w.out.code}, {})],
+    "impact:events": lambda w: [PagePost({"code": w.out.code}, {})],
     "accounts:home": lambda w: [PagePost({}, {})],
     "accounts:login": lambda w: [
         PagePost({}, {"username": w.out.users[0].username, "password": "wrong-password"})

@@ -21,6 +21,7 @@ from cunzhan.commerce.orders_api import router as orders_router
 from cunzhan.core import context
 from cunzhan.core.errors import ApplicationError
 from cunzhan.impact.api import router as impact_router
+from cunzhan.impact.export_api import router as impact_export_router
 from cunzhan.impact.risk_api import router as risk_router
 from cunzhan.ledger.api import router as ledger_router
 from cunzhan.logistics.api import router as logistics_router
@@ -126,3 +127,4 @@ api.add_router("/commerce", orders_router)
 api.add_router("/ledger", ledger_router)
 api.add_router("/impact", impact_router)
 api.add_router("/impact", risk_router)
+api.add_router("/impact", impact_export_router)

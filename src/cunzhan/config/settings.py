@@ -149,6 +149,9 @@ STATICFILES_DIRS = [SRC_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
 DATA_DIR = Path(os.environ.get("CUNZHAN_DATA_DIR", BASE_DIR / "data"))
+# the columnar snapshot (Parquet fact tables derived from the database, rebuilt by
+# `cunzhan columnar-export`; ADR 0021): var/ is not in git
+COLUMNAR_DIR = Path(os.environ.get("CUNZHAN_COLUMNAR_DIR", BASE_DIR / "var" / "columnar"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)

@@ -24,7 +24,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
 from cunzhan.core.views import require_perm
-from cunzhan.impact import periods, selectors
+from cunzhan.impact import export_views, periods, selectors
 from cunzhan.impact.models import Indicator
 from cunzhan.network import geo
 
@@ -353,6 +353,7 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
             "bars": _bars(ind, children, pt, ps),
             "map": _map(reg, ind, children, pt, ps),
             "legend": ind.legend,
+            "downloads": export_views.download_links(reg.code, ind, pt, ps),
         },
     )
 

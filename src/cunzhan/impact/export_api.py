@@ -1,0 +1,125 @@
+"""Impact exports and the county-by-month rollup under /api/v1/impact (ADR 0021).
+
+* ``GET /indicators/{indicator}/regions/{code}/export?table=series|children&format=...``
+  the dashboard's table (csv, xlsx, parquet);
+* ``GET /regions/{code}/events?kind=scans|lots&first=&last=&format=...`` the raw event
+  history without personal data (audited);
+* ``GET /rollup?region=&first=YYYY-MM&last=YYYY-MM`` parcels and sales by county and
+  month, from the columnar snapshot (DuckDB over Parquet) when there is one.
+
+A region outside the caller's scope: 404, as everywhere in impact; a bad format, table,
+kind or range: 400 naming it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from cunzhan.accounts.roles import Perm
+from cunzhan.accounts.selectors import scope_for_user
+from cunzhan.core.api import ERROR_RESPONSES, require
+from cunzhan.impact import columnar, exports, selectors
+
+router = Router(tags=["impact"])
+
+
+@router.get(
+    "/indicators/{indicator_code}/regions/{code}/export",
+    response={200: None, **ERROR_RESPONSES},
+)
+def indicator_export(
+    request: HttpRequest,
+    indicator_code: str,
+    code: str,
+    table: str = "series",
+    period_type: str = "",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    format: str = "csv",
+):
+    """An indicator's cells for the region itself (``table=series``, the default: one row
+    per period) or for its children (``table=children``: one row per child and period),
+    from ``start`` to ``end`` (default: the dashboard's range), as ``format`` csv, xlsx
+    or parquet."""
+    user = require(request, Perm.VIEW_IMPACT)
+    exports.check_format(format)
+    indicator = selectors.indicator_get(code=indicator_code)
+    out = exports.indicator_table(
+        scope=scope_for_user(user),
+        indicator=indicator,
+        region_code=code,
+        table=table,
+        period_type=period_type,
+        start=start,
+        end=end,
+    )
+    return exports.response(out, format)
+
+
+@router.get("/regions/{code}/events", response={200: None, **ERROR_RESPONSES})
+def events_export(
+    request: HttpRequest,
+    code: str,
+    kind: str = "scans",
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    format: str = "csv",
+):
+    """The scan events of the region's parcels (``kind=scans``) or its lots' events
+    (``kind=lots``) from ``first`` to ``last`` (local days, default the last 30, at most
+    366), oldest first; no names, phones or actors. Streamed; every export is audited."""
+    user = require(request, Perm.VIEW_IMPACT)
+    exports.check_format(format)
+    out = exports.event_table(
+        scope=scope_for_user(user), region_code=code, kind=kind, first=first, last=last
+    )
+    exports.event_export_audit(user=user, table=out, region_code=code, fmt=format, channel="api")
+    return exports.response(out, format)
+
+
+class RollupRowOut(Schema):
+    county_code: str
+    month: str
+    parcels: int
+    weight_g: int
+    sales_fen: int
+    sales_units: int
+
+
+class RollupOut(Schema):
+    source: str
+    snapshot_built_at: str | None
+    first: str
+    last: str
+    rows: list[RollupRowOut]
+
+
+@router.get("/rollup", response={200: RollupOut, **ERROR_RESPONSES})
+def rollup(
+    request: HttpRequest,
+    region: str = "",
+    first: str = "",
+    last: str = "",
+    source: str = "",
+):
+    """Parcels that reached a village station (count, weight) and sales (fen, units) by
+    county and month, for the caller's scope or ``region`` within it; ``first`` /
+    ``last`` ``YYYY-MM`` (default the last 12 months). Read from the columnar snapshot
+    when one exists (``snapshot_built_at`` says how fresh), else from the database;
+    ``source=database`` forces the database."""
+    user = require(request, Perm.VIEW_IMPACT)
+    scope = scope_for_user(user)
+    if region:
+        selectors.region_get(scope=scope, code=region)
+    lo, end = columnar.check_months(first, last)
+    used, rows = columnar.rollup(scope=scope, region=region, first=lo, end=end, source=source)
+    info = columnar.snapshot_info() if used == "columnar" else None
+    return {
+        "source": used,
+        "snapshot_built_at": (info or {}).get("built_at"),
+        "first": f"{lo:%Y-%m}",
+        "last": f"{end - dt.timedelta(days=1):%Y-%m}",
+        "rows": rows,
+    }
