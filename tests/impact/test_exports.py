@@ -392,8 +392,9 @@ def test_the_whole_country_exports_its_table_but_not_its_raw_history(
         {"table": "children", "period_type": "day", "start": D1.isoformat(), "end": D1.isoformat()},
     )
     assert r.status_code == 200, r.content
-    assert 'filename="parcels_down_CN_children_day_2026-10-05_2026-10-05.csv"' in (
-        r["Content-Disposition"]
+    assert (
+        'filename="parcels_down_CN_children_day_2026-10-05_2026-10-05.csv"'
+        in (r["Content-Disposition"])
     )
     rows = read_back("csv", body(r))
     assert {row["region_code"]: int(row["numerator"]) for row in rows}["52"] == 7
