@@ -537,3 +537,24 @@ def test_a_rescan_costs_the_same_queries_however_many_cases(flagged, django_asse
     with django_assert_num_queries(15):
         r = risk.risk_scan(county_code="520204", year=YEAR)
     assert r.unchanged == 7
+
+
+def test_the_queue_page_pages_by_fifty(regions, make_user):
+    from django.test import Client
+
+    for i in range(53):
+        hh = household(V1 if i % 2 else V2, people=1)
+        income(hh, YEAR, 100_000 + i)
+    assert risk.risk_scan(county_code="520204", year=YEAR).flagged == 53
+    client = Client()
+    client.force_login(make_user(Role.COUNTY_MANAGER, regions=["520204"]))
+    first = client.get("/impact/risk/").content.decode()
+    assert first.count("data-case=") == 50
+    assert 'id="risk-total">共 53 户<' in first and "page=2" in first
+    second = client.get("/impact/risk/", {"page": 2}).content.decode()
+    assert second.count("data-case=") == 3
+    shown = {part.split('"', 1)[0] for part in (first + second).split('data-case="')[1:]}
+    assert len(shown) == 53  # every case on exactly one page
+    # the filter survives paging
+    v2 = client.get("/impact/risk/", {"region": V2}).content.decode()
+    assert v2.count("data-case=") == 27 and "page=2" not in v2

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -114,7 +115,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     status = (request.GET.get("status") or "active").strip()[:10]
     try:
         townships = risk_selectors.township_counts(scope=scope, region=region[:6])
-        cases = list(risk_selectors.case_list(scope=scope, region=region, status=status)[:300])
+        page = Paginator(
+            risk_selectors.case_list(scope=scope, region=region, status=status), 50
+        ).get_page(request.GET.get("page"))
     except ApplicationError as exc:
         return render(request, "impact/error.html", {"error": exc.message}, status=400)
     county = _county_of(scope, region)
@@ -129,14 +132,18 @@ def queue(request: HttpRequest) -> HttpResponse:
             "reasons": ", ".join(r["label"] for r in _reasons(c)),
             "url": reverse("impact:risk_case", kwargs={"case_id": c.uuid}),
         }
-        for c in cases
+        for c in page.object_list
     ]
+    params = request.GET.copy()
+    params.pop("page", None)
     return render(
         request,
         "impact/risk_queue.html",
         {
             "townships": townships,
             "rows": rows,
+            "page": page,
+            "query": params.urlencode(),
             "region": region,
             "status": status,
             "statuses": statuses,
