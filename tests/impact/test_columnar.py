@@ -179,3 +179,17 @@ def test_rollup_api_scope_and_bad_input(sold, snapshot_dir, make_user, api_clien
     ):
         r = other.get("/api/v1/impact/rollup", params)
         assert r.status_code == 400 and r.json()["code"] == code, params
+
+
+def test_a_range_inside_a_month_filters_the_days(sold, tmp_path):
+    """Whole months are chosen by partition alone; a range that starts on D2 (6 October)
+    must still drop D1's parcels from October's partition."""
+    from tests.impact.conftest import D2
+
+    columnar.snapshot_write(root=tmp_path)
+    end = dt.date(2026, 11, 1)
+    part = columnar.rollup_columnar(scope=NATIONAL, first=D2, end=end, root=tmp_path)
+    assert part == columnar.rollup_database(scope=NATIONAL, first=D2, end=end)
+    cells = {(r.county_code, r.month): r.parcels for r in part}
+    # 水城区 in October: 6 in the whole month, 3 from D2 on; 六枝特区's 4 were all on D1
+    assert cells[("520204", "2026-10")] == 3 and ("520203", "2026-10") not in cells

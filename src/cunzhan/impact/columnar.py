@@ -418,11 +418,17 @@ def rollup_columnar(
         files = _files(root, table, prefixes, first, end)
         if not files:
             continue
+        if first.day == 1 and end.day == 1:
+            # whole months: choosing the month partitions was the day filter, so the day
+            # column is not read at all
+            days_sql, days = "TRUE", []
+        else:
+            days_sql, days = f"{day_col} >= ? AND {day_col} < ?", [first, end]
         sql = (
             f"SELECT county, month, {measures} FROM {source} "  # noqa: S608
-            f"WHERE {day_col} >= ? AND {day_col} < ?{where} GROUP BY 1, 2"
+            f"WHERE {days_sql}{where} GROUP BY 1, 2"
         )
-        results[table] = con.execute(sql, [files, first, end, *params]).fetchall()
+        results[table] = con.execute(sql, [files, *days, *params]).fetchall()
     return _merge(results["parcels"], results["sales"])
 
 
