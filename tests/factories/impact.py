@@ -77,5 +77,10 @@ def builtin_indicators() -> None:
 
     from django.apps import apps
 
-    for name in ("0002_builtin_indicators", "0003_jobs_indicator", "0004_income_indicators"):
+    for name in (
+        "0002_builtin_indicators",
+        "0003_jobs_indicator",
+        "0004_income_indicators",
+        "0006_commerce_indicators",
+    ):
         importlib.import_module(f"cunzhan.impact.migrations.{name}").forwards(apps, None)

@@ -8,4 +8,4 @@ class ImpactConfig(AppConfig):
 
     def ready(self) -> None:
         # the built-in data sources register themselves into the registry on import
-        from cunzhan.impact import sources  # noqa: F401
+        from cunzhan.impact import sources, sources_commerce  # noqa: F401
