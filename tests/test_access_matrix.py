@@ -116,6 +116,12 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
 
 # read operations without path parameters: query strings that aim at the OUT regions
 API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
+    "GET /impact/public/values": lambda w: [
+        {"region": w.out.code},
+        {"region": w.out.village, "indicator": "households_registered_poor"},
+        {"region": w.far.code, "indicator": "poor_income_fen"},
+        {"region": "5202", "indicator": "online_sales_fen"},
+    ],
     "GET /network/regions": lambda w: [
         {"parent": w.out.code},
         {"parent": w.out.township},
@@ -278,6 +284,8 @@ API_CONTROL_LISTS |= {"GET /impact/risk/cases", "GET /impact/risk/townships"}
 API_PUBLIC_READS = {"GET /commerce/trace/{trace_code}", "GET /commerce/trace/{trace_code}/epcis"}
 # the marketplaces' product feed: public, lists every county's listings (no personal data)
 API_PUBLIC_READS |= {"GET /commerce/feed", "GET /commerce/feed.csv"}
+# the public transparency data: yearly aggregates of any region, small cells suppressed
+API_PUBLIC_READS |= {"GET /impact/public/values"}
 
 # webhooks (no token; an HMAC signature is the credential): every caller's unsigned or
 # badly signed event for an OUT payment is refused (400) and changes nothing; the
@@ -1091,6 +1099,9 @@ PUBLIC_PAGES |= {
     "store:order",
     "store:pay",
 }
+# the public transparency pages (aggregates only, small cells suppressed)
+PAGE_NAMESPACES |= {"open"}
+PUBLIC_PAGES |= {"open:home", "open:region"}
 SKIPPED_NAMESPACES = {"api", "admin"}  # the API is walked above; admin is not mounted
 
 # URL kwarg name -> OUT values to try
@@ -1138,6 +1149,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
 
 # pages without kwargs: query strings aimed at the OUT regions
 PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
+    "open:home": lambda w: [{"indicator": "poor_income_fen"}, {"indicator": "jobs"}],
     "network:regions": lambda w: [],
     "network:region_search": lambda w: [
         {"q": "5202"},
@@ -1297,6 +1309,8 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "impact:rows": lambda w: [PagePost({"code": w.out.code}, {})],
     "impact:export": lambda w: [PagePost({"code": w.out.code}, {})],
     "impact:events": lambda w: [PagePost({"code": w.out.code}, {})],
+    "open:home": lambda w: [PagePost({}, {})],
+    "open:region": lambda w: [PagePost({"code": w.out.code}, {})],
     "accounts:home": lambda w: [PagePost({}, {})],
     "accounts:login": lambda w: [
         PagePost({}, {"username": w.out.users[0].username, "password": "wrong-password"})

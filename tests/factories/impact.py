@@ -82,5 +82,6 @@ def builtin_indicators() -> None:
         "0003_jobs_indicator",
         "0004_income_indicators",
         "0005_relapse_risk_data",
+        "0006_commerce_indicators",
     ):
         importlib.import_module(f"cunzhan.impact.migrations.{name}").forwards(apps, None)

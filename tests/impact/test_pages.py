@@ -113,3 +113,39 @@ def test_national_page_is_404_below_a_national_scope(page):
     assert page.get("/impact/r/CN/").status_code == 404
     assert page.get("/impact/r/CN/rows/").status_code == 404
     assert 'href="/impact/r/CN/"' not in page.get("/impact/r/520204/").content.decode()
+
+
+def test_a_ratio_without_data_is_a_gap_not_a_zero(page):
+    """pickup_rate of 水城区 per day, 30 days to D3 (2 Nov): values on 5 and 6 Oct and on
+    2 Nov only; every other day has no parcel down (no value): one line over the two
+    October days, a lone dot on 2 Nov, no dot and no zero for the empty days."""
+    import re
+
+    d3 = dt.date(2026, 11, 2)
+    r = page.get(
+        "/impact/r/520204/",
+        {"indicator": "pickup_rate", "period_type": "day", "period_start": d3.isoformat()},
+    )
+    html = r.content.decode()
+    series = html.split('id="impact-series"')[1].split("</section>")[0]
+    assert series.count("<polyline") == 1
+    assert len(re.findall(r"<circle ", series)) == 3
+    assert "—" not in series.split("<title>")[0]
+    # the township table: a village without parcels that day shows "—", not 0.0%
+    r = page.get(
+        "/impact/r/520204106/",
+        {"indicator": "pickup_rate", "period_type": "day", "period_start": D1.isoformat()},
+    )
+    children = r.content.decode().split('id="impact-children"')[1].split("</section>")[0]
+    assert 'class="drill">—<' in children and 'class="drill">0.0%<' not in children
+
+
+def test_series_segments_break_at_missing_periods():
+    from cunzhan.impact.views import series_segments
+
+    pts = [
+        {"x": i, "y": i, "missing": m}
+        for i, m in enumerate([False, False, True, False, True, False, False, False])
+    ]
+    assert series_segments(pts) == ["0,0 1,1", "5,5 6,6 7,7"]
+    assert series_segments([]) == []

@@ -178,7 +178,9 @@ def test_a_late_event_changes_exactly_the_affected_cells(small):
     regions = [V2, "520204106", "520204", "5202", "52", ""]
     expected = {
         (ids[code], r, pt, ps)
-        for code in ("parcels_down", "pickup_rate", "unclaimed_rate")
+        # the late parcel was received at the county and reached V2 the same day: it
+        # also counts in the on-time rate
+        for code in ("parcels_down", "pickup_rate", "unclaimed_rate", "on_time_rate")
         for r in regions
         for pt, ps in periods.items()
     }

@@ -18,4 +18,5 @@ urlpatterns = [
     path("orders/", include("cunzhan.commerce.views_orders")),
     path("audit/", include("cunzhan.core.urls")),
     path("impact/", include("cunzhan.impact.urls")),
+    path("open/", include("cunzhan.impact.views_public")),
 ]

@@ -200,3 +200,76 @@ def region_rows(
         "total": out["total"],
         "rows": out["rows"],
     }
+
+
+# --- public (no token): yearly aggregates, small cells suppressed --------------------------------
+
+
+class PublicCellOut(Schema):
+    region_code: str
+    region_name: str
+    year: int
+    value: float | None
+    numerator: int | None
+    denominator: int | None
+    suppressed: bool
+    reason: str
+
+
+class PublicIndicatorOut(Schema):
+    code: str
+    name_zh: str
+    name_en: str
+    unit: str
+    factor: int
+    cell: PublicCellOut
+
+
+class PublicValuesOut(Schema):
+    region: RegionRef | None
+    year: int
+    min_households: int
+    indicators: list[PublicIndicatorOut]
+    indicator: str
+    children: list[PublicCellOut]
+
+
+@router.get("/public/values", auth=None, response={200: PublicValuesOut, **ERROR_RESPONSES})
+def public_values(
+    request: HttpRequest, region: str = "", year: int | None = None, indicator: str = ""
+):
+    """The public transparency data (no token): every indicator's value for the region
+    (``""``: the nation) and year, and the child regions' values of one indicator
+    (default: the first). Cells resting on fewer than 5 households, and parents that
+    would give one away by subtraction, are ``suppressed`` (value and numerator null).
+    No rows, no names."""
+    from cunzhan.core.errors import NotFound
+    from cunzhan.impact import public
+
+    reg = public.public_region(region)
+    y = public.check_year(year)
+    cells = public.region_cells(region_code=region, year=y)
+    if not cells:
+        raise NotFound("no indicator defined", code="unknown_indicator")
+    chosen = next((i for i, _c in cells if i.code == indicator), None)
+    if indicator and chosen is None:
+        raise NotFound(f"unknown indicator {indicator!r}", code="unknown_indicator")
+    chosen = chosen or cells[0][0]
+    return {
+        "region": _region(reg) if reg is not None else None,
+        "year": y,
+        "min_households": public.MIN_HOUSEHOLDS,
+        "indicators": [
+            {
+                "code": i.code,
+                "name_zh": i.name_zh,
+                "name_en": i.name_en,
+                "unit": i.unit,
+                "factor": i.factor,
+                "cell": c,
+            }
+            for i, c in cells
+        ],
+        "indicator": chosen.code,
+        "children": public.children_cells(indicator=chosen, region_code=region, year=y),
+    }

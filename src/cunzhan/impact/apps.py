@@ -13,4 +13,5 @@ class ImpactConfig(AppConfig):
             risk,
             risk_selectors,
             sources,
+            sources_commerce,
         )

@@ -27,6 +27,12 @@ class PeriodType(models.TextChoices):
 
 PERIOD_ORDER = [p.value for p in PeriodType]
 
+SUM = "sum"
+# the number of county cells of the ``base`` indicator whose value reaches ``threshold``
+# in the period (e.g. poverty counties with a year's online sales of ¥100M or more)
+COUNT_OVER = "count_over"
+AGGREGATIONS = (SUM, COUNT_OVER)
+
 
 class Indicator(TimeStampedModel):
     code = models.SlugField(max_length=60, unique=True)
@@ -38,7 +44,11 @@ class Indicator(TimeStampedModel):
     factor = models.PositiveIntegerField(default=1)
     unit = models.CharField(max_length=20, blank=True, default="")
     period_type = models.CharField(max_length=8, choices=PeriodType.choices)
-    aggregation = models.CharField(max_length=10, default="sum")  # the only one: see ADR
+    aggregation = models.CharField(max_length=10, default=SUM)  # SUM or COUNT_OVER: see ADRs
+    # COUNT_OVER: the indicator whose county cells are counted, and the threshold on
+    # their value (in that indicator's unit: fen for sales)
+    base = models.CharField(max_length=60, blank=True, default="")
+    threshold = models.BigIntegerField(null=True, blank=True)
     # the target per period, in the indicator's unit (value, not numerator)
     target = models.FloatField(null=True, blank=True)
     higher_is_better = models.BooleanField(default=True)
@@ -63,6 +73,10 @@ class Indicator(TimeStampedModel):
     def is_ratio(self) -> bool:
         return bool(self.denominator)
 
+    @property
+    def is_count_over(self) -> bool:
+        return self.aggregation == COUNT_OVER
+
 
 class IndicatorValue(models.Model):
     """One stored cell. Absent cell = zero numerator and denominator."""
@@ -75,6 +89,9 @@ class IndicatorValue(models.Model):
     numerator = models.BigIntegerField(default=0)
     denominator = models.BigIntegerField(null=True, blank=True)
     value = models.FloatField(null=True, blank=True)  # None: ratio with a zero denominator
+    # how many distinct households the cell rests on (None: not a household-based
+    # indicator); the public page suppresses cells under 5 (ADR 0020)
+    households = models.PositiveIntegerField(null=True, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -15,7 +15,14 @@ from django.db.models import Count, Q, QuerySet
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.impact.risk_models import CaseStatus, RiskCase, RiskCaseEvent
-from cunzhan.impact.sources import STOCK, Cells, DataSource, register_source
+from cunzhan.impact.sources import (
+    HOUSEHOLDS,
+    STOCK,
+    Cells,
+    DataSource,
+    Members,
+    register_source,
+)
 
 OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ASSIGNED, CaseStatus.VISITED)
 
@@ -177,6 +184,16 @@ def _at_risk_counts(county: str, first: dt.date, last: dt.date) -> Cells:
     return {(r["village_id"], last): r["n"] for r in qs}
 
 
+def _at_risk_households(county: str, first: dt.date, last: dt.date) -> Members:
+    """The households behind each village's count (the public page's small-cell rule)."""
+    out: Members = {}
+    for village, hh in RiskCase.objects.filter(
+        prefix_q("village_id", county), status__in=OPEN_STATUSES
+    ).values_list("village_id", "household_id"):
+        out.setdefault((village, last), set()).add(hh)
+    return out
+
+
 def _at_risk_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
     qs = (
         case_list(scope=scope, region=region, status="active")
@@ -207,5 +224,7 @@ register_source(
         kind=STOCK,
         counts=_at_risk_counts,
         rows=_at_risk_rows,
+        unit=HOUSEHOLDS,
+        households=_at_risk_households,
     )
 )

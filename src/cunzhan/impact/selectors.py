@@ -187,6 +187,43 @@ def children_values(
     return region, [_cell(indicator, c, period_start, rows.get(c.code)) for c in children]
 
 
+def _counties_over(
+    scope: RegionScope, indicator: Indicator, period_type: str, period_start: dt.date
+) -> list[dict[str, Any]]:
+    """The counties (in scope) whose cell of the base indicator reaches the threshold."""
+    from cunzhan.network.models import Region
+
+    base = Indicator.objects.filter(code=indicator.base).first()
+    if base is None or indicator.threshold is None:
+        return []
+    cells = list(
+        IndicatorValue.objects.filter(
+            scope.q("region_code"),
+            indicator=base,
+            level=3,
+            period_type=period_type,
+            period_start=period_start,
+            value__gte=indicator.threshold,
+        ).order_by("region_code")
+    )
+    names = dict(
+        Region.objects.filter(code__in=[c.region_code for c in cells]).values_list("code", "name")
+    )
+    return [
+        {
+            "kind": "county",
+            "id": c.region_code,
+            "day": period_start.isoformat(),
+            "region_code": c.region_code,
+            "region_name": names.get(c.region_code, ""),
+            "label": f"{base.code} = {c.numerator}",
+            "detail": f"≥ {indicator.threshold}",
+            "amount": 1,
+        }
+        for c in cells
+    ]
+
+
 def drilldown(
     *,
     scope: RegionScope,
@@ -211,7 +248,10 @@ def drilldown(
         )
     source = source_get(indicator.numerator if part == "numerator" else indicator.denominator)
     end = periods.period_end(period_start, period_type)
-    if region.code:
+    if indicator.is_count_over:
+        inner = scope.narrowed_to(region.code) if region.code else scope
+        rows = _counties_over(inner, indicator, period_type, period_start)
+    elif region.code:
         rows = source.rows(scope.narrowed_to(region.code), region.code, period_start, end)
     else:  # the whole country: province by province (a source filters by a code prefix)
         from cunzhan.network.selectors import region_children

@@ -22,8 +22,15 @@ from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import prefix_q
 from cunzhan.impact import periods
-from cunzhan.impact.models import Indicator, IndicatorRefresh, IndicatorValue
-from cunzhan.impact.sources import STOCK, DataSource, source_get
+from cunzhan.impact.models import (
+    AGGREGATIONS,
+    COUNT_OVER,
+    SUM,
+    Indicator,
+    IndicatorRefresh,
+    IndicatorValue,
+)
+from cunzhan.impact.sources import COUNTIES_OVER, HOUSEHOLDS, STOCK, DataSource, source_get
 
 LEVEL_OF_LENGTH = {0: 0, 2: 1, 4: 2, 6: 3, 9: 4, 12: 5}
 DEFAULT_HISTORY_DAYS = 366
@@ -81,11 +88,44 @@ def indicator_define(
     legend: list[dict[str, Any]] | None = None,
     description: str = "",
     order: int = 100,
+    aggregation: str = SUM,
+    base: str = "",
+    threshold: int | None = None,
     actor: Any = None,
 ) -> Indicator:
     """Create or update an indicator. Refused: a formula that references a data source
     nobody registered, a ratio over a flow and a stock, an unknown period type, a
-    factor below 1, a bad legend."""
+    factor below 1, a bad legend; for ``count_over``, a base indicator that does not
+    exist or is not stored for the period type, a missing or negative threshold."""
+    if aggregation not in AGGREGATIONS:
+        raise ApplicationError(
+            f"aggregation: one of {', '.join(AGGREGATIONS)}, got {aggregation!r}",
+            code="invalid_aggregation",
+        )
+    if aggregation == COUNT_OVER:
+        numerator, denominator = COUNTIES_OVER, ""
+        found = Indicator.objects.filter(code=base).exclude(aggregation=COUNT_OVER).first()
+        if found is None:
+            raise ApplicationError(
+                f"base: unknown indicator {base!r}",
+                code="unknown_indicator",
+                details={"base": base},
+            )
+        if period_type not in periods.types_from(found.period_type):
+            raise ApplicationError(
+                f"{base} is not stored per {period_type}",
+                code="invalid_period",
+                details={"period_type": period_type},
+            )
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+            raise ApplicationError(
+                "threshold: a whole number ≥ 0 in the base indicator's unit",
+                code="invalid_threshold",
+            )
+    elif numerator == COUNTIES_OVER or base or threshold is not None:
+        raise ApplicationError(
+            "base and threshold go with aggregation 'count_over'", code="invalid_aggregation"
+        )
     num = source_get(numerator)
     if denominator:
         den = source_get(denominator)
@@ -112,6 +152,9 @@ def indicator_define(
         "legend": _check_legend(legend or []),
         "description": description,
         "order": order,
+        "aggregation": aggregation,
+        "base": base,
+        "threshold": threshold,
     }
     indicator, created = Indicator.objects.update_or_create(code=code, defaults=values)
     audit_record(
@@ -131,6 +174,8 @@ class RefreshResult:
     cells_written: int = 0
     cells_deleted: int = 0
     periods: dict[str, int] = field(default_factory=dict)  # indicator -> periods recomputed
+    # indicator -> the (period type, period start) recomputed (count_over reads them)
+    recomputed: dict[str, set[tuple[str, dt.date]]] = field(default_factory=dict)
 
 
 def _sources(indicator: Indicator) -> list[DataSource]:
@@ -180,6 +225,8 @@ def _recompute(
     acc: dict[tuple[str, dt.date], dict[str, list[int]]] = defaultdict(
         lambda: defaultdict(lambda: [0, 0])
     )
+    # household-based sources: the distinct households behind each cell
+    members: dict[tuple[str, dt.date], dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     for part, source in enumerate(srcs):
         raw = source.counts(county, lo, hi)
         for (code, day), n in raw.items():
@@ -190,6 +237,15 @@ def _recompute(
                 cells = acc[(t, ps)]
                 for c in [code, *[a for a in ancestors(code) if len(a) >= 6]]:
                     cells[c][part] += n
+        if source.unit == HOUSEHOLDS and source.households is not None:
+            for (code, day), ids in source.households(county, lo, hi).items():
+                for t in types:
+                    ps = periods.period_start(day, t)
+                    if ps not in affected[t]:
+                        continue
+                    for c in [code, *[a for a in ancestors(code) if len(a) >= 6]]:
+                        members[(t, ps)][c] |= ids
+    counted = _household_based(indicator)
     county_q = prefix_q("region_code", county)
     for t in types:
         for ps in sorted(affected[t]):
@@ -197,8 +253,17 @@ def _recompute(
                 county_q, indicator=indicator, period_type=t, period_start=ps
             ).delete()
             result.cells_deleted += deleted
+            hh = members.get((t, ps), {})
             new = [
-                _cell(indicator, code, t, ps, nd[0], nd[1])
+                _cell(
+                    indicator,
+                    code,
+                    t,
+                    ps,
+                    nd[0],
+                    nd[1],
+                    len(hh.get(code, ())) if counted else None,
+                )
                 for code, nd in sorted(acc.get((t, ps), {}).items())
                 if nd[0] or nd[1]
             ]
@@ -206,13 +271,25 @@ def _recompute(
             result.cells_written += len(new)
             _recompute_above_county(indicator, county, t, ps, result)
     result.periods[indicator.code] = sum(len(v) for v in affected.values())
+    result.recomputed[indicator.code] = {(t, ps) for t, v in affected.items() for ps in v}
+
+
+def _household_based(indicator: Indicator) -> bool:
+    return any(s.unit == HOUSEHOLDS for s in _sources(indicator))
 
 
 def _cell(
-    indicator: Indicator, code: str, t: str, ps: dt.date, num: int, den: int
+    indicator: Indicator,
+    code: str,
+    t: str,
+    ps: dt.date,
+    num: int,
+    den: int,
+    households: int | None = None,
 ) -> IndicatorValue:
     denominator = den if indicator.is_ratio else None
     return IndicatorValue(
+        households=households,
         indicator=indicator,
         region_code=code,
         level=LEVEL_OF_LENGTH[len(code)],
@@ -234,14 +311,45 @@ def _recompute_above_county(
         )
         if parent:
             counties = counties.filter(prefix_q("region_code", parent))
-        sums = counties.aggregate(n=Sum("numerator"), d=Sum("denominator"))
+        sums = counties.aggregate(n=Sum("numerator"), d=Sum("denominator"), h=Sum("households"))
         num, den = sums["n"] or 0, sums["d"] or 0
+        # a household lives in one county: the parent's households are the counties' sum
+        households = (sums["h"] or 0) if _household_based(indicator) else None
         IndicatorValue.objects.filter(
             indicator=indicator, period_type=t, period_start=ps, region_code=parent
         ).delete()
         if num or den:
-            _cell(indicator, parent, t, ps, num, den).save()
+            _cell(indicator, parent, t, ps, num, den, households).save()
             result.cells_written += 1
+
+
+def _recompute_count_over(indicator: Indicator, county: str, result: RefreshResult) -> None:
+    """The county's cell of a ``count_over`` indicator is 1 when its cell of the base
+    indicator reaches the threshold in the period, then the prefecture, province and
+    national cells are the sums of the county cells (how many counties). Only the
+    periods of the base recomputed in this refresh are looked at."""
+    done = result.recomputed.get(indicator.base, set())
+    base = Indicator.objects.filter(code=indicator.base).first()
+    if base is None:
+        return
+    for t, ps in sorted(x for x in done if x[0] in periods.types_from(indicator.period_type)):
+        cell = IndicatorValue.objects.filter(
+            indicator=base, region_code=county, period_type=t, period_start=ps
+        ).first()
+        over = (
+            cell is not None
+            and cell.value is not None
+            and indicator.threshold is not None
+            and cell.value >= indicator.threshold
+        )
+        deleted, _ = IndicatorValue.objects.filter(
+            indicator=indicator, region_code=county, period_type=t, period_start=ps
+        ).delete()
+        result.cells_deleted += deleted
+        if over:
+            _cell(indicator, county, t, ps, 1, 0).save()
+            result.cells_written += 1
+        _recompute_above_county(indicator, county, t, ps, result)
 
 
 @transaction.atomic
@@ -283,8 +391,14 @@ def indicators_refresh(
     watermark = last.started_at - WATERMARK_MARGIN if last else None
     result = RefreshResult(county=county_code)
     for indicator in indicators:
+        if indicator.is_count_over:
+            continue
         days = _affected_days(indicator, county_code, since, watermark, today)
         _recompute(indicator, county_code, days, result)
+    # after the cells they count: counties whose base cell reaches a threshold
+    for indicator in indicators:
+        if indicator.is_count_over:
+            _recompute_count_over(indicator, county_code, result)
     IndicatorRefresh.objects.update_or_create(
         county_code=county_code,
         defaults={

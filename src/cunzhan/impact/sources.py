@@ -14,6 +14,12 @@ counts per (region code, local day) for one county: ``counts(county, first, last
 ``rows(scope, region_code, first, last)`` returns the rows that make a number (the
 drill-down), inside the caller's scope; their count equals the source's number.
 
+A source whose rows are households or rest on households (registered-poor households,
+their incomes, exits, sales of their produce) declares ``unit = HOUSEHOLDS`` and
+``households(county, first, last)``: the household ids behind each (region, day). The
+refresh stores, per cell, how many distinct households it rests on; the public page
+suppresses cells resting on fewer than 5 (docs/adr/0020-public-page-and-commerce-indicators.md).
+
 Later domains (orders, ledger ...) register their own sources with
 :func:`register_source` from their ``AppConfig.ready()`` or here; an indicator naming a
 source that is not registered is refused (``unknown_data_source``).
@@ -38,9 +44,12 @@ Cells = dict[tuple[str, dt.date], int]
 CountsFn = Callable[[str, dt.date, dt.date], Cells]
 TouchedFn = Callable[[str, dt.datetime], set[dt.date]]
 RowsFn = Callable[[RegionScope, str, dt.date, dt.date], list[dict[str, Any]]]
+Members = dict[tuple[str, dt.date], set[int]]
+HouseholdsFn = Callable[[str, dt.date, dt.date], Members]
 
 FLOW = "flow"
 STOCK = "stock"
+HOUSEHOLDS = "households"
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,9 @@ class DataSource:
     counts: CountsFn
     rows: RowsFn
     touched: TouchedFn | None = None
+    # "households": the number rests on households (``households()`` gives their ids)
+    unit: str = ""
+    households: HouseholdsFn | None = None
 
 
 _SOURCES: dict[str, DataSource] = {}
@@ -62,6 +74,8 @@ def register_source(source: DataSource) -> DataSource:
         raise ValueError(f"{source.key}: kind must be flow or stock")
     if source.kind == FLOW and source.touched is None:
         raise ValueError(f"{source.key}: a flow source needs touched()")
+    if (source.unit == HOUSEHOLDS) != (source.households is not None):
+        raise ValueError(f"{source.key}: unit 'households' goes with households()")
     _SOURCES[source.key] = source
     return source
 
@@ -374,6 +388,18 @@ def _poor_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -
     ]
 
 
+def _poor_households(county: str, first: dt.date, last: dt.date) -> Members:
+    from cunzhan.registry.models import PovertyRegistration
+
+    qs = PovertyRegistration.objects.filter(
+        prefix_q("household__village_id", county), year_exited__isnull=True
+    ).values_list("household__village_id", "household_id")
+    out: Members = {}
+    for village, hh in qs:
+        out.setdefault((village, last), set()).add(hh)
+    return out
+
+
 register_source(
     DataSource(
         key="registry.households_registered_poor",
@@ -382,6 +408,101 @@ register_source(
         kind=STOCK,
         counts=_poor_counts,
         rows=_poor_rows,
+        unit=HOUSEHOLDS,
+        households=_poor_households,
+    )
+)
+
+
+# --- registry: households exited from poverty (flow, per year) ----------------------------------
+
+
+def _exits() -> Any:
+    from cunzhan.registry.models import PovertyRegistration
+
+    return PovertyRegistration.objects.filter(year_exited__isnull=False)
+
+
+def _exited_counts(county: str, first: dt.date, last: dt.date) -> Cells:
+    """Households that exited poverty in a year, dated 1 January of that year."""
+    qs = (
+        _exits()
+        .filter(prefix_q("household__village_id", county))
+        .filter(year_exited__gte=first.year, year_exited__lte=last.year)
+        .values("household__village_id", "year_exited")
+        .annotate(n=Count("id"))
+    )
+    out: Cells = {}
+    for r in qs:
+        day = dt.date(r["year_exited"], 1, 1)
+        if first <= day <= last:
+            out[(r["household__village_id"], day)] = r["n"]
+    return out
+
+
+def _exited_households(county: str, first: dt.date, last: dt.date) -> Members:
+    qs = (
+        _exits()
+        .filter(prefix_q("household__village_id", county))
+        .filter(year_exited__gte=first.year, year_exited__lte=last.year)
+        .values_list("household__village_id", "year_exited", "household_id")
+    )
+    out: Members = {}
+    for village, year, hh in qs:
+        day = dt.date(year, 1, 1)
+        if first <= day <= last:
+            out.setdefault((village, day), set()).add(hh)
+    return out
+
+
+def _exited_touched(county: str, since: dt.datetime) -> set[dt.date]:
+    from cunzhan.registry.models import PovertyRegistration
+
+    # an exit year set or changed since: its (new) year is recomputed; the year it left
+    # (a corrected or cleared exit) is not known any more: refresh with --since
+    qs = PovertyRegistration.objects.filter(
+        prefix_q("household__village_id", county), updated_at__gte=since
+    )
+    years = {y for y in qs.values_list("year_exited", flat=True) if y}
+    return {dt.date(y, 1, 1) for y in years}
+
+
+def _exited_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
+    qs = (
+        _exits()
+        .filter(scope.q("household__village_id"), prefix_q("household__village_id", region))
+        .filter(year_exited__gte=first.year, year_exited__lte=last.year)
+        .select_related("household__village")
+        .order_by("household__village_id", "household__number")
+    )
+    return [
+        {
+            "kind": "household",
+            "id": str(r.household.uuid),
+            "day": dt.date(r.year_exited, 1, 1).isoformat(),
+            "region_code": r.household.village_id,
+            "region_name": r.household.village.name,
+            "label": r.household.number,
+            "detail": f"{r.year_registered}–{r.year_exited}",
+            "amount": 1,
+        }
+        for r in qs
+        if r.year_exited is not None and first <= dt.date(r.year_exited, 1, 1) <= last
+    ]
+
+
+register_source(
+    DataSource(
+        key="registry.households_exited",
+        label="脱贫户",
+        doc="Registered households whose poverty registration records an exit in the "
+        "year; dated 1 January of the exit year.",
+        kind=FLOW,
+        counts=_exited_counts,
+        touched=_exited_touched,
+        rows=_exited_rows,
+        unit=HOUSEHOLDS,
+        households=_exited_households,
     )
 )
 
@@ -542,6 +663,24 @@ def _income_rows(source: str) -> RowsFn:
     return rows
 
 
+def _income_households(source: str) -> HouseholdsFn:
+    def households(county: str, first: dt.date, last: dt.date) -> Members:
+        qs = (
+            _incomes(source)
+            .filter(prefix_q("household__village_id", county))
+            .filter(year__gte=first.year, year__lte=last.year)
+            .values_list("household__village_id", "year", "household_id")
+        )
+        out: Members = {}
+        for village, year, hh in qs:
+            day = dt.date(year, 1, 1)
+            if first <= day <= last:
+                out.setdefault((village, day), set()).add(hh)
+        return out
+
+    return households
+
+
 for _src, _label in (
     ("", "建档立卡户收入（分）"),
     ("farming", "建档立卡户种养殖收入（分）"),
@@ -560,5 +699,40 @@ for _src, _label in (
             counts=_income_counts(_src),
             touched=_income_touched(_src),
             rows=_income_rows(_src),
+            unit=HOUSEHOLDS,
+            households=_income_households(_src),
         )
     )
+
+
+# --- impact: counties over a threshold (computed from stored cells, not from a domain) ------------
+
+
+def _nothing(county: str, first: dt.date, last: dt.date) -> Cells:
+    return {}
+
+
+def _untouched(county: str, since: dt.datetime) -> set[dt.date]:
+    return set()
+
+
+def _no_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
+    return []
+
+
+COUNTIES_OVER = "impact.counties_over"
+
+register_source(
+    DataSource(
+        key=COUNTIES_OVER,
+        label="达到门槛的县",
+        doc="The numerator of a count_over indicator: the county cells of its base "
+        "indicator whose value reaches its threshold, counted by the refresh after the "
+        "base's county cells (services._recompute_count_over); the drill-down lists the "
+        "counties (selectors.drilldown).",
+        kind=FLOW,
+        counts=_nothing,
+        touched=_untouched,
+        rows=_no_rows,
+    )
+)

@@ -145,12 +145,26 @@ def _series_svg(
         "width": width,
         "height": height,
         "points": pts,
-        "line": " ".join(f"{p['x']},{p['y']}" for p in pts if not p["missing"]),
+        "lines": series_segments(pts),
         "top": fmt(ind, top),
         "target_y": target_y,
         "base_y": height - pad_b,
         "pad_l": pad_l,
     }
+
+
+def series_segments(points: list[dict[str, Any]]) -> list[str]:
+    """The polyline point lists of a series, broken where a period has no value (a
+    ratio over nothing): a gap, never a fall to zero. A lone point is its own segment
+    (drawn by its dot)."""
+    out: list[list[str]] = [[]]
+    for p in points:
+        if p["missing"]:
+            if out[-1]:
+                out.append([])
+            continue
+        out[-1].append(f"{p['x']},{p['y']}")
+    return [" ".join(seg) for seg in out if len(seg) > 1]
 
 
 def _bars(ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> list[dict[str, Any]]:
