@@ -164,11 +164,15 @@ def demo_build(
     only_counties: list[str] | None = None,
     history_days: int = HISTORY_DAYS,
     other_history_days: int = OTHER_HISTORY_DAYS,
+    setup_only: bool = False,
+    households_day: dt.date = DEMO_DAY,
     echo: Callable[[str], None] = print,
 ) -> DemoReport:
     """Build (or complete) the demo; ``only_counties`` limits it to some county codes of
     5202; ``history_days``: the simulated days of 水城区 (the others get
-    ``other_history_days``)."""
+    ``other_history_days``); ``setup_only``: stop once the stations and households are
+    made (the impact benchmark simulates its own year on them, from ``households_day``:
+    the day the households are drawn, their income records the three years before)."""
     started = time.perf_counter()
     report = DemoReport()
     if import_regions:
@@ -277,13 +281,16 @@ def demo_build(
         result = simulation.run(
             seed=seed,
             county_code=county.code,
-            day=DEMO_DAY,
+            day=households_day,
             only=simulation.setup_generators(),
             params={"households_per_village": households_per_village},
         )
         report.households[county.code] = result.results
         echo(f"  {county.name}: households ready")
 
+    if setup_only:
+        report.seconds = time.perf_counter() - started
+        return report
     # months of history through the simulator (parcels, shipments, lots, orders, 代购,
     # payouts, income records), then per county its vans and today's plan, then the
     # produce catalogue, producers, graded lots and prices of the other counties

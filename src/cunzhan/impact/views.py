@@ -7,6 +7,8 @@ Thin: every read is a selector taking the user's scope."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -154,6 +156,18 @@ def _bars(ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> list[dic
     ]
 
 
+@functools.lru_cache(maxsize=64)
+def _outline(data_dir: str, county: str) -> tuple[geo.Projection, str] | None:
+    """The county's projection and outline path (the shipped outlines do not change
+    while the process runs: drawn once, not on every request)."""
+    fences = geo.county_fences(Path(data_dir), county)
+    box = geo.bbox(fences) if fences else None
+    if box is None:
+        return None
+    proj = geo.Projection.fit(box, width=420, pad=10, max_height=520)
+    return proj, " ".join(geo.svg_path(f, proj) for f in fences)
+
+
 def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> Any:
     """The county outline with the child regions at their seats, coloured by the legend
     and sized by value. None when no outline is shipped for the county."""
@@ -161,11 +175,10 @@ def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date)
 
     if len(region.code) < 6:
         return None
-    fences = geo.county_fences(settings.DATA_DIR, region.code[:6])
-    box = geo.bbox(fences) if fences else None
-    if box is None:
+    outline = _outline(str(settings.DATA_DIR), region.code[:6])
+    if outline is None:
         return None
-    proj = geo.Projection.fit(box, width=420, pad=10, max_height=520)
+    proj, path = outline
     seats = {
         r.code: (r.longitude, r.latitude)
         for r in Region.objects.filter(code__in=[c.region_code for c in children])
@@ -190,7 +203,7 @@ def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date)
         )
     return {
         "view_box": proj.view_box,
-        "outline": " ".join(geo.svg_path(f, proj) for f in fences),
+        "outline": path,
         "dots": dots,
     }
 
@@ -231,12 +244,14 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
     except ApplicationError as exc:
         return _bad_request(request, exc)
     cards = []
+    # the cards' cells in one query (the region is scope-checked above)
+    wanted = []
     for other in indicators:
         opt = pt if pt in periods.types_from(other.period_type) else other.period_type
-        ops = periods.period_start(ps, opt)
-        cell = selectors.value_series(
-            scope=scope, indicator=other, region_code=reg.code, period_type=opt, start=ops, end=ops
-        )[0]
+        wanted.append((other, opt, periods.period_start(ps, opt)))
+    cells = selectors.cells_for(indicators=wanted, region=reg)
+    for other, opt, ops in wanted:
+        cell = cells[other.code]
         cards.append(
             {
                 "code": other.code,
