@@ -62,6 +62,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--db-name", default=f"cz_bench_impact_{os.getpid()}")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     p.add_argument(
+        "--refresh-only",
+        action="store_true",
+        help="on the kept PostgreSQL database --db-name (a simulation stopped part-way: "
+        "its committed days): the refreshes and the dashboard, the next day simulated",
+    )
+    p.add_argument(
         "--dashboard-only",
         action="store_true",
         help="measure the dashboard on the kept PostgreSQL database --db-name (no set-up, "
@@ -95,13 +101,13 @@ def main() -> None:
         path.unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     else:
-        if not args.dashboard_only:
+        if not (args.dashboard_only or args.refresh_only):
             pg_cmd("createdb", args.db_name, args.pg_server)
         os.environ["DATABASE_URL"] = f"{args.pg_server}/{args.db_name}"
     try:
         run(args)
     finally:
-        if not args.sqlite and not args.keep and not args.dashboard_only:
+        if not args.sqlite and not args.keep and not args.dashboard_only and not args.refresh_only:
             from django.db import connections
 
             connections.close_all()
@@ -118,8 +124,6 @@ def run(args: argparse.Namespace) -> None:
 
     from cunzhan.core import simulation
     from cunzhan.devtools.demo import demo_build
-    from cunzhan.impact.models import IndicatorValue
-    from cunzhan.impact.services import indicators_refresh
 
     print(f"python {platform.python_version()}, {connection.vendor}, load {os.getloadavg()}")
     if args.dashboard_only:
@@ -133,6 +137,20 @@ def run(args: argparse.Namespace) -> None:
         except json.JSONDecodeError:
             params[name] = value
     print(f"parameters: {params or 'the generators defaults'}")
+    if args.refresh_only:
+        from zoneinfo import ZoneInfo
+
+        from cunzhan.logistics.models import ScanEvent
+
+        china = ZoneInfo("Asia/Shanghai")
+        first = ScanEvent.objects.order_by("occurred_at").first()
+        last = ScanEvent.objects.filter(type="received_at_county").order_by("-occurred_at")
+        assert first is not None and last.exists(), "no simulated data in this database"
+        start = first.occurred_at.astimezone(china).date()
+        next_day = last[0].occurred_at.astimezone(china).date() + dt.timedelta(days=1)
+        print(f"simulated days found: {start} .. {next_day - dt.timedelta(days=1)}")
+        refresh(args, params, start, next_day, timezone.localdate())
+        return
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)
     today = timezone.localdate()
@@ -170,24 +188,40 @@ def run(args: argparse.Namespace) -> None:
         + ", ".join(f"{k} {v:.0f}" for k, v in summary.generator_seconds.items())
     )
 
+    refresh(args, params, start, today, today)
+
+
+def refresh(
+    args: argparse.Namespace, params: dict, start: dt.date, next_day: dt.date, today: dt.date
+) -> None:
+    """The full refresh since ``start``, then ``next_day`` simulated and the incremental
+    refresh, then the dashboard."""
+    from cunzhan.core import simulation
+    from cunzhan.impact.models import IndicatorValue
+    from cunzhan.impact.services import indicators_refresh
+
     t = time.perf_counter()
     full = indicators_refresh(county_code=COUNTY, since=start, today=today)
     full_s = time.perf_counter() - t
     print(
-        f"full refresh: {full_s:.1f} s, {full.cells_written} cells written "
-        f"({IndicatorValue.objects.count()} stored)"
+        f"full refresh ({start} .. {today}): {full_s:.1f} s, {full.cells_written} cells "
+        f"written ({IndicatorValue.objects.count()} stored); load {os.getloadavg()}"
     )
     more = simulation.run_many(
-        seed=args.seed, county_codes=[COUNTY], start=today, days=1, params=params, count_rows=False
+        seed=args.seed,
+        county_codes=[COUNTY],
+        start=next_day,
+        days=1,
+        params={**params, "until": f"{next_day.isoformat()}T23:59:59+08:00"},
+        count_rows=False,
     )
     t = time.perf_counter()
     inc = indicators_refresh(county_code=COUNTY, today=today)
     inc_s = time.perf_counter() - t
     print(
-        f"one more day simulated in {more.seconds:.1f} s; incremental refresh: {inc_s:.2f} s, "
-        f"{inc.cells_written} cells written"
+        f"one more day ({next_day}) simulated in {more.seconds:.1f} s; incremental refresh: "
+        f"{inc_s:.2f} s, {inc.cells_written} cells written, periods {sum(inc.periods.values())}"
     )
-
     dashboard(args)
 
 
