@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import get_script_prefix, path, reverse
 from django.utils import translation
 from django.views.decorators.http import require_GET
 
@@ -57,18 +57,25 @@ def fmt(ind: Indicator, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _path(name: str, code: str, prefix: str) -> str:
+    """``reverse`` of a region page, cached: a dashboard links every child region and
+    every card (about 75 links a page)."""
+    return reverse(name, kwargs={"code": code})
+
+
 def _rows_url(code: str, ind: Indicator, pt: str, ps: dt.date, part: str = "") -> str:
     q = {"indicator": ind.code, "period_type": pt, "period_start": ps.isoformat()}
     if part:
         q["part"] = part
-    return reverse("impact:rows", kwargs={"code": code}) + "?" + urlencode(q)
+    return _path("impact:rows", code, get_script_prefix()) + "?" + urlencode(q)
 
 
 def _region_url(code: str, ind: Indicator, pt: str, ps: dt.date | None = None) -> str:
     q = {"indicator": ind.code, "period_type": pt}
     if ps:
         q["period_start"] = ps.isoformat()
-    return reverse("impact:region", kwargs={"code": code}) + "?" + urlencode(q)
+    return _path("impact:region", code, get_script_prefix()) + "?" + urlencode(q)
 
 
 def _get_date(request: HttpRequest, name: str) -> dt.date | None:
