@@ -788,7 +788,11 @@ def income_records_bulk_add(
     ids = {r[0] for r in rows}
     known = set(Household.objects.filter(pk__in=ids).values_list("pk", flat=True))
     if ids - known:
-        raise _field_error("household", _("户不存在"), "unknown_household")
+        raise ApplicationError(
+            f"household: unknown id(s) {sorted(ids - known)[:5]}",
+            code="unknown_household",
+            details={"household": sorted(ids - known)[:20]},
+        )
     years = {r[1] for r in rows}
     existing = set(
         IncomeRecord.objects.filter(household_id__in=ids, year__in=years).values_list(
