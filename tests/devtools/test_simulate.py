@@ -210,6 +210,10 @@ def test_income_records_bulk_add_keeps_what_is_on_record(regions):
         registry_services.income_records_bulk_add(
             rows=[(hh.pk, 2025, "lottery", 1)], note="test", region_code="520204"
         )
+    with pytest.raises(ApplicationError, match="unknown id"):
+        registry_services.income_records_bulk_add(
+            rows=[(hh.pk + 10_000, 2025, "wages", 1)], note="test", region_code="520204"
+        )
 
 
 @pytest.mark.parametrize(
