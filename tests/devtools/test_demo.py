@@ -9,6 +9,8 @@ from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Role
 from cunzhan.core.errors import ApplicationError
 from cunzhan.devtools.demo import DEMO_PASSWORD, demo_build
+from cunzhan.impact.models import IndicatorValue
+from cunzhan.logistics.models import Parcel
 from cunzhan.network.models import Kind, Region, Station, StationKind, StationStatus
 from cunzhan.registry.models import Household
 
@@ -16,7 +18,9 @@ from cunzhan.registry.models import Household
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_demo_for_one_county_is_complete_and_idempotent():
-    report = demo_build(only_counties=["520201"], households_per_village=1, echo=lambda _m: None)
+    report = demo_build(
+        only_counties=["520201"], households_per_village=1, history_days=3, echo=lambda _m: None
+    )
     zhongshan = Station.objects.filter(region__code__startswith="520201")
     townships = Region.objects.filter(parent_id="520201", level=4).exclude(kind=Kind.OTHER_TOWNSHIP)
     assert zhongshan.filter(kind=StationKind.COUNTY_CENTRE).count() == 1
@@ -47,16 +51,28 @@ def test_demo_for_one_county_is_complete_and_idempotent():
     assert User.objects.get(username="admin").check_password(DEMO_PASSWORD)
     households = Household.objects.filter(village__code__startswith="520201").count()
     assert households > 0
+    # the history: the simulator's days (its first county of the selection), parcels on
+    # each of them, and the indicators refreshed over them
+    parcels = Parcel.objects.filter(village__code__startswith="520201")
+    assert len({p.tracking_number[2:8] for p in parcels}) == 3
+    days = set(
+        IndicatorValue.objects.filter(region_code="520201", period_type="day").values_list(
+            "period_start", flat=True
+        )
+    )
+    assert len(days) >= 3
 
     again = demo_build(
         only_counties=["520201"],
         households_per_village=1,
+        history_days=3,
         import_regions=False,
         echo=lambda _m: None,
     )
     assert again.stations_created == 0 and again.users_created == 0
     assert Station.objects.filter(region__code__startswith="520201").count() == zhongshan.count()
     assert Household.objects.filter(village__code__startswith="520201").count() == households
+    assert Parcel.objects.filter(village__code__startswith="520201").count() == parcels.count()
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Simulator: assisted purchases (代购) for one county and day, through the services.
 
-Some of the day's parcels that reached a village station are the shops' deliveries of
+Some of the day's parcels (those ``logistics.parcels`` announced for the same county-day)
+that reached a village station are the shops' deliveries of
 orders the operator placed for a villager: for each, an assisted purchase is recorded
 with the parcel's tracking number (recipient, phone, a plausible item and price), then
 the sweep links the parcels and accrues the commission of those already picked up.
@@ -11,6 +12,7 @@ parcel's tracking number is claimed once).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from typing import Any
 
 from cunzhan.commerce import assisted
@@ -58,25 +60,36 @@ def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
     )
     recorded = 0
     system = RegionScope.national()
-    for st in stations:
-        rng = ctx.rng(f"commerce.assisted:{st.code}")
-        arrived = (
+    # the day's parcels only (a parcel of an earlier day had its draw that day)
+    todays = sorted(ctx.shared.get("logistics.parcels:tracking", ()))
+    arrived: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for i in range(0, len(todays), 500):
+        for station_id, tn, name, phone in (
             parcels.parcels_in_scope(scope=scope)
             .filter(
-                station=st,
+                tracking_number__in=todays[i : i + 500],
+                station__isnull=False,
                 direction="down",
                 state__in=(sm.AT_STATION, sm.PICKED_UP),
                 recipient_phone__regex=r"^1[3-9]\d{9}$",
             )
-            .order_by("tracking_number")
-            .values_list("tracking_number", "recipient_name", "recipient_phone")
+            .values_list("station_id", "tracking_number", "recipient_name", "recipient_phone")
+        ):
+            arrived[station_id].append((tn, name, phone))
+    claimed = (
+        set(
+            AssistedPurchase.objects.filter(tracking_number__in=todays).values_list(
+                "tracking_number", flat=True
+            )
         )
-        rows = list(arrived[:2000])
+        if todays
+        else set()
+    )
+    for st in stations:
+        rows = sorted(arrived.get(st.pk, ()))
         if not rows:
             continue
-        claimed = set(
-            AssistedPurchase.objects.filter(station=st).values_list("tracking_number", flat=True)
-        )
+        rng = ctx.rng(f"commerce.assisted:{st.code}")
         for tn, name, phone in rows:
             # every row draws the same numbers, taken or not: a re-run sees the same stream
             pick = rng.random() < share

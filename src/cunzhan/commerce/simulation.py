@@ -52,7 +52,7 @@ from django.utils import timezone
 from cunzhan.commerce import orders, payments, services, wholesale
 from cunzhan.commerce.demo import BASE_PRICE_FEN, SAMPLERS
 from cunzhan.commerce.models import Grade, Lot, LotStatus, PriceTier, Producer, Product
-from cunzhan.commerce.orders_models import Buyer, BuyerKind, Order, OrderState
+from cunzhan.commerce.orders_models import Buyer, BuyerKind, Order, OrderAllocation, OrderState
 from cunzhan.commerce.seed import catalogue_seed
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.simulation import SimulationContext, register
@@ -60,7 +60,7 @@ from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.logistics.models import ShipmentState
 from cunzhan.network.models import Station, StationKind, StationStatus
 from cunzhan.registry.models import Household
-from cunzhan.registry.simulation import PHONE_PREFIXES, person_name
+from cunzhan.registry.simulation import PHONE_PREFIXES, person_name, register_income_link
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SEASONS_FILE = Path(__file__).parent / "data" / "seasons.json"
@@ -528,6 +528,24 @@ def generate_commerce(ctx: SimulationContext) -> dict[str, Any]:
     lots = _lots(ctx, stations, products, national)
     placed = _orders(ctx)
     return {"prices": prices, **lots, **placed, **progress}
+
+
+@register_income_link
+def household_sales(county: str, year: int) -> dict[int, int]:
+    """The registry's income generator asks: each household producer's delivered sales
+    in ``year`` (China time), fen, less what was refunded."""
+    out: dict[int, int] = {}
+    for household, quantity, price, refunded in OrderAllocation.objects.filter(
+        released=False,
+        line__order__county_id=county,
+        line__order__delivered_at__gte=_at(dt.date(year, 1, 1), 0),
+        line__order__delivered_at__lt=_at(dt.date(year + 1, 1, 1), 0),
+        lot__producer__household__isnull=False,
+    ).values_list(
+        "lot__producer__household_id", "quantity", "line__unit_price_fen", "refunded_fen"
+    ):
+        out[household] = out.get(household, 0) + max(0, quantity * price - refunded)
+    return out
 
 
 # the demo's commerce runs in these counties (as its logistics); in another selection of

@@ -16,17 +16,22 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils import timezone
 
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Role
 from cunzhan.accounts.services import user_create
 from cunzhan.commerce.demo import demo_commerce
-from cunzhan.commerce.simulation import COMMERCE_DAY_GENERATORS, demo_commerce_sim
+from cunzhan.commerce.simulation import COMMERCE_DAY_GENERATORS, demo_days, in_season
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.scope import RegionScope
 from cunzhan.impact.demo import demo_impact
+from cunzhan.logistics import aging
 from cunzhan.logistics.plan_demo import plan_demo
-from cunzhan.logistics.simulation import DAY_GENERATORS, demo_logistics
+from cunzhan.logistics.simulation import CHINA
+from cunzhan.logistics.simulation import DEMO_COUNTIES as HISTORY_COUNTIES
+from cunzhan.logistics.simulation import DEMO_PARAMS as HISTORY_PARAMS
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
 from cunzhan.network.regions_import import regions_import
 from cunzhan.network.services import (
@@ -45,6 +50,11 @@ VILLAGE_SHARE_POVERTY = 0.85
 VILLAGE_SHARE_OTHER = 0.35
 # Of the villages without a station, the share with an application still in onboarding.
 PENDING_SHARE = 0.08
+# Days of history the simulator writes (every domain, up to today's 07:00 cut-off): this
+# many in 水城区 (HISTORY_COUNTIES; in another selection of counties, its first one) and
+# OTHER_HISTORY_DAYS in the other counties, so that the dashboards show months of data
+HISTORY_DAYS = 90
+OTHER_HISTORY_DAYS = 7
 
 
 @dataclass
@@ -152,9 +162,17 @@ def demo_build(
     households_per_village: int = 12,
     import_regions: bool = True,
     only_counties: list[str] | None = None,
+    history_days: int = HISTORY_DAYS,
+    other_history_days: int = OTHER_HISTORY_DAYS,
+    setup_only: bool = False,
+    households_day: dt.date = DEMO_DAY,
     echo: Callable[[str], None] = print,
 ) -> DemoReport:
-    """Build (or complete) the demo; ``only_counties`` limits it to some county codes of 5202."""
+    """Build (or complete) the demo; ``only_counties`` limits it to some county codes of
+    5202; ``history_days``: the simulated days of 水城区 (the others get
+    ``other_history_days``); ``setup_only``: stop once the stations and households are
+    made (the impact benchmark simulates its own year on them, from ``households_day``:
+    the day the households are drawn, their income records the three years before)."""
     started = time.perf_counter()
     report = DemoReport()
     if import_regions:
@@ -263,29 +281,36 @@ def demo_build(
         result = simulation.run(
             seed=seed,
             county_code=county.code,
-            day=DEMO_DAY,
-            only=[
-                g
-                for g in simulation.generators()
-                if g not in DAY_GENERATORS and g not in COMMERCE_DAY_GENERATORS
-            ],
+            day=households_day,
+            only=simulation.setup_generators(),
             params={"households_per_village": households_per_village},
         )
         report.households[county.code] = result.results
         echo(f"  {county.name}: households ready")
 
-    # the last days of parcels and shipments (simulated through the real services), then
-    # per county its vans and today's plan (a county the simulator skipped gets a plain
-    # day's load from plan_demo, so that every county has a plan to look at)
-    demo_logistics(seed=seed, county_codes=[c.code for c in counties], echo=echo)
+    if setup_only:
+        report.seconds = time.perf_counter() - started
+        return report
+    # months of history through the simulator (parcels, shipments, lots, orders, 代购,
+    # payouts, income records), then per county its vans and today's plan, then the
+    # produce catalogue, producers, graded lots and prices of the other counties
+    codes = [c.code for c in counties]
+    first_day = demo_history(
+        seed=seed,
+        county_codes=codes,
+        days=history_days,
+        other_days=min(other_history_days, history_days),
+        echo=echo,
+    )
     for county in counties:
         plan_demo(county_code=county.code, echo=echo)
-    # lots and orders of the demo's days (commerce simulator), then the produce catalogue,
-    # producers, graded lots and prices of the other counties (commerce)
-    demo_commerce_sim(seed=seed, county_codes=[c.code for c in counties], echo=echo)
-    demo_commerce(seed=seed, county_codes=[c.code for c in counties], echo=echo)
+    demo_commerce(seed=seed, county_codes=codes, echo=echo)
     # the indicators over all of the above, stored per region and period (impact)
-    demo_impact(county_codes=[c.code for c in counties], echo=echo)
+    demo_impact(
+        county_codes=codes,
+        days=max(14, (timezone.localdate() - first_day).days + 1),
+        echo=echo,
+    )
 
     # one operator login: a village station in the first poverty county built (else any)
     built = sorted(counties, key=lambda c: (not c.is_poverty_county, c.code))
@@ -304,3 +329,61 @@ def demo_build(
     report.stations_total = Station.objects.filter(region__code__startswith=DEMO_PREFECTURE).count()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def demo_history(
+    *,
+    seed: int,
+    county_codes: list[str],
+    days: int = HISTORY_DAYS,
+    other_days: int = OTHER_HISTORY_DAYS,
+    until: dt.datetime | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> dt.date:
+    """The simulator over the last ``days`` days up to ``until`` (default today's 07:00
+    cut-off, China time) in 水城区 (else the first county) and the last ``other_days``
+    in the other counties: every generator but the households (made before), the
+    parcels and shipments moving on until ``until``; then aging and the fee sweep at
+    ``until``. If the window holds no kiwifruit harvest day, the last harvest days of
+    the season come first (the fruit keeps in cold store: graded stock to sell).
+    Returns the first simulated day."""
+    if until is None:
+        until = dt.datetime.combine(dt.datetime.now(CHINA).date(), dt.time(7), tzinfo=CHINA)
+        until -= dt.timedelta(minutes=1)
+    today = until.astimezone(CHINA).date()
+    main = [c for c in county_codes if c in HISTORY_COUNTIES] or county_codes[:1]
+    generators = [g for g in simulation.generators() if g not in simulation.setup_generators()]
+    # the logistics demo's parcel rate, and fewer 代购 than the default (both keep the
+    # build within a few minutes)
+    params = {**HISTORY_PARAMS, "assisted_share": 0.02, "until": until}
+    first_day = today
+    for code in county_codes:
+        n = days if code in main else other_days
+        if n < 1:
+            continue
+        start = today - dt.timedelta(days=n - 1)
+        first_day = min(first_day, start)
+        window = [start + dt.timedelta(days=i) for i in range(n)]
+        if code in main and not any(in_season("kiwifruit-red", d) for d in window):
+            for day in [d for d in demo_days(today, days=n) if d < start]:
+                with transaction.atomic():
+                    simulation.run(
+                        seed=seed, county_code=code, day=day, only=list(COMMERCE_DAY_GENERATORS)
+                    )
+                first_day = min(first_day, day)
+        summary = simulation.run_many(
+            seed=seed,
+            county_codes=[code],
+            start=start,
+            days=n,
+            only=generators,
+            params=params,
+        )
+        aging.aging_run(scope=RegionScope.for_regions([code]), county_code=code, at=until)
+        if echo is not None:
+            rows = summary.by_domain()
+            echo(
+                f"  {code}: {n} days simulated in {summary.seconds:.0f} s "
+                + ", ".join(f"{domain} +{rows[domain]}" for domain in sorted(rows))
+            )
+    return first_day

@@ -160,6 +160,26 @@ def value_series(
     return [_cell(indicator, region, ps, rows.get(ps)) for ps in starts]
 
 
+def cells_for(*, indicators: list[tuple[Indicator, str, dt.date]], region: Any) -> dict[str, Cell]:
+    """One cell per (indicator, period type, period start) of ``region`` (already
+    scope-checked, e.g. by :func:`region_get`), read in ONE query: the dashboard's
+    cards. Keyed by indicator code; zeros where nothing was stored."""
+    wanted = {(ind.pk, t, ps) for ind, t, ps in indicators}
+    rows = {
+        (v.indicator_id, v.period_type, v.period_start): v
+        for v in IndicatorValue.objects.filter(
+            region_code=region.code,
+            indicator_id__in={k[0] for k in wanted},
+            period_type__in={k[1] for k in wanted},
+            period_start__in={k[2] for k in wanted},
+        )
+        if (v.indicator_id, v.period_type, v.period_start) in wanted
+    }
+    return {
+        ind.code: _cell(ind, region, ps, rows.get((ind.pk, t, ps))) for ind, t, ps in indicators
+    }
+
+
 def children_values(
     *,
     scope: RegionScope,

@@ -7,6 +7,7 @@ Thin: every read is a selector taking the user's scope."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import get_script_prefix, path, reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_GET
@@ -70,18 +71,27 @@ def fmt(ind: Indicator, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _path(name: str, code: str, prefix: str) -> str:
+    """``reverse`` of a region page, cached: a dashboard links every child region and
+    every card (about 75 links a page)."""
+    return reverse(name, kwargs={"code": code})
+
+
 def _rows_url(code: str, ind: Indicator, pt: str, ps: dt.date, part: str = "") -> str:
     q = {"indicator": ind.code, "period_type": pt, "period_start": ps.isoformat()}
     if part:
         q["part"] = part
-    return reverse("impact:rows", kwargs={"code": selectors.url_code(code)}) + "?" + urlencode(q)
+    url = _path("impact:rows", selectors.url_code(code), get_script_prefix())
+    return url + "?" + urlencode(q)
 
 
 def _region_url(code: str, ind: Indicator, pt: str, ps: dt.date | None = None) -> str:
     q = {"indicator": ind.code, "period_type": pt}
     if ps:
         q["period_start"] = ps.isoformat()
-    return reverse("impact:region", kwargs={"code": selectors.url_code(code)}) + "?" + urlencode(q)
+    url = _path("impact:region", selectors.url_code(code), get_script_prefix())
+    return url + "?" + urlencode(q)
 
 
 def _get_date(request: HttpRequest, name: str) -> dt.date | None:
@@ -183,17 +193,33 @@ def _bars(ind: Indicator, children: list[Any], pt: str, ps: dt.date) -> list[dic
     ]
 
 
-def _child_fences(child_codes: list[str]) -> dict[str, list[Any]]:
-    """The shipped outline(s) of each child region that has one: its own file when one
-    is keyed by its code, else the files of the units it replaced (crosswalk)."""
+def _child_fences(child_codes: list[str]) -> dict[str, tuple[str, ...]]:
+    """The shipped outline files of each child region that has one: its own file when
+    one is keyed by its code, else the files of the units it replaced (crosswalk)."""
     index = geo.fence_index(settings.DATA_DIR)
-    out: dict[str, list[Any]] = {}
+    out: dict[str, tuple[str, ...]] = {}
     for code in child_codes:
         key = code if len(code) == 6 else (code + "00" if len(code) == 4 else "")
         files = (key,) if key in index.get(key, ()) else index.get(key, ())
         if files:
-            out[code] = [geo.load_fence(settings.DATA_DIR, f) for f in files]
+            out[code] = tuple(files)
     return out
+
+
+def _geometries(files: tuple[str, ...]) -> list[Any]:
+    return [geo.load_fence(settings.DATA_DIR, f) for f in files]
+
+
+@functools.lru_cache(maxsize=256)
+def _bbox(files: tuple[str, ...]) -> tuple[float, float, float, float] | None:
+    return geo.bbox(_geometries(files)) if files else None
+
+
+@functools.lru_cache(maxsize=256)
+def _svg(files: tuple[str, ...], proj: geo.Projection) -> str:
+    """The SVG path of shipped outlines under a projection (the files do not change while
+    the process runs: drawn once, not on every request)."""
+    return " ".join(geo.svg_path(g, proj) for g in _geometries(files))
 
 
 def _seats(children: list[Any]) -> dict[str, tuple[float, float]]:
@@ -237,11 +263,11 @@ def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date)
     nothing can be placed."""
     code = region.code
     own_key = code[:6] if len(code) >= 6 else (code + "00" if len(code) == 4 else "")
-    own = geo.county_fences(settings.DATA_DIR, own_key) if own_key else []
+    own = tuple(geo.fence_index(settings.DATA_DIR).get(own_key, ())) if own_key else ()
     shapes = _child_fences([c.region_code for c in children]) if len(code) in (2, 4) else {}
     seats = _seats([c for c in children if c.region_code not in shapes])
     points = [(lon, lat) for lon, lat in seats.values() if lon is not None and lat is not None]
-    boxes = [b for b in (geo.bbox(own + [g for gs in shapes.values() for g in gs]),) if b]
+    boxes = [b for b in (_bbox(own), *(_bbox(fs) for fs in shapes.values())) if b]
     if points:
         lons, lats = [p[0] for p in points], [p[1] for p in points]
         boxes.append((min(lons), min(lats), max(lons), max(lats)))
@@ -265,7 +291,7 @@ def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date)
             "url": _region_url(c.region_code, ind, pt, ps),
         }
         if c.region_code in shapes:
-            item["d"] = " ".join(geo.svg_path(g, proj) for g in shapes[c.region_code])
+            item["d"] = _svg(shapes[c.region_code], proj)
             # with a legend the colour tells the band; without one the shade tells the value
             share = (c.value or 0.0) / top
             item["opacity"] = 0.75 if ind.legend else round(0.12 + 0.78 * share, 2)
@@ -280,7 +306,7 @@ def _map(region: Any, ind: Indicator, children: list[Any], pt: str, ps: dt.date)
         return None
     return {
         "view_box": proj.view_box,
-        "outline": " ".join(geo.svg_path(f, proj) for f in own),
+        "outline": _svg(own, proj) if own else "",
         "areas": areas,
         "dots": dots,
     }
@@ -322,12 +348,14 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
     except ApplicationError as exc:
         return _bad_request(request, exc)
     cards = []
+    # the cards' cells in one query (the region is scope-checked above)
+    wanted = []
     for other in indicators:
         opt = pt if pt in periods.types_from(other.period_type) else other.period_type
-        ops = periods.period_start(ps, opt)
-        cell = selectors.value_series(
-            scope=scope, indicator=other, region_code=reg.code, period_type=opt, start=ops, end=ops
-        )[0]
+        wanted.append((other, opt, periods.period_start(ps, opt)))
+    cells = selectors.cells_for(indicators=wanted, region=reg)
+    for other, opt, ops in wanted:
+        cell = cells[other.code]
         cards.append(
             {
                 "code": other.code,

@@ -7,4 +7,4 @@ class LedgerConfig(AppConfig):
     verbose_name = "ledger"
 
     def ready(self) -> None:
-        from cunzhan.ledger import views  # noqa: F401 - the home-page panel
+        from cunzhan.ledger import simulation, views  # noqa: F401 - payouts generator, panel

@@ -13,6 +13,7 @@ again). A requested amount above what is owed is refused, nothing posted.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 from typing import Any
@@ -53,11 +54,14 @@ def payout_batch_create(
     amounts: dict[str, int] | None = None,
     kinds: list[str] | None = None,
     note: str = "",
+    at: dt.datetime | None = None,
 ) -> PayoutBatch:
     """A batch paying what the county owes. ``amounts`` (account uuid → fen) pays those
     amounts, each at most what is owed (``payout_exceeds_owed`` otherwise, listing every
     offending account); without it every payable account of ``kinds`` (default all)
-    with a credit balance is paid in full. Nothing owed: ``nothing_to_pay``."""
+    with a credit balance is paid in full. Nothing owed: ``nothing_to_pay``. ``at``: when
+    the batch's transaction happened (an aware time; default now, e.g. the simulator's
+    day)."""
     region = _county_in_scope(scope, county)
     wanted_kinds = set(kinds or PAYABLE_KINDS)
     if not wanted_kinds <= PAYABLE_KINDS:
@@ -134,7 +138,7 @@ def payout_batch_create(
                     TransactionKind.PAYOUT, region.code, [(a.pk, x) for a, x in lines]
                 ),
                 lines=lines,
-                occurred_at=services._when(None),
+                occurred_at=services._when(at),
                 actor=actor,
                 gross_fen=total,
             )
@@ -165,11 +169,17 @@ def payout_batch_create(
 
 
 def payout_batch_mark(
-    *, scope: RegionScope, batch: PayoutBatch, status: str, actor: Any = None, note: str = ""
+    *,
+    scope: RegionScope,
+    batch: PayoutBatch,
+    status: str,
+    actor: Any = None,
+    note: str = "",
+    at: dt.datetime | None = None,
 ) -> PayoutBatch:
     """``paid``: the bank paid the file (in transit → cash). ``failed``: it did not (the
     amounts go back to the payees, owed again). Only from ``exported``, once
-    (``wrong_state`` otherwise)."""
+    (``wrong_state`` otherwise). ``at`` as for :func:`payout_batch_create`."""
     if status not in (PayoutStatus.PAID, PayoutStatus.FAILED):
         raise ApplicationError(
             "status: paid or failed", code="invalid_status", details={"status": str(status)[:20]}
@@ -202,7 +212,7 @@ def payout_batch_mark(
                 key=f"payout-{status}:{locked.uuid}",
                 digest=services.lines_digest(kind, region.code, [(a.pk, x) for a, x in lines]),
                 lines=lines,
-                occurred_at=services._when(None),
+                occurred_at=services._when(at),
                 actor=actor,
                 gross_fen=locked.total_fen,
                 original=locked.transaction,

@@ -243,6 +243,8 @@ def generate_parcels(ctx: SimulationContext) -> dict[str, Any]:
                 }
             )
             plans.append((carrier, tn, target, rng, offset))
+    # the day's parcels, for the later generators of this county-day (代购)
+    ctx.shared["logistics.parcels:tracking"] = {tn for _c, tn, _t, _r, _o in plans}
     scope = RegionScope.for_regions([county])
     announced_at = _at(day, 0.5)
     if announced_at > until:
@@ -351,7 +353,8 @@ def generate_shipments(ctx: SimulationContext) -> dict[str, Any]:
             destination = rng.choices(dests, weights=dest_w)[0]
             scan_in = _at(day + dt.timedelta(days=1), 17 + rng.uniform(0, 0.5))
             hand_over = _at(day + dt.timedelta(days=1), 18 + rng.uniform(0, 2))
-            tracking = f"{TRACKING_PREFIX[carrier]}U{day:%y%m%d}{st.code[-8:-3]}{i:02d}"
+            digits = "".join(ch for ch in st.code if ch.isdigit())
+            tracking = f"{TRACKING_PREFIX[carrier]}U{day:%y%m%d}{digits}{i:02d}"
             tracking = "".join(ch for ch in tracking if ch.isalnum())[:40]
             if at > until:
                 continue

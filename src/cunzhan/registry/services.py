@@ -770,6 +770,54 @@ def registry_bulk_load(
     return result
 
 
+@transaction.atomic
+def income_records_bulk_add(
+    *, rows: list[tuple[int, int, str, int]], note: str, region_code: str, actor: Any = None
+) -> int:
+    """Add many yearly income records at once: ``(household id, year, source, fen)``.
+    A (household, year, source) already on record is left as it is (never replaced:
+    a figure entered by hand wins). Every value is checked as :func:`income_record_set`
+    checks it, but the rows are one bulk insert and ONE audit event (action ``import``):
+    meant for generated (simulated) data. Returns the number of records created."""
+    if not rows:
+        return 0
+    for _household, year, source, fen in rows:
+        clean_year(year, field_name="year")
+        _choice(source, IncomeSource, "source")
+        _check_income_fen(fen)
+    ids = {r[0] for r in rows}
+    known = set(Household.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if ids - known:
+        raise ApplicationError(
+            f"household: unknown id(s) {sorted(ids - known)[:5]}",
+            code="unknown_household",
+            details={"household": sorted(ids - known)[:20]},
+        )
+    years = {r[1] for r in rows}
+    existing = set(
+        IncomeRecord.objects.filter(household_id__in=ids, year__in=years).values_list(
+            "household_id", "year", "source"
+        )
+    )
+    new = [
+        IncomeRecord(household_id=h, year=y, source=src, amount_fen=fen)
+        for h, y, src, fen in rows
+        if (h, y, src) not in existing
+    ]
+    IncomeRecord.objects.bulk_create(new, batch_size=2000)
+    if new:
+        audit_record(
+            action="import",
+            object_type="registry.IncomeRecord",
+            object_repr=note[:200],
+            region_code=region_code,
+            after={"incomes": len(new), "years": sorted(years)},
+            note=note,
+            actor=actor,
+        )
+    return len(new)
+
+
 def _common_prefix(codes: list[str]) -> str:
     if not codes:
         return ""

@@ -20,6 +20,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,7 +34,7 @@ from cunzhan.core.simulation import SimulationContext, register
 from cunzhan.network.models import Level, Region
 from cunzhan.registry import services
 from cunzhan.registry.idcard import make_id_number
-from cunzhan.registry.models import Household, Person, PovertyCause
+from cunzhan.registry.models import Household, IncomeRecord, Person, PovertyCause
 
 PHONE_PREFIXES = [
     "130",
@@ -293,7 +295,7 @@ def build_specs(ctx: SimulationContext) -> list[services.HouseholdSpec]:
     names = name_lists()
     specs: list[services.HouseholdSpec] = []
     for village in villages:
-        rng = ctx.rng(f"registry.households:{village.code}")
+        rng = ctx.county_rng(f"registry.households:{village.code}")
         mk = _PersonMaker(rng=rng, names=names, region=county.code, year=this_year, used=used)
         spread = max(1, per_village // 4)
         n = max(1, per_village + rng.randint(-spread, spread))
@@ -317,7 +319,7 @@ def build_specs(ctx: SimulationContext) -> list[services.HouseholdSpec]:
     return specs
 
 
-@register("registry.households")
+@register("registry.households", once=True)
 def generate_households(ctx: SimulationContext) -> dict[str, Any]:
     specs = build_specs(ctx)
     existing = set(
@@ -347,3 +349,98 @@ def generate_households(ctx: SimulationContext) -> dict[str, Any]:
         "registrations_created": result.registrations_created,
         "incomes_created": result.incomes_created,
     }
+
+
+# -- income records: a year's figures written when the simulated days reach a new year --
+
+IncomeLink = Callable[[str, int], dict[int, int]]
+_INCOME_LINKS: list[IncomeLink] = []
+# the share of a household's e-commerce sales that is its net income (costs of inputs,
+# packing and the platform's fees taken off): an ASSUMPTION
+SALES_NET_SHARE = 0.6
+# a year's shock to wages (a migrant worker back home, an illness): an ASSUMPTION
+WAGE_SHOCK_SHARE = 0.04
+
+
+def register_income_link(fn: IncomeLink) -> IncomeLink:
+    """A higher domain's ``fn(county, year) -> {household id: fen}``: a household's sales
+    in that year (e.g. commerce's delivered orders of its lots), part of its
+    business/e-commerce income. The registry never imports that domain."""
+    _INCOME_LINKS.append(fn)
+    return fn
+
+
+def _linked_sales(county: str, year: int) -> dict[int, int]:
+    out: dict[int, int] = defaultdict(int)
+    for fn in _INCOME_LINKS:
+        for household, fen in fn(county, year).items():
+            out[household] += fen
+    return out
+
+
+@register("registry.incomes", after=("registry.households", "commerce.sim"))
+def generate_incomes(ctx: SimulationContext) -> dict[str, Any]:
+    """On 1 January, last year's income of every household of the county that has an
+    earlier year on record (the generated ones have three): each source moves on from
+    the latest year (wages +6 % a year with noise and now and then a shock, farming with
+    the weather, transfers +3 %), and the business/e-commerce figure follows the
+    household's simulated sales (:func:`register_income_link`). A household that already
+    has that year's records keeps them; written through
+    :func:`~cunzhan.registry.services.income_records_bulk_add` (one audit event)."""
+    if (ctx.day.month, ctx.day.day) != (1, 1):
+        return {"incomes_created": 0}
+    county = ctx.county_code
+    year = ctx.day.year - 1
+    homes = list(
+        Household.objects.filter(prefix_q("village_id", county))
+        .order_by("village_id", "number")
+        .values_list("pk", "village_id", "number")
+    )
+    latest: dict[int, tuple[int, dict[str, int]]] = {}
+    done: set[int] = set()
+    for hh, y, source, fen in (
+        IncomeRecord.objects.filter(
+            prefix_q("household__village_id", county), year__gte=year - 5, year__lte=year
+        )
+        .order_by("household_id", "year")
+        .values_list("household_id", "year", "source", "amount_fen")
+    ):
+        if y == year:
+            done.add(hh)
+            continue
+        if hh not in latest or latest[hh][0] < y:
+            latest[hh] = (y, {})
+        latest[hh][1][source] = fen
+    sales = _linked_sales(county, year)
+    sales_before = _linked_sales(county, year - 1)
+    rows: list[tuple[int, int, str, int]] = []
+    for hh, village, number in homes:
+        rng = ctx.rng(f"registry.incomes:{village}:{number}")
+        # every household draws the same numbers, written or not (determinism)
+        wage_step = rng.lognormvariate(0, 0.12)
+        shock = rng.uniform(0.3, 0.7) if rng.random() < WAGE_SHOCK_SHARE else 1.0
+        farm_step = rng.uniform(0.85, 1.2)
+        business_step = rng.lognormvariate(0, 0.15)
+        if hh in done or hh not in latest:
+            continue
+        prev_year, prev = latest[hh]
+        growth = 1.06 ** (year - prev_year)
+        base_business = max(
+            0, prev.get("business_ecommerce", 0) - sales_before.get(hh, 0) * SALES_NET_SHARE
+        )
+        figures: dict[str, float] = {
+            "wages": prev.get("wages", 0) * growth * wage_step * shock,
+            "farming": prev.get("farming", 0) * farm_step,
+            "business_ecommerce": base_business * growth * business_step
+            + sales.get(hh, 0) * SALES_NET_SHARE,
+            "transfers": prev.get("transfers", 0) * 1.03 ** (year - prev_year),
+        }
+        for source, amount in figures.items():
+            if amount >= 100:
+                rows.append((hh, year, source, round(amount / 100) * 100))
+    created = services.income_records_bulk_add(
+        rows=rows,
+        note=f"simulation seed={ctx.seed} county={county} year={year}",
+        region_code=county,
+    )
+    return {"incomes_created": created, "year": year, "households_with_sales": len(sales)}

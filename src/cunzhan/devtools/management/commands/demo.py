@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from cunzhan.core.errors import ApplicationError
-from cunzhan.devtools.demo import DEMO_PASSWORD, demo_build
+from cunzhan.devtools.demo import DEMO_PASSWORD, HISTORY_DAYS, OTHER_HISTORY_DAYS, demo_build
 
 
 class Command(BaseCommand):
@@ -23,14 +23,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-import", action="store_true", help="assume the region tree is loaded"
         )
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=HISTORY_DAYS,
+            help=f"days of simulated history in 水城区 (default {HISTORY_DAYS}; "
+            f"the other counties get at most {OTHER_HISTORY_DAYS})",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["days"] < 1:
+            raise CommandError("--days must be at least 1")
         try:
             report = demo_build(
                 seed=opts["seed"],
                 households_per_village=opts["households_per_village"],
                 import_regions=not opts["no_import"],
                 only_counties=opts["counties"],
+                history_days=opts["days"],
                 echo=self.stdout.write,
             )
         except ApplicationError as exc:

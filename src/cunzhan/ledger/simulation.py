@@ -1,0 +1,57 @@
+"""Simulation generator ``ledger.payouts``: the county pays what it owes once a week.
+
+On the county's payout weekday (``payout_weekday``, ISO, default 5 = Friday) at 16:00
+China time a payout batch pays every payable account with a credit balance (producers,
+cooperatives, stations, carriers: what the simulated sales and fees left owed) through
+:func:`~cunzhan.ledger.payouts.payout_batch_create`; the bank pays the file the next
+morning (:func:`~cunzhan.ledger.payouts.payout_batch_mark` ``paid``, 10:00). Nothing
+owed: no batch. Idempotent per (county, day): the batch carries a ``sim:`` note and is
+not made twice. Deterministic: the amounts follow from the ledger's balances, which
+the other generators' seeded data made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cunzhan.core.errors import ApplicationError
+from cunzhan.core.scope import RegionScope
+from cunzhan.core.simulation import SimulationContext, register
+from cunzhan.ledger.models import PayoutBatch, PayoutStatus
+from cunzhan.ledger.payouts import payout_batch_create, payout_batch_mark
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def _at(day: dt.date, hour: float) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=CHINA) + dt.timedelta(hours=hour)
+
+
+@register("ledger.payouts", after=("commerce.sim", "commerce.assisted", "logistics.shipments"))
+def generate_payouts(ctx: SimulationContext) -> dict[str, Any]:
+    none = {"batches": 0, "payees": 0, "paid_fen": 0}
+    if ctx.day.isoweekday() != int(ctx.params.get("payout_weekday", 5)):
+        return none
+    county = ctx.county_code
+    note = f"sim:{county}:{ctx.day.isoformat()}"
+    if PayoutBatch.objects.filter(county_id=county, note=note).exists():
+        return none
+    national = RegionScope.national()
+    try:
+        batch = payout_batch_create(scope=national, county=county, note=note, at=_at(ctx.day, 16))
+    except ApplicationError as exc:
+        if exc.code == "nothing_to_pay":
+            return none
+        raise
+    paid_at = _at(ctx.day + dt.timedelta(days=1), 10)
+    until = ctx.params.get("until")
+    if isinstance(until, str) and until:
+        until = dt.datetime.fromisoformat(until)
+    if isinstance(until, dt.datetime) and until.tzinfo is None:
+        until = until.replace(tzinfo=CHINA)
+    if not isinstance(until, dt.datetime) or paid_at <= until:
+        # (a simulation cut at ``until`` leaves a batch the bank has not paid yet)
+        payout_batch_mark(scope=national, batch=batch, status=PayoutStatus.PAID, at=paid_at)
+    return {"batches": 1, "payees": batch.line_count, "paid_fen": batch.total_fen}
