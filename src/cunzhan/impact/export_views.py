@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
@@ -20,20 +20,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.views import require_perm
 from cunzhan.impact import exports, periods, selectors
 from cunzhan.impact.models import Indicator
-
-
-def _date(request: HttpRequest, name: str) -> dt.date | None:
-    raw = (request.GET.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ApplicationError(f"{name}: a date YYYY-MM-DD", code="invalid_date") from exc
-
-
-def _bad(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return render(request, "impact/error.html", {"error": exc.message}, status=400)
+from cunzhan.impact.pages import bad_request, get_date
 
 
 def _region(request: HttpRequest, code: str) -> Any:
@@ -91,12 +78,12 @@ def export(request: HttpRequest, code: str) -> Any:
             region_code=reg.code,
             table=request.GET.get("table", "series"),
             period_type=request.GET.get("period_type", ""),
-            start=_date(request, "start"),
-            end=_date(request, "end"),
+            start=get_date(request, "start"),
+            end=get_date(request, "end"),
         )
         return exports.response(table, fmt)
     except ApplicationError as exc:
-        return _bad(request, exc)
+        return bad_request(request, exc)
 
 
 @login_required
@@ -125,11 +112,11 @@ def events(request: HttpRequest, code: str) -> Any:
             scope=scope_for_user(request.user),
             region_code=reg.code,
             kind=request.GET.get("kind", "scans"),
-            first=_date(request, "first"),
-            last=_date(request, "last"),
+            first=get_date(request, "first"),
+            last=get_date(request, "last"),
         )
     except ApplicationError as exc:
-        return _bad(request, exc)
+        return bad_request(request, exc)
     exports.event_export_audit(
         user=request.user, table=table, region_code=reg.code, fmt=fmt, channel="page"
     )

@@ -447,8 +447,14 @@ def _exited_households(county: str, first: dt.date, last: dt.date) -> Members:
         .filter(year_exited__gte=first.year, year_exited__lte=last.year)
         .values_list("household__village_id", "year_exited", "household_id")
     )
+    return _members_by_year(qs, first, last)
+
+
+def _members_by_year(rows: Any, first: dt.date, last: dt.date) -> Members:
+    """(village, year, household) rows -> the households of each (village, 1 January of
+    the year) cell between ``first`` and ``last``."""
     out: Members = {}
-    for village, year, hh in qs:
+    for village, year, hh in rows:
         day = dt.date(year, 1, 1)
         if first <= day <= last:
             out.setdefault((village, day), set()).add(hh)
@@ -671,12 +677,7 @@ def _income_households(source: str) -> HouseholdsFn:
             .filter(year__gte=first.year, year__lte=last.year)
             .values_list("household__village_id", "year", "household_id")
         )
-        out: Members = {}
-        for village, year, hh in qs:
-            day = dt.date(year, 1, 1)
-            if first <= day <= last:
-                out.setdefault((village, day), set()).add(hh)
-        return out
+        return _members_by_year(qs, first, last)
 
     return households
 

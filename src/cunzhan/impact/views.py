@@ -27,6 +27,7 @@ from cunzhan.core.money import format_fen
 from cunzhan.core.views import require_perm
 from cunzhan.impact import export_views, periods, selectors
 from cunzhan.impact.models import Indicator
+from cunzhan.impact.pages import bad_request, get_date
 from cunzhan.network import geo
 
 NEUTRAL = "#546e7a"
@@ -92,20 +93,6 @@ def _region_url(code: str, ind: Indicator, pt: str, ps: dt.date | None = None) -
         q["period_start"] = ps.isoformat()
     url = _path("impact:region", selectors.url_code(code), get_script_prefix())
     return url + "?" + urlencode(q)
-
-
-def _get_date(request: HttpRequest, name: str) -> dt.date | None:
-    raw = (request.GET.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ApplicationError(f"{name}: a date YYYY-MM-DD", code="invalid_date") from exc
-
-
-def _bad_request(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return render(request, "impact/error.html", {"error": exc.message}, status=400)
 
 
 @login_required
@@ -332,7 +319,7 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
         ind = next((i for i in indicators if i.code == request.GET.get("indicator")), indicators[0])
         pt = selectors.check_period_type(ind, request.GET.get("period_type", ""))
         today = dt.date.today()
-        ps = _get_date(request, "period_start") or selectors.latest_period(
+        ps = get_date(request, "period_start") or selectors.latest_period(
             indicator=ind, region_code=reg.code, period_type=pt, today=today
         )
         periods.check_aligned(ps, pt)
@@ -346,7 +333,7 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
             scope=scope, indicator=ind, region_code=reg.code, period_type=pt, period_start=ps
         )
     except ApplicationError as exc:
-        return _bad_request(request, exc)
+        return bad_request(request, exc)
     cards = []
     # the cards' cells in one query (the region is scope-checked above)
     wanted = []
@@ -426,7 +413,7 @@ def rows(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404(exc.message) from exc
     try:
         pt = selectors.check_period_type(ind, request.GET.get("period_type", ""))
-        ps = _get_date(request, "period_start") or periods.period_start(dt.date.today(), pt)
+        ps = get_date(request, "period_start") or periods.period_start(dt.date.today(), pt)
         out = selectors.drilldown(
             scope=scope,
             indicator=ind,
@@ -436,7 +423,7 @@ def rows(request: HttpRequest, code: str) -> HttpResponse:
             part=request.GET.get("part", "numerator"),
         )
     except ApplicationError as exc:
-        return _bad_request(request, exc)
+        return bad_request(request, exc)
     return render(
         request,
         "impact/rows.html",
