@@ -256,3 +256,15 @@ def test_scan_page_button(world):
     r = client.post(reverse("impact:risk_scan", kwargs={"county_code": "520204"}), {"year": "1990"})
     assert r.status_code == 400
     assert AuditEvent.objects.filter(object_type="impact.RiskScan").count() == before
+
+
+def test_the_pages_and_reasons_follow_the_readers_language(world):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(world["cm"])
+    html = client.get(reverse("impact:risk")).content.decode()
+    assert "Monitored households by township" in html and "Scan the county" in html
+    assert "Per-capita income below the monitoring line" in html
+    url = reverse("impact:risk_case", kwargs={"case_id": world["a"].uuid})
+    html = client.get(url).content.decode()
+    assert "Per-capita net income ¥3,000.00, below the 2023 monitoring line of ¥6,900.00" in html
+    assert "Why it was flagged" in html and "人均纯收入低于监测线" not in html
