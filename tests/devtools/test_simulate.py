@@ -214,6 +214,15 @@ def test_income_records_bulk_add_keeps_what_is_on_record(regions):
         registry_services.income_records_bulk_add(
             rows=[(hh.pk + 10_000, 2025, "wages", 1)], note="test", region_code="520204"
         )
+    on_record = IncomeRecord.objects.count()
+    with pytest.raises(ApplicationError, match="more than once") as twice:
+        registry_services.income_records_bulk_add(
+            rows=[(hh.pk, 2026, "farming", 5), (hh.pk, 2026, "wages", 1), (hh.pk, 2026, "wages", 2)],
+            note="test",
+            region_code="520204",
+        )
+    assert twice.value.code == "duplicate_income"
+    assert IncomeRecord.objects.count() == on_record  # nothing written
 
 
 @pytest.mark.parametrize(

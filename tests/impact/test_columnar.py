@@ -193,3 +193,56 @@ def test_a_range_inside_a_month_filters_the_days(sold, tmp_path):
     cells = {(r.county_code, r.month): r.parcels for r in part}
     # 水城区 in October: 6 in the whole month, 3 from D2 on; 六枝特区's 4 were all on D1
     assert cells[("520204", "2026-10")] == 3 and ("520203", "2026-10") not in cells
+
+
+def test_a_parcel_that_never_reached_a_station_is_not_counted(sold, tmp_path):
+    """Filed under the month it was received (it has no station day), it must not count
+    in a whole-month rollup, as in the database's."""
+    from cunzhan.logistics import services as logistics_services
+    from tests.factories.impact import local
+
+    logistics_services.manifest_intake(
+        scope=NATIONAL,
+        carrier_code="ZTO",
+        rows=[
+            {
+                "tracking_number": "IMPNOSTATION",
+                "recipient_name": "收件人",
+                "phone": "13900001234",
+                "village_code": V1,
+                "weight_g": 700,
+                "size_class": "S",
+            }
+        ],
+    )
+    logistics_services.scan_events_record(
+        scope=NATIONAL,
+        events=[
+            {
+                "event_id": "nostation-1",
+                "carrier": "ZTO",
+                "tracking_number": "IMPNOSTATION",
+                "type": "received_at_county",
+                "occurred_at": local(D1, 5),
+                "station_code": "",
+            }
+        ],
+    )
+    columnar.snapshot_write(root=tmp_path)
+    end = month_end()
+    duck = columnar.rollup_columnar(scope=NATIONAL, first=FIRST, end=end, root=tmp_path)
+    assert duck == columnar.rollup_database(scope=NATIONAL, first=FIRST, end=end)
+    oct_ = {(r.county_code, r.month): r for r in duck}[("520204", "2026-10")]
+    assert (oct_.parcels, oct_.weight_g) == (6, 3000)
+
+
+def test_rollup_api_of_the_whole_country(sold, snapshot_dir, make_user, api_client):
+    admin = api_client(make_user(Role.NETWORK_ADMIN))
+    q = {"first": "2026-09", "last": timezone.localdate().strftime("%Y-%m")}
+    whole = admin.get("/api/v1/impact/rollup", q).json()["rows"]
+    for source in ("database", ""):
+        if not source:
+            columnar.snapshot_write()
+        r = admin.get("/api/v1/impact/rollup", {**q, "region": "CN", "source": source})
+        assert r.status_code == 200, r.content
+        assert r.json()["rows"] == whole and len(whole) == 3

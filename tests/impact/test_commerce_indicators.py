@@ -213,6 +213,20 @@ def test_counties_over_the_threshold(sales):
     _assert_tree_sums()
 
 
+def test_a_partial_refresh_keeps_count_over_with_its_base(sales):
+    """Refreshing only the base recounts the counties over the threshold, and asking
+    for the count alone recomputes its base first."""
+    code = "poverty_counties_sales_over_100m"
+    refresh_both()
+    assert cell(code, "5202", "year", Y2026) is None  # ¥100M: nobody
+    Indicator.objects.filter(code=code).update(threshold=5_000)
+    refresh_both(codes=["online_sales_poverty_counties_fen"])
+    assert cell(code, "5202", "year", Y2026)[0] == 2
+    Indicator.objects.filter(code=code).update(threshold=10_000)
+    refresh_both(codes=[code])
+    assert cell(code, "5202", "year", Y2026)[0] == 1
+
+
 def test_a_non_poverty_county_is_not_counted(sales):
     Indicator.objects.filter(code="poverty_counties_sales_over_100m").update(threshold=5_000)
     Region.objects.filter(code="520203").update(is_poverty_county=False)

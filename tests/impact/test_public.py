@@ -130,12 +130,30 @@ def test_complementary_suppression_goes_up_the_tree(regions):
     assert children_values(html) == {"水城区": "&lt;5", "六枝特区": "¥6,000.00"}
 
 
-def test_a_ratio_over_households_is_suppressed_by_its_households(regions):
-    households(V1, 4, tag="甲")
-    households(V2, 6, tag="乙")
+def test_sales_and_household_shares_are_not_published(regions):
+    """A share over households counts the union of its numerator's and denominator's
+    households (6 with income, 1 with e-commerce income would pass), and the online
+    sales have no per-seller suppression: neither is on the public page or API."""
+    households(V1, 6, tag="甲")
     refresh()
-    html = page(f"/open/r/{TOWNSHIP}/", indicator="poor_income_ecommerce_share", year="2025")
-    assert children_values(html) == {"海坪村村民委员会": "&lt;5", "玉舍村村民委员会": "0.0%"}
+    r = Client().get("/api/v1/impact/public/values", {"region": TOWNSHIP, "year": 2025})
+    codes = {i["code"] for i in r.json()["indicators"]}
+    assert "poor_income_fen" in codes and "households_registered_poor" in codes
+    hidden = {
+        "poor_income_ecommerce_share",
+        "online_sales_fen",
+        "online_sales_poverty_counties_fen",
+        "online_sales_registered_poor_fen",
+    }
+    assert not codes & hidden
+    assert set(Indicator.objects.values_list("code", flat=True)) >= hidden
+    for code in hidden:
+        r = Client().get(
+            "/api/v1/impact/public/values", {"region": TOWNSHIP, "year": 2025, "indicator": code}
+        )
+        assert r.status_code == 404
+        html = page(f"/open/r/{TOWNSHIP}/", indicator=code, year="2025")
+        assert f'data-indicator="{code}"' not in html
 
 
 def test_indicators_not_over_households_are_not_suppressed(small):

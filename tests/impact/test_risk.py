@@ -335,6 +335,25 @@ def test_a_closed_case_is_not_reopened_until_the_household_is_flagged_again(flag
     assert r.opened == 0 and r.unchanged == 2
 
 
+def test_an_older_years_scan_never_rewrites_a_newer_case(flagged, make_user):
+    """A's 2023 case is open: a scan of 2022 (where A was also poor, with a fall) leaves
+    it as it is; a closed 2023 case is not reopened by 2022's figures."""
+    income(flagged["a"], YEAR - 1, 100_000)
+    income(flagged["a"], YEAR - 2, 5_000_000)  # 2022: far below the line and -98 %
+    risk.risk_scan(county_code="520204", year=YEAR)
+    case = RiskCase.objects.get(household=flagged["a"])
+    before = (case.year, case.score, case.reasons)
+    r = risk.risk_scan(county_code="520204", year=YEAR - 1)
+    case.refresh_from_db()
+    assert (case.year, case.score, case.reasons) == before and r.updated == 0
+    officer = make_user(Role.REGISTRY_OFFICER, regions=["520204"])
+    case = risk.case_assign(case=case, assignee=officer, actor=officer, scope=NATIONAL)
+    case = risk.case_visit(case=case, day=dt.date(2026, 1, 5), findings="务工中断", actor=officer)
+    risk.case_close(case=case, outcome="stabilised", actor=officer)
+    risk.risk_scan(county_code="520204", year=YEAR - 1)
+    assert RiskCase.objects.filter(household=flagged["a"]).count() == 1
+
+
 # --- the follow-up ------------------------------------------------------------------------
 
 

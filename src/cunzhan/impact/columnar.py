@@ -419,9 +419,10 @@ def rollup_columnar(
         if not files:
             continue
         if first.day == 1 and end.day == 1:
-            # whole months: choosing the month partitions was the day filter, so the day
-            # column is not read at all
-            days_sql, days = "TRUE", []
+            # whole months: choosing the month partitions was the day filter; only the
+            # rows without the day (a parcel that never reached a station is filed under
+            # the month it was received or announced) are left out
+            days_sql, days = f"{day_col} IS NOT NULL", []
         else:
             days_sql, days = f"{day_col} >= ? AND {day_col} < ?", [first, end]
         sql = (

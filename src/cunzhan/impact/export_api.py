@@ -112,7 +112,7 @@ def rollup(
     user = require(request, Perm.VIEW_IMPACT)
     scope = scope_for_user(user)
     if region:
-        selectors.region_get(scope=scope, code=region)
+        region = selectors.region_get(scope=scope, code=region).code  # CN -> "" (the nation)
     lo, end = columnar.check_months(first, last)
     used, rows = columnar.rollup(scope=scope, region=region, first=lo, end=end, source=source)
     info = columnar.snapshot_info() if used == "columnar" else None

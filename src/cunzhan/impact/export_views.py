@@ -103,7 +103,7 @@ def events(request: HttpRequest, code: str) -> Any:
                 "first": today - dt.timedelta(days=29),
                 "last": today,
                 "formats": list(exports.FORMATS),
-                "back": reverse("impact:region", kwargs={"code": reg.code}),
+                "back": reverse("impact:region", kwargs={"code": selectors.url_code(reg.code)}),
             },
         )
     try:

@@ -56,9 +56,34 @@ def household_based(indicator: Indicator) -> bool:
     return any(source_get(k).unit == HOUSEHOLDS for k in keys)
 
 
+# Not published (ADR 0020 addendum): the online sales are money of identifiable sellers
+# (one household, one person) with no per-seller suppression yet, and a village's total
+# would give away a suppressed registered-poor household's sales.
+NOT_PUBLIC_SOURCES = frozenset(
+    {
+        "commerce.sales_fen",
+        "commerce.sales_fen.poverty_counties",
+        "commerce.sales_fen.registered_poor",
+    }
+)
+
+
+def publishable(indicator: Indicator) -> bool:
+    """Whether an indicator may appear on the public page: not over the sales sources,
+    and not a ratio whose numerator rests on households (a cell's household count is the
+    union of numerator and denominator: a share of 6 households could be one household's
+    income)."""
+    if indicator.numerator in NOT_PUBLIC_SOURCES or indicator.denominator in NOT_PUBLIC_SOURCES:
+        return False
+    if indicator.is_count_over:
+        return True
+    return not (indicator.is_ratio and source_get(indicator.numerator).unit == HOUSEHOLDS)
+
+
 def public_indicators() -> list[Indicator]:
-    """The active indicators stored per year (all of them: year is the coarsest)."""
-    return list(Indicator.objects.filter(active=True))
+    """The active indicators that may be published, stored per year (all of them: year
+    is the coarsest)."""
+    return [i for i in Indicator.objects.filter(active=True) if publishable(i)]
 
 
 def public_region(code: str) -> Any:

@@ -486,6 +486,8 @@ def _codes(reasons: list[dict[str, Any]]) -> set[str]:
 def _flagged_again(closed: RiskCase, ev: Evaluation, year: int) -> bool:
     """After a close, a new case only on new evidence: a later year, a higher score, or
     a reason the closed case did not have."""
+    if year < closed.year:  # an older year's figures are not new evidence
+        return False
     return (
         year > closed.year
         or ev.score > closed.score
@@ -565,7 +567,10 @@ def risk_scan(
     for ev in flagged:
         case = open_by_hh.get(ev.household_id)
         if case is not None:
-            if case.score == ev.score and case.reasons == ev.reasons and case.year == y:
+            # an older year's scan never rewrites a newer assessment
+            older = case.year > y
+            same = case.score == ev.score and case.reasons == ev.reasons and case.year == y
+            if older or same:
                 untouched.append(case.pk)
                 result.unchanged += 1
             else:

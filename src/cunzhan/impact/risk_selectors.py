@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
@@ -205,7 +206,7 @@ def _at_risk_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date
         {
             "kind": "risk_case",
             "id": str(c.uuid),
-            "day": c.flagged_at.date().isoformat(),
+            "day": timezone.localdate(c.flagged_at).isoformat(),
             "region_code": c.village_id,
             "region_name": c.village.name,
             "label": c.household.number,

@@ -384,7 +384,12 @@ def indicators_refresh(
     # the stored county cells, so they run one after the other
     indicators = list(Indicator.objects.select_for_update().filter(active=True).order_by("pk"))
     if indicator_codes:
-        indicators = [i for i in indicators if i.code in indicator_codes]
+        # a count_over indicator goes with its base both ways: counting needs the base's
+        # recomputed periods, and a recomputed base changes the count
+        wanted = set(indicator_codes)
+        wanted |= {i.base for i in indicators if i.is_count_over and i.code in wanted}
+        wanted |= {i.code for i in indicators if i.is_count_over and i.base in wanted}
+        indicators = [i for i in indicators if i.code in wanted]
     last = IndicatorRefresh.objects.select_for_update().filter(county_code=county_code).first()
     # a margin for events recorded (auto_now_add) before the last refresh started but
     # committed after it by a long ingest transaction: recomputing a day twice is harmless

@@ -5,6 +5,7 @@ snapshotted with the masked form only (``id_masked``)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -785,6 +786,14 @@ def income_records_bulk_add(
         clean_year(year, field_name="year")
         _choice(source, IncomeSource, "source")
         _check_income_fen(fen)
+    seen = Counter((r[0], r[1], r[2]) for r in rows)
+    if len(seen) != len(rows):
+        twice = sorted(k for k, n in seen.items() if n > 1)[:5]
+        raise ApplicationError(
+            f"income records: the same household, year and source more than once: {twice}",
+            code="duplicate_income",
+            details={"rows": [list(k) for k in twice]},
+        )
     ids = {r[0] for r in rows}
     known = set(Household.objects.filter(pk__in=ids).values_list("pk", flat=True))
     if ids - known:
