@@ -191,6 +191,9 @@ class StationNoteForm(forms.Form):
 class DateInput(forms.DateInput):
     input_type = "date"
 
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")  # what <input type=date> takes
+
 
 class StationHelperAddForm(ServiceErrorFormMixin, forms.Form):
     """A helper (淘帮手): the service checks the name, the phone and the date."""
