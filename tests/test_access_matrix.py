@@ -77,6 +77,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "person_id": lambda w: [w.out.person.uuid, w.far.person.uuid],  # type: ignore[union-attr]
     "batch_id": lambda w: [w.out.batch.uuid, w.far.batch.uuid],  # type: ignore[union-attr]
     "consent_id": lambda w: [w.out.consent.pk, w.far.consent.pk],  # type: ignore[union-attr]
+    "helper_id": lambda w: [w.out.helper.pk, w.far.helper.pk],  # type: ignore[union-attr]
     "user_id": lambda w: [u.pk for c in (w.out, w.far) for u in c.users],
     "token_id": lambda w: out_token_ids(w),
     "parcel_id": lambda w: [w.out.parcel.uuid, w.far.parcel.uuid],  # type: ignore[union-attr]
@@ -477,6 +478,18 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     "POST /network/stations/{station_id}/close": WriteHint(
         path=lambda w: {"station_id": w.far.stations["village"].pk},
         body=lambda w: {"note": "probe"},
+    ),
+    # helpers (淘帮手): the OUT village station is active, its helper still works there
+    "POST /network/stations/{station_id}/helpers": WriteHint(
+        path=lambda w: {"station_id": w.out.stations["village"].pk},
+        body=lambda w: {"name": PROBE, "phone": "", "started_on": _yesterday()},
+    ),
+    "POST /network/stations/{station_id}/helpers/{helper_id}/end": WriteHint(
+        path=lambda w: {
+            "station_id": w.out.stations["village"].pk,
+            "helper_id": w.out.helper.pk,  # type: ignore[union-attr]
+        },
+        body=lambda w: {"ended_on": _yesterday()},
     ),
     "POST /registry/households": WriteHint(
         body=lambda w: {"village_code": w.out.village, "address": f"{PROBE} 地址"}
@@ -1143,6 +1156,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "payout_id": API_PATH_PARAMS["payout_id"],
     "purchase_id": API_PATH_PARAMS["purchase_id"],
     "station_id": API_PATH_PARAMS["station_id"],
+    "helper_id": API_PATH_PARAMS["helper_id"],
     "owner_key": API_PATH_PARAMS["owner_key"],
     "case_id": API_PATH_PARAMS["case_id"],
 }
@@ -1391,6 +1405,20 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
                 "closes_at": "19:00",
                 "open_days": ["1", "2", "3"],
             },
+            effective=True,
+        )
+    ],
+    "network:station_helper_add": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk},
+            {"name": PROBE, "phone": "", "started_on": _yesterday()},
+            effective=True,
+        )
+    ],
+    "network:station_helper_end": lambda w: [
+        PagePost(
+            {"pk": w.out.stations["village"].pk, "helper_id": w.out.helper.pk},  # type: ignore[union-attr]
+            {"ended_on": _yesterday()},
             effective=True,
         )
     ],

@@ -83,5 +83,6 @@ def builtin_indicators() -> None:
         "0004_income_indicators",
         "0005_relapse_risk_data",
         "0006_commerce_indicators",
+        "0007_jobs_with_helpers",
     ):
         importlib.import_module(f"cunzhan.impact.migrations.{name}").forwards(apps, None)

@@ -35,7 +35,8 @@ from cunzhan.logistics import fees as logistics_fees
 from cunzhan.logistics import services as logistics_services
 from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.logistics.models import Parcel, ParcelException
-from cunzhan.network.models import Kind, Level, Region, Station, StationStatus
+from cunzhan.network import services as network_services
+from cunzhan.network.models import Kind, Level, Region, Station, StationHelper, StationStatus
 from cunzhan.registry import services as registry_services
 from cunzhan.registry.idcard import make_id_number
 from cunzhan.registry.importers import COLUMNS, registry_import
@@ -86,6 +87,7 @@ class County:
     id_number: str = ""
     batch: ImportBatch | None = None
     consent: Consent | None = None  # in force: a withdrawal would change it
+    helper: StationHelper | None = None  # a 淘帮手 still working at the village station
     users: list[User] = field(default_factory=list)
     parcel: Parcel | None = None  # waiting at the village station, with a pickup code
     loaded: Parcel | None = None  # on the van to the village station (to receive)
@@ -408,6 +410,13 @@ def _county(regions: dict[str, Region], code: str, seq: int) -> County:
     c.stations["suspended"] = station(extra[3], StationStatus.SUSPENDED, "已暂停")
 
     national = RegionScope.national()
+    c.helper = network_services.station_helper_add(
+        scope=national,
+        station=c.stations["village"],
+        name=f"{tag}-帮手",
+        phone=f"1390000{seq:02d}77",
+        started_on=dt.date(2024, 3, 1),
+    )
     c.parcel = _parcel(c, tag, seq)
     c.loaded = _parcel(c, tag, seq, upto="loaded", tn=f"L{c.code}{seq:02d}")
     c.exception = ParcelException.objects.create(
@@ -701,6 +710,14 @@ def out_snapshot() -> dict[str, Any]:
             "updated_at",
         ),
         "batches": rows(ImportBatch.objects.filter(out_q("region_code")), "updated_at"),
+        "helpers": rows(
+            StationHelper.objects.filter(out_q("station__region_id")),
+            "name",
+            "phone",
+            "ended_on",
+            "updated_at",
+        ),
+        "helpers_total": StationHelper.objects.count(),
         "users": rows(User.objects.all(), "password", "is_active", "role", "updated_at"),
         "assignments": rows(Assignment.objects.all(), "region_id", "station_id"),
         "out_tokens": rows(

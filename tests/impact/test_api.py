@@ -170,6 +170,65 @@ def test_jobs_count_operators_and_drivers_without_names(refreshed, make_user, ma
     assert "ada" not in rows.content.decode() and "bob" not in rows.content.decode()
 
 
+def test_jobs_count_operators_drivers_and_helpers(refreshed, make_user, manager):
+    """2 operators (s1, s2) + 1 driver + 3 helpers of which 1 ended = 5 jobs in 水城区,
+    2 of them helpers; a helper in 六枝特区 is not counted; the drill-down counts the
+    same rows, without names or phones."""
+    from django.utils import timezone
+
+    from cunzhan.core.scope import RegionScope
+    from cunzhan.network.services import station_helper_add, station_helper_end
+
+    today = timezone.localdate()
+    national = RegionScope.national()
+
+    def helper(station, name):
+        return station_helper_add(
+            scope=national,
+            station=station,
+            name=name,
+            phone="13900005555",
+            started_on=today - dt.timedelta(days=40),
+        )
+
+    helper(refreshed["s1"], "帮手甲")
+    gone = helper(refreshed["s1"], "帮手乙")
+    station_helper_end(scope=national, helper=gone, ended_on=today - dt.timedelta(days=3))
+    helper(refreshed["s2"], "帮手丙")
+    helper(refreshed["s3"], "帮手外")  # 六枝特区
+    make_user(Role.DRIVER, regions=["520204"], username="drv-bob")
+    codes = ["jobs", "jobs_station_helpers", "jobs_station_operators", "jobs_drivers"]
+    indicators_refresh(county_code="520204", today=today, indicator_codes=codes)
+
+    def number(code, region="520204"):
+        cells = manager.get(
+            f"{API}/indicators/{code}/regions/{region}/values", {"period_type": "month"}
+        ).json()["cells"]
+        return cells[-1]["numerator"]
+
+    def rows(code, region="520204"):
+        r = manager.get(f"{API}/indicators/{code}/regions/{region}/rows", {"period_type": "month"})
+        assert r.status_code == 200, r.content
+        return r
+
+    assert number("jobs_station_operators") == 2 and number("jobs_drivers") == 1
+    assert number("jobs_station_helpers") == 2
+    assert number("jobs") == 5
+    assert number("jobs", V1) == 2  # s1's operator and its one working helper
+    assert number("jobs", V2) == 2
+    everything = rows("jobs")
+    assert everything.json()["total"] == 5 == len(everything.json()["rows"])
+    labels = sorted(r["label"] for r in everything.json()["rows"])
+    assert labels == ["driver", "helper", "helper", "station_operator", "station_operator"]
+    helpers = rows("jobs_station_helpers").json()
+    assert helpers["total"] == 2
+    assert sorted(r["detail"] for r in helpers["rows"]) == sorted(
+        [refreshed["s1"].code, refreshed["s2"].code]
+    )
+    text = everything.content.decode() + rows("jobs_station_helpers").content.decode()
+    assert "帮手" not in text and "13900005555" not in text and "bob" not in text
+
+
 def test_the_whole_country_is_region_cn_for_a_national_scope(refreshed, make_user, api_client):
     admin = api_client(make_user(Role.NETWORK_ADMIN))
     q = {"period_type": "day", "start": D1.isoformat(), "end": D1.isoformat()}

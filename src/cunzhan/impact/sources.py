@@ -600,6 +600,98 @@ for _roles, _key, _label in (
     )
 
 
+# --- network: helpers at the stations (淘帮手, stock) ------------------------------------------
+
+
+def _helpers_active(day: dt.date) -> Any:
+    from django.db.models import Q
+
+    from cunzhan.network.models import StationHelper
+
+    return StationHelper.objects.filter(started_on__lte=day).filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gt=day)
+    )
+
+
+def _helpers_counts(county: str, first: dt.date, last: dt.date) -> Cells:
+    qs = (
+        _helpers_active(last)
+        .filter(prefix_q("station__region_id", county))
+        .values("station__region_id")
+        .annotate(n=Count("id"))
+    )
+    return {(r["station__region_id"], last): r["n"] for r in qs}
+
+
+def _helpers_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
+    from cunzhan.network.selectors import station_list
+
+    stations = station_list(scope=scope).filter(prefix_q("region_id", region))
+    qs = (
+        _helpers_active(last)
+        .filter(station__in=stations)
+        .values("id", "station__code", "station__region_id", "station__region__name")
+        .order_by("station__region_id", "station__code", "id")
+    )
+    # no names, no phones: "helper" and the station where the job is
+    return [
+        {
+            "kind": "job",
+            "id": f"helper-{h['id']}",
+            "day": "",
+            "region_code": h["station__region_id"],
+            "region_name": h["station__region__name"],
+            "label": "helper",
+            "detail": h["station__code"],
+            "amount": 1,
+        }
+        for h in qs
+    ]
+
+
+register_source(
+    DataSource(
+        key="network.station_helpers",
+        label="淘帮手",
+        doc="Helpers (淘帮手) recorded at a station, started on or before the day and not "
+        "ended by it, counted in the station's region (a snapshot).",
+        kind=STOCK,
+        counts=_helpers_counts,
+        rows=_helpers_rows,
+    )
+)
+
+
+# --- impact: every job in the network (operators, drivers, helpers; stock) ----------------------
+
+JOBS_ALL_PARTS = ("accounts.jobs", "network.station_helpers")
+
+
+def _jobs_all_counts(county: str, first: dt.date, last: dt.date) -> Cells:
+    out: Cells = {}
+    for key in JOBS_ALL_PARTS:
+        for cell, n in _SOURCES[key].counts(county, first, last).items():
+            out[cell] = out.get(cell, 0) + n
+    return out
+
+
+def _jobs_all_rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
+    return [r for key in JOBS_ALL_PARTS for r in _SOURCES[key].rows(scope, region, first, last)]
+
+
+register_source(
+    DataSource(
+        key="impact.jobs_all",
+        label="就业岗位（站长、淘帮手、司机）",
+        doc="The sum of accounts.jobs (station operators and drivers) and "
+        "network.station_helpers (helpers); the drill-down is the union of their rows.",
+        kind=STOCK,
+        counts=_jobs_all_counts,
+        rows=_jobs_all_rows,
+    )
+)
+
+
 # --- registry: income of registered-poor households (flow, per year) ------------------------------
 
 

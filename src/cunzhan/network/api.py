@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Router, Status
 from ninja.pagination import paginate
 
@@ -8,7 +11,7 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.network import schemas, services
-from cunzhan.network.models import Level, Region, RegionAlias, Station
+from cunzhan.network.models import Level, Region, RegionAlias, Station, StationHelper
 from cunzhan.network.selectors import (
     region_ancestors,
     region_children,
@@ -18,6 +21,8 @@ from cunzhan.network.selectors import (
     region_resolve,
     station_filters_clean,
     station_get,
+    station_helper_get,
+    station_helpers,
     station_list,
 )
 
@@ -210,3 +215,68 @@ def stations_close(request: HttpRequest, station_id: int, data: schemas.StationC
     user, station = _station(request, station_id, Perm.MANAGE_STATIONS)
     station = services.station_close(station=station, note=data.note, actor=user)
     return station_detail(station, user)
+
+
+# --- helpers (淘帮手) ---------------------------------------------------------------------------
+
+
+def helper_out(helper: StationHelper, today: dt.date) -> dict:
+    return {
+        "id": helper.pk,
+        "name": helper.name,
+        "phone": helper.phone,
+        "started_on": helper.started_on,
+        "ended_on": helper.ended_on,
+        "active": helper.active_on(today),
+    }
+
+
+@router.get(
+    "/stations/{station_id}/helpers", response={200: schemas.StationHelpersOut, **ERROR_RESPONSES}
+)
+def stations_helpers_list(request: HttpRequest, station_id: int):
+    """The station's helpers (淘帮手), active first, then those who ended."""
+    user, station = _station(request, station_id, Perm.VIEW_NETWORK)
+    today = timezone.localdate()
+    helpers = station_helpers(scope=scope_for_user(user), station=station)
+    return {
+        "station_id": station.pk,
+        "station_code": station.code,
+        "station_name": station.name,
+        "helpers": [helper_out(h, today) for h in helpers],
+    }
+
+
+@router.post(
+    "/stations/{station_id}/helpers", response={201: schemas.StationHelperOut, **ERROR_RESPONSES}
+)
+def stations_helpers_add(request: HttpRequest, station_id: int, data: schemas.StationHelperAddIn):
+    """Record a helper working at an active station (its operator, or the county)."""
+    user, station = _station(request, station_id, Perm.EDIT_STATION)
+    helper = services.station_helper_add(
+        scope=scope_for_user(user),
+        station=station,
+        name=data.name,
+        phone=data.phone,
+        started_on=data.started_on,
+        actor=user,
+    )
+    return Status(201, helper_out(helper, timezone.localdate()))
+
+
+@router.post(
+    "/stations/{station_id}/helpers/{helper_id}/end",
+    response={200: schemas.StationHelperOut, **ERROR_RESPONSES},
+)
+def stations_helpers_end(
+    request: HttpRequest, station_id: int, helper_id: int, data: schemas.StationHelperEndIn
+):
+    """Record that a helper stopped (``ended_on``: the first day no longer worked)."""
+    user, station = _station(request, station_id, Perm.EDIT_STATION)
+    scope = scope_for_user(user)
+    helper = station_helper_get(scope=scope, station=station, helper_id=helper_id)
+    today = timezone.localdate()
+    helper = services.station_helper_end(
+        scope=scope, helper=helper, ended_on=data.ended_on or today, actor=user
+    )
+    return helper_out(helper, today)

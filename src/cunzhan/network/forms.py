@@ -186,3 +186,22 @@ class StationActivateForm(forms.Form):
 
 class StationNoteForm(forms.Form):
     note = forms.CharField(label=_("说明"), max_length=300, required=False)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")  # what <input type=date> takes
+
+
+class StationHelperAddForm(ServiceErrorFormMixin, forms.Form):
+    """A helper (淘帮手): the service checks the name, the phone and the date."""
+
+    name = forms.CharField(label=_("姓名"), max_length=200, required=False)
+    phone = forms.CharField(label=_("电话（可不填）"), max_length=40, required=False)
+    started_on = forms.DateField(label=_("开始日期"), widget=DateInput())
+
+
+class StationHelperEndForm(ServiceErrorFormMixin, forms.Form):
+    ended_on = forms.DateField(label=_("结束日期"), widget=DateInput())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -217,3 +218,32 @@ class StationApplication(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.station} ({self.decision})"
+
+
+class StationHelper(TimeStampedModel):
+    """A 淘帮手: a person who works at or for a station, helping villagers shop and sell
+    online. Active from ``started_on`` until ``ended_on`` (the first day no longer
+    working there; empty while they still help). No ID numbers are kept."""
+
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="helpers")
+    name = models.CharField(_("姓名"), max_length=40)
+    phone = models.CharField(_("电话"), max_length=20, blank=True)
+    started_on = models.DateField(_("开始日期"))
+    ended_on = models.DateField(_("结束日期"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["station_id", "started_on", "id"]
+        indexes = [models.Index(fields=["station", "ended_on"], name="helper_station_ended_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ended_on__isnull=True)
+                | models.Q(ended_on__gte=models.F("started_on")),
+                name="helper_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.station_id})"
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.started_on <= day and (self.ended_on is None or self.ended_on > day)

@@ -197,3 +197,33 @@ class StationUpdateIn(Schema):
 
 class StationUpdateOut(StationDetailOut):
     pass
+
+
+# --- helpers (淘帮手) ---------------------------------------------------------------------------
+
+
+class StationHelperOut(Schema):
+    id: int
+    name: str
+    phone: str
+    started_on: dt.date
+    ended_on: dt.date | None
+    active: bool
+
+
+class StationHelpersOut(Schema):
+    station_id: int
+    station_code: str
+    station_name: str
+    helpers: list[StationHelperOut]
+
+
+class StationHelperAddIn(Schema):
+    # lengths and formats are checked by the service (errors naming the field)
+    name: str = Field(..., max_length=200)
+    phone: str = Field("", max_length=40)
+    started_on: dt.date
+
+
+class StationHelperEndIn(Schema):
+    ended_on: dt.date | None = Field(None, description="Today when omitted.")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils.translation import gettext as _
 
@@ -15,6 +16,7 @@ from cunzhan.network.models import (
     RegionAlias,
     Station,
     StationApplication,
+    StationHelper,
     StationKind,
     StationStatus,
 )
@@ -230,3 +232,36 @@ def station_map_list(*, scope: RegionScope, region_code: str) -> QuerySet[Statio
             "region__name",
         )
     )
+
+
+def station_helpers(
+    *, scope: RegionScope, station: Station, active_on: dt.date | None = None
+) -> QuerySet[StationHelper]:
+    """The helpers (淘帮手) of ``station``, active and ended, oldest first; with
+    ``active_on``, only those working that day (started on or before it, not yet ended).
+    A station outside ``scope`` has none (NotFound)."""
+    inside = scope.contains_code(station.region_id) and (
+        scope.station_ids is None or station.pk in scope.station_ids
+    )
+    if not inside:
+        raise NotFound("station not found", code="station_not_found")
+    qs = StationHelper.objects.filter(station=station).order_by(
+        F("ended_on").desc(nulls_first=True), "started_on", "id"
+    )
+    if active_on is not None:
+        qs = qs.filter(started_on__lte=active_on).filter(
+            Q(ended_on__isnull=True) | Q(ended_on__gt=active_on)
+        )
+    return qs
+
+
+def station_helper_get(*, scope: RegionScope, station: Station, helper_id: int) -> StationHelper:
+    helper = (
+        station_helpers(scope=scope, station=station)
+        .select_related("station")
+        .filter(pk=helper_id)
+        .first()
+    )
+    if helper is None:
+        raise NotFound("helper not found", code="helper_not_found")
+    return helper

@@ -32,6 +32,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.accounts.services import user_create
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.network import geo
 from cunzhan.network.models import (
@@ -42,6 +43,7 @@ from cunzhan.network.models import (
     Region,
     Station,
     StationApplication,
+    StationHelper,
     StationKind,
     StationStatus,
 )
@@ -663,3 +665,123 @@ def station_update(
     station.save(update_fields=[*changed, "updated_at"])
     _audit(station, action="update", before=before, actor=actor, audit_action="update")
     return station
+
+
+# --- helpers (淘帮手) ---------------------------------------------------------------------------
+
+HELPER_NAME_MAX = 40
+
+
+def _check_helper_access(*, scope: RegionScope, station: Station, actor: Any) -> None:
+    """The station must be in ``scope`` (else NotFound: never tell whether it exists) and
+    ``actor`` must hold ``edit_station`` (a station operator: scoped to their own station)."""
+    inside = scope.contains_code(station.region_id) and (
+        scope.station_ids is None or station.pk in scope.station_ids
+    )
+    if not inside:
+        raise NotFound(_("没有找到该服务站或地区"), code="not_found")
+    if actor is not None and not actor.can(Perm.EDIT_STATION):
+        raise PermissionDenied(
+            _("此操作需要权限 %(perm)s") % {"perm": Perm.EDIT_STATION},
+            details={"perm": Perm.EDIT_STATION},
+        )
+
+
+def _audit_helper(
+    helper: StationHelper, *, action: str, note: str, before: dict | None, actor: Any
+) -> None:
+    audit_record(
+        action=action,
+        object_type="network.StationHelper",
+        object_id=helper.pk,
+        object_repr=f"{helper.station.code} {helper.name}",
+        region_code=helper.station.region_id,
+        before=before,
+        after=snapshot(helper),
+        note=note,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def station_helper_add(
+    *,
+    scope: RegionScope,
+    station: Station,
+    name: str,
+    phone: str = "",
+    started_on: dt.date,
+    actor: Any = None,
+) -> StationHelper:
+    """Record a 淘帮手 working at ``station`` since ``started_on`` (not in the future).
+
+    Only an active station takes on helpers; the phone is optional (a mobile number or a
+    landline with its area code, as everywhere)."""
+    reject_nul(name=name, phone=phone)
+    _check_helper_access(scope=scope, station=station, actor=actor)
+    station = _locked(station)
+    if station.status != S.ACTIVE:
+        raise ApplicationError(
+            _("服务站“%(name)s”当前状态为“%(st)s”，只有运营中的服务站可以登记淘帮手")
+            % {"name": station.name, "st": StationStatus(station.status).label},
+            code="station_not_active",
+            details={"field": "station", "status": station.status},
+        )
+    name = (name or "").strip()
+    if not name:
+        raise _field_error("name", _("请填写淘帮手的姓名"), "name_required")
+    if len(name) > HELPER_NAME_MAX:
+        raise _field_error(
+            "name", _("姓名最多%(n)s个字符") % {"n": HELPER_NAME_MAX}, "name_too_long"
+        )
+    phone = clean_phone(phone, field="phone") if (phone or "").strip() else ""
+    if not isinstance(started_on, dt.date):
+        raise _field_error("started_on", _("请填写开始日期"), "invalid_started_on")
+    if started_on > timezone.localdate():
+        raise _field_error(
+            "started_on",
+            _("开始日期 %(d)s 不能晚于今天") % {"d": started_on.isoformat()},
+            "started_on_in_future",
+        )
+    helper = StationHelper.objects.create(
+        station=station, name=name, phone=phone, started_on=started_on
+    )
+    _audit_helper(helper, action="create", note="helper_add", before=None, actor=actor)
+    return helper
+
+
+@transaction.atomic
+def station_helper_end(
+    *, scope: RegionScope, helper: StationHelper, ended_on: dt.date, actor: Any = None
+) -> StationHelper:
+    """Record that a helper stopped working at the station: ``ended_on`` is the first day
+    no longer worked (not before the start, not in the future). Ending twice is refused."""
+    _check_helper_access(scope=scope, station=helper.station, actor=actor)
+    helper = StationHelper.objects.select_for_update().select_related("station").get(pk=helper.pk)
+    if helper.ended_on is not None:
+        raise ApplicationError(
+            _("%(name)s已于 %(d)s 结束，不能重复结束")
+            % {"name": helper.name, "d": helper.ended_on.isoformat()},
+            code="helper_already_ended",
+            details={"field": "ended_on", "ended_on": helper.ended_on.isoformat()},
+        )
+    if not isinstance(ended_on, dt.date):
+        raise _field_error("ended_on", _("请填写结束日期"), "invalid_ended_on")
+    if ended_on < helper.started_on:
+        raise _field_error(
+            "ended_on",
+            _("结束日期 %(end)s 不能早于开始日期 %(start)s")
+            % {"end": ended_on.isoformat(), "start": helper.started_on.isoformat()},
+            "ended_before_start",
+        )
+    if ended_on > timezone.localdate():
+        raise _field_error(
+            "ended_on",
+            _("结束日期 %(d)s 不能晚于今天") % {"d": ended_on.isoformat()},
+            "ended_on_in_future",
+        )
+    before = snapshot(helper)
+    helper.ended_on = ended_on
+    helper.save(update_fields=["ended_on", "updated_at"])
+    _audit_helper(helper, action="update", note="helper_end", before=before, actor=actor)
+    return helper

@@ -11,6 +11,12 @@ urlpatterns = [
     path("stations/apply/", views.station_apply_page, name="station_apply"),
     path("stations/<int:pk>/", views.station_detail_page, name="station"),
     path("stations/<int:pk>/edit/", views.station_edit_page, name="station_edit"),
+    path("stations/<int:pk>/helpers/", views.station_helper_add_page, name="station_helper_add"),
+    path(
+        "stations/<int:pk>/helpers/<int:helper_id>/end/",
+        views.station_helper_end_page,
+        name="station_helper_end",
+    ),
     path("stations/<int:pk>/<str:action>/", views.station_action, name="station_action"),
     path("map/", views.station_map, name="map"),
 ]

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -27,6 +28,8 @@ from cunzhan.network.forms import (
     StationApplyForm,
     StationEditForm,
     StationFilterForm,
+    StationHelperAddForm,
+    StationHelperEndForm,
     StationNoteForm,
     StationReviewForm,
     open_days_label,
@@ -50,6 +53,8 @@ from cunzhan.network.selectors import (
     region_resolve,
     region_search,
     station_get,
+    station_helper_get,
+    station_helpers,
     station_list,
     station_map_list,
 )
@@ -59,6 +64,8 @@ from cunzhan.network.services import (
     station_activate,
     station_apply,
     station_close,
+    station_helper_add,
+    station_helper_end,
     station_reinstate,
     station_review,
     station_submit_for_review,
@@ -187,7 +194,30 @@ def _detail_context(request: HttpRequest, station: Station, **extra: Any) -> dic
         "review_form": extra.pop("review_form", None) or StationReviewForm(),
         "activate_form": extra.pop("activate_form", None) or StationActivateForm(),
         "note_form": StationNoteForm(),
+        **_helpers_context(request, station, extra),
         **extra,
+    }
+
+
+def _helpers_context(request: HttpRequest, station: Station, extra: dict[str, Any]) -> dict:
+    """The 淘帮手 section: the helpers (active first), the add form and the end buttons
+    (for whoever may edit the station, while it is active)."""
+    today = timezone.localdate()
+    helpers = list(station_helpers(scope=scope_for_user(request.user), station=station))
+    active = 0
+    for h in helpers:
+        h.is_active = h.active_on(today)  # type: ignore[attr-defined]
+        active += h.is_active  # type: ignore[attr-defined]
+    can_edit = request.user.can(Perm.EDIT_STATION)  # type: ignore[union-attr]
+    return {
+        "helpers": helpers,
+        "helpers_active": active,
+        "can_add_helper": can_edit and station.status == StationStatus.ACTIVE,
+        "can_end_helper": can_edit,
+        "helper_form": extra.pop("helper_form", None)
+        or StationHelperAddForm(initial={"started_on": today}),
+        "helper_end_error": extra.pop("helper_end_error", None),
+        "today": today,
     }
 
 
@@ -314,6 +344,72 @@ def station_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return redirect("network:station", pk=pk)
     messages.success(request, ACTION_DONE[action])
     return redirect("network:station", pk=pk)
+
+
+@login_required
+@require_POST
+@require_perm(Perm.EDIT_STATION)
+def station_helper_add_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a helper (淘帮手) from the station page; errors are shown in its form."""
+    station = _station_or_404(request, pk)
+    form = StationHelperAddForm(request.POST)
+    if form.is_valid():
+        try:
+            _service_call(
+                lambda: station_helper_add(
+                    scope=scope_for_user(request.user),
+                    station=station,
+                    name=form.cleaned_data["name"],
+                    phone=form.cleaned_data["phone"],
+                    started_on=form.cleaned_data["started_on"],
+                    actor=request.user,
+                )
+            )
+        except ApplicationError as exc:
+            if isinstance(exc, NotFound | CorePermissionDenied):
+                raise
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("淘帮手已登记"))
+            return redirect("network:station", pk=pk)
+    ctx = _detail_context(request, station, helper_form=form)
+    return render(request, "network/station_detail.html", ctx, status=400)
+
+
+@login_required
+@require_POST
+@require_perm(Perm.EDIT_STATION)
+def station_helper_end_page(request: HttpRequest, pk: int, helper_id: int) -> HttpResponse:
+    """End a helper's work at the station (the date defaults to today in the form)."""
+    station = _station_or_404(request, pk)
+    scope = scope_for_user(request.user)
+    helper = _service_call(
+        lambda: station_helper_get(scope=scope, station=station, helper_id=helper_id)
+    )
+    form = StationHelperEndForm(request.POST)
+    if form.is_valid():
+        try:
+            _service_call(
+                lambda: station_helper_end(
+                    scope=scope,
+                    helper=helper,
+                    ended_on=form.cleaned_data["ended_on"],
+                    actor=request.user,
+                )
+            )
+        except ApplicationError as exc:
+            if isinstance(exc, NotFound | CorePermissionDenied):
+                raise
+            error = exc.message
+        else:
+            messages.success(request, _("%(name)s的淘帮手工作已结束") % {"name": helper.name})
+            return redirect("network:station", pk=pk)
+    else:
+        error = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+    ctx = _detail_context(
+        request, station, helper_end_error={"helper_id": helper.pk, "message": error}
+    )
+    return render(request, "network/station_detail.html", ctx, status=400)
 
 
 @login_required
