@@ -217,7 +217,11 @@ def test_income_records_bulk_add_keeps_what_is_on_record(regions):
     on_record = IncomeRecord.objects.count()
     with pytest.raises(ApplicationError, match="more than once") as twice:
         registry_services.income_records_bulk_add(
-            rows=[(hh.pk, 2026, "farming", 5), (hh.pk, 2026, "wages", 1), (hh.pk, 2026, "wages", 2)],
+            rows=[
+                (hh.pk, 2026, "farming", 5),
+                (hh.pk, 2026, "wages", 1),
+                (hh.pk, 2026, "wages", 2),
+            ],
             note="test",
             region_code="520204",
         )
