@@ -121,7 +121,7 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"region": w.out.code},
         {"region": w.out.village, "indicator": "households_registered_poor"},
         {"region": w.far.code, "indicator": "poor_income_fen"},
-        {"region": "5202", "indicator": "online_sales_fen"},
+        {"region": "5202", "indicator": "poor_income_fen"},
     ],
     "GET /network/regions": lambda w: [
         {"parent": w.out.code},
