@@ -431,12 +431,19 @@ def _exited_counts(county: str, first: dt.date, last: dt.date) -> Cells:
         .filter(year_exited__gte=first.year, year_exited__lte=last.year)
         .values("household__village_id", "year_exited")
         .annotate(n=Count("id"))
+        .values_list("household__village_id", "year_exited", "n")
     )
+    return _cells_by_year(qs, first, last)
+
+
+def _cells_by_year(rows: Any, first: dt.date, last: dt.date) -> Cells:
+    """(village, year, amount) rows -> cells dated 1 January of the year, between
+    ``first`` and ``last``."""
     out: Cells = {}
-    for r in qs:
-        day = dt.date(r["year_exited"], 1, 1)
+    for village, year, n in rows:
+        day = dt.date(year, 1, 1)
         if first <= day <= last:
-            out[(r["household__village_id"], day)] = r["n"]
+            out[(village, day)] = n or 0
     return out
 
 
@@ -712,13 +719,9 @@ def _income_counts(source: str) -> CountsFn:
             .filter(year__gte=first.year, year__lte=last.year)
             .values("household__village_id", "year")
             .annotate(n=Sum("amount_fen"))
+            .values_list("household__village_id", "year", "n")
         )
-        out: Cells = {}
-        for r in qs:
-            day = dt.date(r["year"], 1, 1)
-            if first <= day <= last:
-                out[(r["household__village_id"], day)] = r["n"] or 0
-        return out
+        return _cells_by_year(qs, first, last)
 
     return counts
 
