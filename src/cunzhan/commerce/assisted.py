@@ -31,7 +31,7 @@ from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.ledger import services as ledger
 from cunzhan.logistics import selectors as parcels
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Direction, Parcel
+from cunzhan.logistics.models import Direction, Parcel, in_states
 from cunzhan.network.models import Station, StationKind, StationStatus
 
 MAX_PRICE_FEN = 10_000_000_00  # ¥10,000,000: beyond is a typing error
@@ -437,7 +437,7 @@ def _sweep_link(scope: RegionScope, result: SweepResult) -> None:
     arrived = [
         x
         for x in parcels.parcels_in_scope(scope=scope).filter(
-            station_id__in=station_ids, direction=Direction.DOWN, state__in=LINK_STATES
+            in_states(*LINK_STATES), station_id__in=station_ids, direction=Direction.DOWN
         )
         if x.pk not in linked_ids
     ]
@@ -488,7 +488,9 @@ def assisted_sweep(*, scope: RegionScope) -> SweepResult:
     result = SweepResult()
     _sweep_link(scope, result)
     due = AssistedPurchase.objects.filter(
-        scope.q("village_id"), status=AssistedStatus.ARRIVED, parcel__state=sm.PICKED_UP
+        scope.q("village_id"),
+        in_states(sm.PICKED_UP, prefix="parcel__"),
+        status=AssistedStatus.ARRIVED,
     ).order_by("pk")
     if not scope.everything and scope.station_ids is not None:
         due = due.filter(station_id__in=list(scope.station_ids))

@@ -20,7 +20,7 @@ from cunzhan.ledger.models import AccountKind, Line, TransactionKind
 from cunzhan.logistics import fees as logistics_fees
 from cunzhan.logistics import selectors as parcels
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Direction, Parcel
+from cunzhan.logistics.models import Direction, Parcel, in_states
 from cunzhan.network.models import Station
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -86,7 +86,7 @@ def assisted_parcel_candidates(*, scope: RegionScope, purchase: AssistedPurchase
     ).values("parcel_id")
     qs = (
         parcels.parcels_in_scope(scope=scope)
-        .filter(station_id=purchase.station_id, direction=Direction.DOWN, state=sm.AT_STATION)
+        .filter(in_states(sm.AT_STATION), station_id=purchase.station_id, direction=Direction.DOWN)
         .exclude(pk__in=linked)
         .select_related("carrier")
         .order_by("-state_at", "-id")[:200]

@@ -21,6 +21,7 @@ from cunzhan.core.scope import RegionScope
 from cunzhan.core.simulation import SimulationContext, register
 from cunzhan.logistics import selectors as parcels
 from cunzhan.logistics import statemachine as sm
+from cunzhan.logistics.models import in_states
 from cunzhan.network.models import Station, StationKind, StationStatus
 
 ITEMS = [
@@ -67,10 +68,10 @@ def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
         for station_id, tn, name, phone in (
             parcels.parcels_in_scope(scope=scope)
             .filter(
+                in_states(sm.AT_STATION, sm.PICKED_UP),
                 tracking_number__in=todays[i : i + 500],
                 station__isnull=False,
                 direction="down",
-                state__in=(sm.AT_STATION, sm.PICKED_UP),
                 recipient_phone__regex=r"^1[3-9]\d{9}$",
             )
             .values_list("station_id", "tracking_number", "recipient_name", "recipient_phone")

@@ -27,7 +27,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import fees, selectors, services
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import CountyLogisticsSettings, Parcel, ParcelReminder
+from cunzhan.logistics.models import CountyLogisticsSettings, Parcel, ParcelReminder, in_states
 from cunzhan.network.models import Level, Region, Station
 
 DAY = dt.timedelta(days=1)
@@ -68,7 +68,7 @@ def _settings_by_county(codes: set[str]) -> dict[str, CountyLogisticsSettings]:
 
 
 def _waiting(scope: RegionScope, station: Station | None = None) -> Any:
-    qs = selectors.parcels_in_scope(scope=scope).filter(state=sm.AT_STATION)
+    qs = selectors.parcels_in_scope(scope=scope).filter(in_states(sm.AT_STATION))
     if station is not None:
         qs = qs.filter(station=station)
     return qs.exclude(state_at__isnull=True)

@@ -34,6 +34,7 @@ from cunzhan.logistics.models import (
     Parcel,
     ParcelException,
     ScanEvent,
+    in_states,
 )
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 
@@ -109,7 +110,7 @@ def county_figures(*, scope: RegionScope, county: str, now: dt.datetime | None =
     by_state = dict(parcels.values_list("state").annotate(n=Count("id")).order_by())
     settings = selectors.county_settings(county_code=county)
     overdue = parcels.filter(
-        state=sm.AT_STATION, state_at__lte=now - dt.timedelta(days=settings.reminder_days)
+        in_states(sm.AT_STATION), state_at__lte=now - dt.timedelta(days=settings.reminder_days)
     ).count()
     start = _day_start(now)
     today = dict(
@@ -179,7 +180,7 @@ def inbound_by_carrier(
         rows[carrier][f"week_{key}"] += n_week
         rows[carrier][f"today_{key}"] += n_today
     missing = (
-        parcels.filter(state=sm.ANNOUNCED, state_at__lt=now - MISSING_AFTER)
+        parcels.filter(in_states(sm.ANNOUNCED), state_at__lt=now - MISSING_AFTER)
         .values_list("carrier__code")
         .annotate(n=Count("id"))
         .order_by()
@@ -223,7 +224,7 @@ def _plan_routes(county: str) -> dict[int, tuple[tuple[int, int], str]]:
 def sorting_groups(*, scope: RegionScope, county: str) -> dict[str, Any]:
     """The parcels at the centre (received: to sort; sorted: ready to load), grouped by
     township then station (with today's route when a plan exists): counts and weight."""
-    parcels = _county_parcels(scope, county).filter(state__in=[sm.RECEIVED_AT_COUNTY, sm.SORTED])
+    parcels = _county_parcels(scope, county).filter(in_states(sm.RECEIVED_AT_COUNTY, sm.SORTED))
     rows = (
         parcels.values_list("village_id", "station_id", "state")
         .annotate(n=Count("id"), w=Sum("weight_g"))
@@ -582,12 +583,12 @@ def _station_parcels(scope: RegionScope, station: Station) -> QuerySet[Parcel]:
 
 def station_to_receive(*, scope: RegionScope, station: Station) -> QuerySet[Parcel]:
     """Loaded on a run for this station: to confirm on arrival."""
-    return _station_parcels(scope, station).filter(state=sm.LOADED).order_by("tracking_number")
+    return _station_parcels(scope, station).filter(in_states(sm.LOADED)).order_by("tracking_number")
 
 
 def station_waiting(*, scope: RegionScope, station: Station) -> QuerySet[Parcel]:
     """Waiting for pickup, by shelf slot."""
-    return _station_parcels(scope, station).filter(state=sm.AT_STATION).order_by("shelf_slot")
+    return _station_parcels(scope, station).filter(in_states(sm.AT_STATION)).order_by("shelf_slot")
 
 
 def station_aging(
@@ -598,7 +599,7 @@ def station_aging(
     days = selectors.county_settings(county_code=station.region_id).reminder_days
     qs = (
         _station_parcels(scope, station)
-        .filter(state=sm.AT_STATION, state_at__lte=now - dt.timedelta(days=days))
+        .filter(in_states(sm.AT_STATION), state_at__lte=now - dt.timedelta(days=days))
         .order_by("state_at", "id")
     )
     return qs, days

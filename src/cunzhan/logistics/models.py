@@ -84,6 +84,23 @@ class Parcel(TimeStampedModel):
     # without reading the history (docs/adr/0010-event-ingest.md)
     last_event_at = models.DateTimeField(null=True, blank=True)
     last_event_id = models.CharField(max_length=64, blank=True, default="")
+    # computed by the database from ``state`` (``statemachine.STAGE_OF``); the indexes use
+    # it instead of the state, so most state changes rewrite no index (a HOT update on
+    # PostgreSQL; filter with ``in_states``, which adds it)
+    stage = models.GeneratedField(
+        expression=models.Case(
+            *[
+                models.When(
+                    state__in=sorted(s for s, k in sm.STAGE_OF.items() if k == stage),
+                    then=models.Value(stage),
+                )
+                for stage in (sm.WAITING, sm.RETURNING, sm.DONE)
+            ],
+            default=models.Value(sm.INBOUND),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -91,24 +108,36 @@ class Parcel(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["carrier", "tracking_number"], name="parcel_carrier_tracking_uniq"
             ),
-            # a pickup code is unique among the parcels waiting at a station
+            # a pickup code is unique among the parcels waiting at a station (the waiting
+            # stage is the at_station state alone)
             models.UniqueConstraint(
                 fields=["station", "pickup_code"],
-                condition=Q(state=sm.AT_STATION) & ~Q(pickup_code=""),
+                condition=Q(stage=sm.WAITING) & ~Q(pickup_code=""),
                 name="parcel_waiting_pickup_code_uniq",
             ),
         ]
+        # No index holds ``state`` itself (see ``stage``); plain b-trees (db_index on a
+        # CharField adds a second, LIKE index on PostgreSQL, which no query uses).
         indexes = [
-            models.Index(fields=["station", "state"], name="parcel_station_state_idx"),
-            models.Index(fields=["village", "state"], name="parcel_village_state_idx"),
-            # plain b-trees (db_index on a CharField adds a second, LIKE index on PostgreSQL,
-            # which no query uses): state alone for the national lists, phone for hand-out
-            models.Index(fields=["state"], name="parcel_state_idx"),
-            models.Index(fields=["phone_last4"], name="parcel_phone_last4_idx"),
+            models.Index(fields=["station", "stage"], name="parcel_station_stage_idx"),
+            models.Index(fields=["village", "stage"], name="parcel_village_stage_idx"),
+            # hand-out by the phone's last 4 digits, among the parcels waiting
+            models.Index(
+                fields=["station", "phone_last4"],
+                condition=Q(stage=sm.WAITING),
+                name="parcel_waiting_phone_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.carrier_id}:{self.tracking_number}"
+
+
+def in_states(*states: str, prefix: str = "") -> Q:
+    """Parcels in one of ``states``, with their stage too: the indexes lead with the
+    station or village and the stage, not the state. ``prefix``: the path to the parcel
+    (``"parcel__"``)."""
+    return Q(**{f"{prefix}state__in": states, f"{prefix}stage__in": sm.stages(*states)})
 
 
 class ScanEvent(models.Model):

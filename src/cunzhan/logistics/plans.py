@@ -31,7 +31,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Parcel, ScanEvent, Shipment, ShipmentState
+from cunzhan.logistics.models import Parcel, ScanEvent, Shipment, ShipmentState, in_states
 from cunzhan.logistics.plan_models import (
     DailyPlan,
     PlanItem,
@@ -337,7 +337,8 @@ def returns_waiting_at(station_ids: Sequence[int]) -> QuerySet[Parcel]:
         Parcel.objects.filter(station_id__in=list(station_ids))
         .annotate(damaged_at_station=Subquery(damaged_at))
         .filter(
-            Q(state__in=RETURN_STATES) | Q(state=sm.DAMAGED, damaged_at_station=F("station_id"))
+            in_states(*RETURN_STATES)
+            | (in_states(sm.DAMAGED) & Q(damaged_at_station=F("station_id")))
         )
     )
 
@@ -358,7 +359,7 @@ def loads_at_cutoff(*, county: Region, cutoff: dt.datetime) -> dict[int, _Load]:
             loads[station_id] = _Load(station=stations[station_id])
         return loads[station_id]
 
-    drops = Parcel.objects.filter(station_id__in=list(stations), state=sm.SORTED).filter(
+    drops = Parcel.objects.filter(in_states(sm.SORTED), station_id__in=list(stations)).filter(
         Q(state_at__lte=cutoff) | Q(state_at__isnull=True)
     )
     for p in drops.order_by("id"):

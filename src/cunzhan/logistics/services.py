@@ -18,7 +18,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -36,6 +36,7 @@ from cunzhan.logistics.models import (
     ScanEvent,
     SizeClass,
     SmsMessage,
+    in_states,
 )
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 
@@ -397,8 +398,7 @@ EPCIS_TYPES = frozenset({"application/ld+json"})
 _CHUNK = 5000  # ids per IN (...) list: below every backend's parameter limit
 
 
-@dataclass(frozen=True)
-class EventIn:
+class EventIn(NamedTuple):  # a tuple: 10,000 per batch, built 3x faster than a dataclass
     event_id: str
     carrier: str
     tracking_number: str
@@ -592,6 +592,7 @@ def _resolve_and_apply(
         by_carrier.setdefault(e.carrier, set()).add(e.tracking_number)
     carriers = dict(Carrier.objects.filter(code__in=list(by_carrier)).values_list("code", "pk"))
     parcels: dict[tuple[str, str], int] = {}
+    everything = scope.everything
     for c, tn_set in by_carrier.items():
         if c not in carriers:
             continue
@@ -601,7 +602,7 @@ def _resolve_and_apply(
             f"FROM {Parcel._meta.db_table} WHERE carrier_id = %s AND {cond}",
             [carriers[c], *params],
         ):
-            if _visible_ids(scope, village_id, station_id):
+            if everything or _visible_ids(scope, village_id, station_id):
                 parcels[(c, tn)] = pk
     st_codes = {e.station_code for e in parsed if e.station_code}
     stations = {
@@ -693,12 +694,27 @@ def _aware(value: Any) -> Any:
     return value
 
 
+def _pg_array(values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal of integers or strings (None: NULL), for a
+    ``%t::type[]`` parameter: a few ``join`` calls instead of psycopg dumping 10,000
+    items one by one. Strings are always quoted (so ``NULL`` stays a string) and
+    escaped."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str for v in values):
+        text = '","'.join(values)
+        if "\\" in text or '"' in text:
+            text = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return '{"' + text + '"}' if values else "{}"
+    return "{" + ",".join("NULL" if v is None else _pg_array([v])[1:-1] for v in values) + "}"
+
+
 def _in(column: str, values: Sequence[Any], sql_type: str) -> tuple[str, list[Any]]:
     """``column IN (values)`` with ONE parameter whatever the number of values: an
     array on PostgreSQL, a JSON array on SQLite (building a 10,000-item IN list costs
     Django more than running the query)."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%b::{sql_type}[])", [list(values)]  # binary: see _execute
+        return f"{column} = ANY(%t::{sql_type}[])", [_pg_array(values)]  # see _execute
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]  # noqa: S608
 
 
@@ -911,7 +927,7 @@ def _recompute_many(parcels: Sequence[Any], new: dict[int, list[tuple]] | None =
     rerouted: list[Any] = []
     for pid, p in by_pid.items():
         evs = events.get(pid, [])
-        todo = (sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs)
+        todo = [sm.Event(at, eid, type_) for _, eid, type_, at, _ in evs]
         if pid in full_set:
             result = sm.derive_state(todo)
             last = None
@@ -1030,21 +1046,21 @@ def _update_parcels(changed: list[Any], now: dt.datetime) -> None:
             "station_id = v.station_id, pickup_code = v.pickup_code, "
             "shelf_slot = v.shelf_slot, last_event_at = v.last_event_at, "
             "last_event_id = v.last_event_id, updated_at = %s "
-            "FROM unnest(%b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], "
-            "%b::varchar[], %b::varchar[], %b::timestamptz[], %b::varchar[]) "
+            "FROM unnest(%t::bigint[], %t::varchar[], %b::timestamptz[], %t::bigint[], "
+            "%t::varchar[], %t::varchar[], %b::timestamptz[], %t::varchar[]) "
             "AS v(id, state, state_at, station_id, pickup_code, shelf_slot, "
             "last_event_at, last_event_id) "
             "WHERE p.id = v.id",
             [
                 now,
-                [p.pk for p in changed],
-                [p.state for p in changed],
+                _pg_array([p.pk for p in changed]),
+                _pg_array([p.state for p in changed]),
                 [p.state_at for p in changed],
-                [p.station_id for p in changed],
-                [p.pickup_code for p in changed],
-                [p.shelf_slot for p in changed],
+                _pg_array([p.station_id for p in changed]),
+                _pg_array([p.pickup_code for p in changed]),
+                _pg_array([p.shelf_slot for p in changed]),
                 [p.last_event_at for p in changed],
-                [p.last_event_id for p in changed],
+                _pg_array([p.last_event_id for p in changed]),
             ],
             fetch=False,
         )
@@ -1138,7 +1154,7 @@ def _assign_codes(need: list[Any], touched: dict[int, Any]) -> None:
     codes: dict[int, set[str]] = defaultdict(set)
     slots: dict[int, set[str]] = defaultdict(set)
     for pk, sid, code, slot in (
-        Parcel.objects.filter(station_id__in=st_ids, state=sm.AT_STATION)
+        Parcel.objects.filter(in_states(sm.AT_STATION), station_id__in=st_ids)
         .order_by()
         .values_list("pk", "station_id", "pickup_code", "shelf_slot")
     ):
@@ -1255,7 +1271,7 @@ def _pick_up_locked(
     with transaction.atomic():
         parcels = list(
             Parcel.objects.select_for_update()
-            .filter(station=station, state=sm.AT_STATION, **filters)
+            .filter(in_states(sm.AT_STATION), station=station, **filters)
             .order_by("pk")
         )
         if not parcels:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # event types (what a scan says happened)
 ANNOUNCED = "announced"
@@ -52,6 +53,36 @@ TERMINAL = frozenset({PICKED_UP, RETURNED, LOST})
 
 _IN_NETWORK = (RECEIVED_AT_COUNTY, SORTED, LOADED, AT_STATION, RETURN_DUE, COLLECTED)
 
+# Coarse stages of a parcel's life, for the indexes only: the parcel table's state
+# indexes lead with the station or village and then the STAGE, not the state, so a state
+# change within a stage (received -> sorted -> loaded) changes no indexed column and
+# PostgreSQL rewrites no index (a HOT update; docs/adr/0010-event-ingest.md).
+INBOUND = 1  # announced to the county, on its way down to the station
+WAITING = 2  # at the station, waiting to be picked up
+RETURNING = 3  # on its way back to the carrier
+DONE = 4  # picked up, returned to the carrier, lost
+STAGE_OF: dict[str, int] = {
+    NONE: INBOUND,
+    ANNOUNCED: INBOUND,
+    RECEIVED_AT_COUNTY: INBOUND,
+    SORTED: INBOUND,
+    LOADED: INBOUND,
+    AT_STATION: WAITING,
+    RETURN_DUE: RETURNING,
+    REFUSED: RETURNING,
+    DAMAGED: RETURNING,
+    COLLECTED: RETURNING,
+    PICKED_UP: DONE,
+    RETURNED: DONE,
+    LOST: DONE,
+}
+
+
+def stages(*states: str) -> list[int]:
+    """The stages of ``states`` (for a filter the indexes can use)."""
+    return sorted({STAGE_OF[s] for s in states})
+
+
 # state -> {event type -> next state}
 TRANSITIONS: dict[str, dict[str, str]] = {
     NONE: {ANNOUNCED: ANNOUNCED},
@@ -80,9 +111,9 @@ for _state in _IN_NETWORK:
     TRANSITIONS[_state].update({DAMAGED: DAMAGED, LOST: LOST, RETURNED: RETURNED})
 
 
-@dataclass(frozen=True, order=True)
-class Event:
-    """What the state machine needs of a scan event."""
+class Event(NamedTuple):
+    """What the state machine needs of a scan event (a tuple: the ingest builds 10,000
+    per batch; compared field by field, in this order)."""
 
     occurred_at: dt.datetime
     event_id: str
@@ -128,6 +159,12 @@ def derive_from(state: str, events: Iterable[Event]) -> Derivation:
     id applied once) to ``state``. ``derive_state`` is ``derive_from(NONE, …)``; the
     ingest also uses it to apply a parcel's new events to its stored state when they all
     sort after every event it already has (docs/adr/0010-event-ingest.md)."""
+    if isinstance(events, list) and len(events) == 1:  # the ingest's usual case
+        e = events[0]
+        nxt = TRANSITIONS.get(state, {}).get(e.type)
+        if nxt is None:
+            return Derivation(state, (), (Illegal(e.event_id, e.type, state),))
+        return Derivation(nxt, (e.event_id,), (), e.event_id)
     unique: dict[str, Event] = {}
     for e in sorted(events, key=order_key):
         unique.setdefault(e.event_id, e)  # a repeated id is the same event: applied once
