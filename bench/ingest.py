@@ -39,7 +39,6 @@ import http.client
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -126,6 +125,21 @@ def migrate_and_demo(db_url: str) -> None:
     subprocess.run([str(BIN / "cunzhan"), "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+def sqlite_copy(src: Path, dst: Path) -> None:
+    """A consistent copy of a SQLite database in WAL mode (the backup API, not a
+    copy of the file, which may lack what is still in its WAL)."""
+    import sqlite3
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{dst}{suffix}").unlink(missing_ok=True)
+    source, target = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
 def demo_database(args: argparse.Namespace, db_url: str) -> None:
     """The migrated demo in the fresh database. With ``--reuse-setup`` a copy of it is
     kept (PostgreSQL: a template database; SQLite: a file), keyed by the migrations and
@@ -139,9 +153,9 @@ def demo_database(args: argparse.Namespace, db_url: str) -> None:
         kept = path.with_name(f"cunzhan-bench-ingest-setup-{key}.sqlite3")
         if not kept.exists():
             migrate_and_demo(db_url)
-            shutil.copyfile(path, kept)
+            sqlite_copy(path, kept)
         else:
-            shutil.copyfile(kept, path)
+            sqlite_copy(kept, path)
         return
     import psycopg
 

@@ -434,7 +434,7 @@ def returns_to_hand_back(*, scope: RegionScope, county: str) -> dict[str, Any]:
     )
     qs = (
         _county_parcels(scope, county)
-        .filter(Q(state=sm.COLLECTED) | (Q(state=sm.DAMAGED) & ~Exists(damaged_at_station)))
+        .filter(in_states(sm.COLLECTED) | (in_states(sm.DAMAGED) & ~Exists(damaged_at_station)))
         .select_related("carrier", "station")
         .order_by("carrier_id", "state_at", "pk")
     )

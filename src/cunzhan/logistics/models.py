@@ -51,8 +51,8 @@ EVENT_TYPE_CHOICES = [(t, t) for t in sm.EVENT_TYPES]
 class Parcel(TimeStampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # no single-column index on carrier, village, station: the unique (carrier,
-    # tracking_number) and the (village, state) / (station, state) indexes lead with them
-    # (every state change writes every index of the row: docs/adr/0010-event-ingest.md)
+    # tracking_number) and the (village, stage) / (station, stage) indexes lead with them
+    # (a change of stage writes every index of the row: docs/adr/0010-event-ingest.md)
     carrier = models.ForeignKey(
         Carrier, on_delete=models.PROTECT, related_name="parcels", db_index=False
     )

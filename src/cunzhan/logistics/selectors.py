@@ -10,7 +10,13 @@ from django.db.models import Q, QuerySet
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import CountyLogisticsSettings, Parcel, ParcelException, ScanEvent
+from cunzhan.logistics.models import (
+    CountyLogisticsSettings,
+    Parcel,
+    ParcelException,
+    ScanEvent,
+    in_states,
+)
 
 
 def parcels_in_scope(*, scope: RegionScope) -> QuerySet[Parcel]:
@@ -35,7 +41,7 @@ def parcel_list(
     if state:
         if state not in sm.STATES:
             raise ApplicationError(f"unknown state {state!r}", code="invalid_filter")
-        qs = qs.filter(state=state)
+        qs = qs.filter(in_states(state))
     if village:
         if not village.isdigit() or len(village) > 12:
             raise ApplicationError("village: a region code", code="invalid_filter")

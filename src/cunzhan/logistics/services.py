@@ -579,9 +579,18 @@ def scan_events_record(
     _raise_if(errors, "the batch is not valid", "invalid_batch")
 
     def run() -> list[dict[str, Any]]:
-        with transaction.atomic():  # the look-ups too, for _index_paths
-            _index_paths()
-            return _resolve_and_apply(scope, parsed, actor)
+        try:
+            with transaction.atomic():  # the look-ups too, for _index_paths
+                restore = _index_paths()
+                statuses = _resolve_and_apply(scope, parsed, actor)
+                restore()
+                return statuses
+        except IntegrityError as exc:  # deferred foreign keys are checked at commit
+            raise ApplicationError(
+                "another request changed what this batch refers to at the same time; send it again",
+                code="conflict",
+                status=409,
+            ) from exc
 
     # the look-ups too: SQLite's shared-cache test database answers "table is locked"
     # to a read while another connection writes (the batch is one transaction: safe
@@ -589,17 +598,29 @@ def scan_events_record(
     return _retry_locked(run)
 
 
-def _index_paths() -> None:
+def _index_paths() -> Callable[[], None]:
     """PostgreSQL, for the rest of the transaction: random reads cost what they cost on
     solid-state storage (1.1 sequential reads instead of the default 4, which models
     spinning disks). Every query of a batch looks up at most 10,000 rows by key
     (``= ANY(…)``, a join on ``unnest``); with the default the planner prices 10,000
     index probes above a scan of the whole table, and on a table of a million events
     or parcels it scans it (0.09 s instead of 0.017 s for the event ids, a hash join
-    over every parcel for the update: docs/benchmarks.md)."""
-    if connection.vendor == "postgresql":
+    over every parcel for the update: docs/benchmarks.md). Returns what puts the
+    caller's value back: the batch may run inside a caller's transaction (a run's
+    scans, the simulator's day), which must not keep the setting (on an error the
+    rollback undoes it)."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('random_page_cost')")
+        ((before,),) = cur.fetchall()
+        cur.execute("SET LOCAL random_page_cost = 1.1")
+
+    def restore() -> None:
         with connection.cursor() as cur:
-            cur.execute("SET LOCAL random_page_cost = 1.1")
+            cur.execute("SELECT set_config('random_page_cost', %s, true)", [before])
+
+    return restore
 
 
 def _resolve_and_apply(
@@ -714,19 +735,33 @@ def _aware(value: Any) -> Any:
     return value
 
 
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _pg_array(values: Sequence[Any]) -> str:
     """A PostgreSQL array literal of integers or strings (None: NULL), for a
     ``%t::type[]`` parameter: a few ``join`` calls instead of psycopg dumping 10,000
     items one by one. Strings are always quoted (so ``NULL`` stays a string) and
-    escaped."""
+    escaped. Anything else is refused."""
     if all(type(v) is int for v in values):
         return "{" + ",".join(map(str, values)) + "}"
     if all(type(v) is str for v in values):
-        text = '","'.join(values)
-        if "\\" in text or '"' in text:
-            text = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-        return '{"' + text + '"}' if values else "{}"
-    return "{" + ",".join("NULL" if v is None else _pg_array([v])[1:-1] for v in values) + "}"
+        joined = "".join(values)
+        if "\\" not in joined and '"' not in joined:  # nothing to escape: one join
+            return '{"' + '","'.join(values) + '"}' if values else "{}"
+        return "{" + ",".join(map(_quote, values)) + "}"
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append("NULL")
+        elif type(v) is int:
+            parts.append(str(v))
+        elif type(v) is str:
+            parts.append(_quote(v))
+        else:
+            raise TypeError(f"an array literal takes int, str or None, not {type(v).__name__}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _in(column: str, values: Sequence[Any], sql_type: str) -> tuple[str, list[Any]]:
