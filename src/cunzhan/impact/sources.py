@@ -152,29 +152,43 @@ def _scan_touched(event_type: str) -> TouchedFn:
     return touched
 
 
+def parcel_events_in(
+    events: Any, scope: RegionScope, region: str, first: dt.date, last: dt.date
+) -> Any:
+    """The drill-down of a parcel source: ``events`` (scan events) of the parcels in
+    ``scope`` and under ``region``, on the days ``first``..``last``, in time order."""
+    from cunzhan.logistics.selectors import parcels_in_scope
+
+    lo, hi = day_bounds(first, last)
+    parcels = parcels_in_scope(scope=scope).filter(prefix_q("village_id", region))
+    return (
+        events.filter(parcel__in=parcels, occurred_at__gte=lo, occurred_at__lt=hi)
+        .select_related("parcel__carrier", "parcel__village", "station")
+        .order_by("occurred_at", "event_id")
+    )
+
+
+def parcel_row(e: Any, day: dt.date, detail: str) -> dict:
+    """One drill-down row for the parcel of scan event ``e``."""
+    return {
+        "kind": "parcel",
+        "id": str(e.parcel.uuid),
+        "day": day.isoformat(),
+        "region_code": e.parcel.village_id,
+        "region_name": e.parcel.village.name,
+        "label": f"{e.parcel.carrier.code} {e.parcel.tracking_number}",
+        "detail": detail,
+        "amount": 1,
+    }
+
+
 def _scan_rows(event_type: str) -> RowsFn:
     def rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
-        from cunzhan.logistics.selectors import parcels_in_scope
-
-        lo, hi = day_bounds(first, last)
-        parcels = parcels_in_scope(scope=scope).filter(prefix_q("village_id", region))
-        qs = (
-            _scan_events(event_type)
-            .filter(parcel__in=parcels, occurred_at__gte=lo, occurred_at__lt=hi)
-            .select_related("parcel__carrier", "parcel__village", "station")
-            .order_by("occurred_at", "event_id")
-        )
+        qs = parcel_events_in(_scan_events(event_type), scope, region, first, last)
         return [
-            {
-                "kind": "parcel",
-                "id": str(e.parcel.uuid),
-                "day": e.occurred_at.astimezone(tz()).date().isoformat(),
-                "region_code": e.parcel.village_id,
-                "region_name": e.parcel.village.name,
-                "label": f"{e.parcel.carrier.code} {e.parcel.tracking_number}",
-                "detail": e.station.code if e.station else "",
-                "amount": 1,
-            }
+            parcel_row(
+                e, e.occurred_at.astimezone(tz()).date(), e.station.code if e.station else ""
+            )
             for e in qs
         ]
 

@@ -45,6 +45,8 @@ from cunzhan.impact.sources import (
     TouchedFn,
     _as_date,
     day_bounds,
+    parcel_events_in,
+    parcel_row,
     register_source,
     tz,
 )
@@ -242,16 +244,7 @@ def _on_time_touched(county: str, since: dt.datetime) -> set[dt.date]:
 
 def _on_time_rows(on_time_only: bool) -> RowsFn:
     def rows(scope: RegionScope, region: str, first: dt.date, last: dt.date) -> list[dict]:
-        from cunzhan.logistics.selectors import parcels_in_scope
-
-        lo, hi = day_bounds(first, last)
-        parcels = parcels_in_scope(scope=scope).filter(prefix_q("village_id", region))
-        qs = (
-            _arrivals(region)
-            .filter(parcel__in=parcels, occurred_at__gte=lo, occurred_at__lt=hi)
-            .select_related("parcel__carrier", "parcel__village", "station")
-            .order_by("occurred_at", "event_id")
-        )
+        qs = parcel_events_in(_arrivals(region), scope, region, first, last)
         out = []
         cutoffs: dict[str, dt.time] = {}
         for e in qs:
@@ -263,17 +256,12 @@ def _on_time_rows(on_time_only: bool) -> RowsFn:
             if on_time_only and day > due:
                 continue
             out.append(
-                {
-                    "kind": "parcel",
-                    "id": str(e.parcel.uuid),
-                    "day": day.isoformat(),
-                    "region_code": e.parcel.village_id,
-                    "region_name": e.parcel.village.name,
-                    "label": f"{e.parcel.carrier.code} {e.parcel.tracking_number}",
-                    "detail": f"{_as_date(_aware(e.received)).isoformat()} → {day.isoformat()}"
+                parcel_row(
+                    e,
+                    day,
+                    f"{_as_date(_aware(e.received)).isoformat()} → {day.isoformat()}"
                     + (" ✓" if day <= due else " ✗"),
-                    "amount": 1,
-                }
+                )
             )
         return out
 
