@@ -120,6 +120,21 @@ def test_record_a_lot(producer, kiwi):
     assert lot.standard is not None and lot.standard.active
 
 
+@pytest.mark.parametrize(("hour", "expected_hour"), [(1, 1), (7, 7), (8, 8), (15, 8)])
+def test_a_harvest_recorded_today_is_never_in_the_future(
+    producer, kiwi, monkeypatch, hour, expected_hour
+):
+    """A harvest date has no hour: its step goes at 08:00 local, or at the moment of
+    recording when 08:00 is still ahead (a lot recorded at 01:00 for today)."""
+    tz = timezone.get_current_timezone()
+    clock = dt.datetime.combine(dt.date(2026, 7, 15), dt.time(hour, 0), tzinfo=tz)
+    monkeypatch.setattr(timezone, "now", lambda: clock)
+    lot = make_lot(producer, kiwi, harvest_date=clock.date())
+    harvested = lot.events.get()
+    assert harvested.occurred_at <= clock
+    assert timezone.localtime(harvested.occurred_at).hour == expected_hour
+
+
 @pytest.mark.parametrize("quantity", [0, -1, -500])
 def test_zero_or_negative_quantity_is_a_clear_error(producer, kiwi, quantity):
     with pytest.raises(ApplicationError) as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
+
 from cunzhan.commerce import services
 from cunzhan.commerce.models import Lot, Producer, Product
 from cunzhan.commerce.seed import catalogue_seed
@@ -60,7 +62,7 @@ def make_lot(
         scope=NATIONAL,
         producer=producer,
         product=product,
-        harvest_date=harvest_date or dt.date.today() - dt.timedelta(days=1),
+        harvest_date=harvest_date or timezone.localdate() - dt.timedelta(days=1),
         quantity=quantity,
         **kw,
     )

@@ -431,8 +431,13 @@ def lot_record(
             continue
     else:  # pragma: no cover - would need five collisions in a row
         raise ApplicationError("could not draw a unique traceability code", code="code_clash")
-    harvested_at = at or timezone.make_aware(
-        dt.datetime.combine(harvest_date, dt.time(8, 0)), timezone.get_current_timezone()
+    # a harvest without an hour is put at 08:00 local, or now when that is still ahead
+    # (a lot recorded at 06:00 for today): a step of the story is never in the future
+    harvested_at = at or min(
+        timezone.make_aware(
+            dt.datetime.combine(harvest_date, dt.time(8, 0)), timezone.get_current_timezone()
+        ),
+        timezone.now(),
     )
     _event(
         lot,
