@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from django.utils import timezone
+
 from cunzhan.accounts.roles import Role
 from cunzhan.impact.services import indicators_refresh
 from cunzhan.network.models import StationStatus
@@ -21,7 +23,7 @@ SHOTS = Path(os.environ.get("CUNZHAN_SCREENSHOTS", tempfile.gettempdir()))
 
 def test_county_dashboard_drills_down_to_parcels(page, login, make_user, regions):
     builtin_indicators()
-    today = dt.date.today()
+    today = timezone.localdate()
     s1 = make_station("520204106201", StationStatus.ACTIVE)
     s2 = make_station("520204106202", StationStatus.ACTIVE)
     for i in range(6):
@@ -29,7 +31,8 @@ def test_county_dashboard_drills_down_to_parcels(page, login, make_user, regions
             f"E{i}",
             village=(s1 if i % 3 else s2).region_id,
             station_code=(s1 if i % 3 else s2).code,
-            day=today - dt.timedelta(days=i % 4),
+            # over the last four days, within this month (the 1st to the 3rd too)
+            day=max(today - dt.timedelta(days=i % 4), today.replace(day=1)),
             then="picked_up" if i % 2 else "",
         )
     indicators_refresh(county_code="520204", since=today - dt.timedelta(days=30))

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Router, Schema
 
 from cunzhan.accounts.roles import Perm
@@ -145,7 +146,7 @@ def region_children_values(
     user = require(request, Perm.VIEW_IMPACT)
     indicator = selectors.indicator_get(code=indicator_code)
     pt = selectors.check_period_type(indicator, period_type)
-    ps = period_start or selectors.default_range(pt, dt.date.today())[1]
+    ps = period_start or selectors.default_range(pt, timezone.localdate())[1]
     region, children = selectors.children_values(
         scope=scope_for_user(user),
         indicator=indicator,
@@ -180,7 +181,7 @@ def region_rows(
     user = require(request, Perm.VIEW_IMPACT)
     indicator = selectors.indicator_get(code=indicator_code)
     pt = selectors.check_period_type(indicator, period_type)
-    ps = period_start or selectors.default_range(pt, dt.date.today())[1]
+    ps = period_start or selectors.default_range(pt, timezone.localdate())[1]
     out = selectors.drilldown(
         scope=scope_for_user(user),
         indicator=indicator,

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Substr, TruncMonth
+from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
@@ -303,7 +304,7 @@ def snapshot_info(root: Path | str | None = None) -> dict[str, Any] | None:
 
 def check_months(first: str, last: str, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """``YYYY-MM`` bounds (default: the last 12 months) as [first day, day after last)."""
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
 
     def parse(name: str, raw: str) -> dt.date:
         try:

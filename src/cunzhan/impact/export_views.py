@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cunzhan.accounts.roles import Perm
@@ -93,7 +94,7 @@ def events(request: HttpRequest, code: str) -> Any:
     """The event-history download: a form (kind, days, format); with ``format`` the
     file itself (audited)."""
     reg = _region(request, code)
-    today = dt.date.today()
+    today = timezone.localdate()
     if not request.GET.get("format"):
         return render(
             request,

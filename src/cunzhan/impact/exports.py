@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils import timezone
 
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
@@ -74,7 +75,7 @@ def event_range(
     first: dt.date | None, last: dt.date | None, today: dt.date | None = None
 ) -> tuple[dt.date, dt.date]:
     """The days of an event export: default the last 30 days; at most a year."""
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     last = last or today
     first = first or last - dt.timedelta(days=29)
     if first > last or (last - first).days >= MAX_EVENT_DAYS:
@@ -126,7 +127,7 @@ def indicator_table(
         )
     region = selectors.region_get(scope=scope, code=region_code)
     pt = selectors.check_period_type(indicator, period_type)
-    d_first, d_last = selectors.default_range(pt, today or dt.date.today())
+    d_first, d_last = selectors.default_range(pt, today or timezone.localdate())
     starts = periods.period_starts(start or d_first, end or d_last, pt)
 
     def row(c: Any) -> tuple[Any, ...]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from cunzhan.core.errors import ApplicationError
 from cunzhan.impact.models import PERIOD_ORDER
 
@@ -66,7 +68,7 @@ def period_starts(first: dt.date, last: dt.date, period_type: str) -> list[dt.da
             code="period_out_of_range",
             details={"start": str(first), "end": str(last)},
         )
-    if first < MIN_DATE or last > dt.date.today() + dt.timedelta(days=366):
+    if first < MIN_DATE or last > timezone.localdate() + dt.timedelta(days=366):
         raise ApplicationError(
             f"the period range {first}..{last} is out of range (from {MIN_DATE}, "
             "at most a year ahead)",
@@ -96,6 +98,6 @@ def check_aligned(start: dt.date, period_type: str) -> dt.date:
             code="period_not_aligned",
             details={"period_start": str(start), "period_type": period_type},
         )
-    if start < MIN_DATE or start > dt.date.today() + dt.timedelta(days=366):
+    if start < MIN_DATE or start > timezone.localdate() + dt.timedelta(days=366):
         raise ApplicationError(f"the period {start} is out of range", code="period_out_of_range")
     return start

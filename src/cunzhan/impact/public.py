@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import prefix_q
@@ -105,7 +106,7 @@ def public_region(code: str) -> Any:
 
 
 def check_year(year: int | None, today: dt.date | None = None) -> int:
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     if year is None:
         return today.year
     if not (2000 <= year <= today.year):

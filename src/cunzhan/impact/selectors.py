@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
@@ -145,7 +146,7 @@ def value_series(
     """One cell per period from ``start`` to ``end`` (zeros where nothing was stored)."""
     region = region_get(scope=scope, code=region_code)
     period_type = check_period_type(indicator, period_type)
-    d_first, d_last = default_range(period_type, today or dt.date.today())
+    d_first, d_last = default_range(period_type, today or timezone.localdate())
     starts = periods.period_starts(start or d_first, end or d_last, period_type)
     rows = {
         v.period_start: v

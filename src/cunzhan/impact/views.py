@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import get_script_prefix, path, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_GET
 
@@ -318,7 +318,7 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
     try:
         ind = next((i for i in indicators if i.code == request.GET.get("indicator")), indicators[0])
         pt = selectors.check_period_type(ind, request.GET.get("period_type", ""))
-        today = dt.date.today()
+        today = timezone.localdate()
         ps = get_date(request, "period_start") or selectors.latest_period(
             indicator=ind, region_code=reg.code, period_type=pt, today=today
         )
@@ -413,7 +413,7 @@ def rows(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404(exc.message) from exc
     try:
         pt = selectors.check_period_type(ind, request.GET.get("period_type", ""))
-        ps = get_date(request, "period_start") or periods.period_start(dt.date.today(), pt)
+        ps = get_date(request, "period_start") or periods.period_start(timezone.localdate(), pt)
         out = selectors.drilldown(
             scope=scope,
             indicator=ind,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError
@@ -122,7 +123,7 @@ def parse_id_number(raw: str, *, today: dt.date | None = None) -> IdNumber:
         born = dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError as exc:
         raise _fail("birth_date", _("身份证号中的出生日期无效")) from exc
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     if born.year < 1890 or born > today:
         raise _fail("birth_date", _("身份证号中的出生日期不在合理范围内"))
     if check_char(text[:17]) != text[17]:

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from cunzhan.core import simulation
 from cunzhan.core.scope import prefix_q
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             "region", help="a county code, or a prefecture/province code for all its counties"
         )
         parser.add_argument("--seed", type=int, default=2018)
-        parser.add_argument("--day", default=dt.date.today().isoformat(), help="YYYY-MM-DD")
+        parser.add_argument("--day", default=timezone.localdate().isoformat(), help="YYYY-MM-DD")
         parser.add_argument("--days", type=int, default=1, help="how many days from --day")
         parser.add_argument(
             "--counties",
