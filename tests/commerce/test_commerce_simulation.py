@@ -119,6 +119,45 @@ def test_determinism_across_databases(station):
     assert other != snaps[0]
 
 
+def _latest_step() -> dt.datetime:
+    """The latest time of any lot step or order step the simulator recorded."""
+    from django.db.models import Max
+
+    from cunzhan.commerce.models import LotEvent
+
+    times = [LotEvent.objects.aggregate(t=Max("occurred_at"))["t"]]
+    for f in ("paid_at", "shipped_at", "delivered_at"):
+        times.append(Order.objects.aggregate(t=Max(f))["t"])
+    return max(t for t in times if t is not None)
+
+
+def test_a_run_cut_at_until_records_nothing_after_it(station):
+    """The demo's history runs up to its cut-off (or now): no lot harvested, graded or
+    packed, no order placed, paid, shipped or delivered after it; a later run of the
+    last day without the cut adds what happened since."""
+    last = START + dt.timedelta(days=7)
+    until = dt.datetime.combine(last, dt.time(8, 0), tzinfo=commerce_simulation.CHINA)
+    run_days(11, days=8, until=until.isoformat())
+    assert Lot.objects.filter(harvest_date__lt=last).exists()
+    assert Order.objects.filter(delivered_at__isnull=False).exists()
+    assert _latest_step() <= until
+    # the last day's lots (from 08:00) and orders (from 08:00) all come after the cut
+    assert not Lot.objects.filter(harvest_date=last).exists()
+    assert not Order.objects.filter(note__contains=f":{last}:").exists()
+    run_days(11, start=last, days=1)  # the rest of the day
+    assert Order.objects.filter(note__contains=f":{last}:").exists()
+    assert _latest_step() > until
+
+
+def test_the_context_reads_until_in_china_time():
+    ctx = simulation.SimulationContext(seed=1, county_code=COUNTY, day=START)
+    assert ctx.until() is None
+    ctx.params["until"] = "2026-09-08T07:00"
+    assert ctx.until() == dt.datetime(2026, 9, 8, 7, tzinfo=commerce_simulation.CHINA)
+    ctx.params["until"] = dt.datetime(2026, 9, 8, 7, tzinfo=dt.UTC)
+    assert ctx.until() == dt.datetime(2026, 9, 8, 15, tzinfo=commerce_simulation.CHINA)
+
+
 def test_seasons_respected_in_april(station):
     run_days(7, start=dt.date(2026, 4, 6), days=5)
     codes = set(Lot.objects.values_list("product__code", flat=True))

@@ -4,7 +4,10 @@ settled per lot."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from cunzhan.commerce import orders
 from cunzhan.commerce.orders_models import OrderShipment, OrderState
@@ -39,15 +42,22 @@ def test_two_stations_two_shipments_then_shipped_and_delivered(kiwi, producer):
     assert {link.station_id for link in links} == {producer.station_id, other_station.pk}
     assert all(order.number in link.shipment.contents for link in links)
     assert all(link.shipment.destination == order.address for link in links)
+    now = timezone.now()
+    handed = [now - dt.timedelta(minutes=50), now - dt.timedelta(minutes=20)]
     for i, link in enumerate(links):
         logistics_shipments.shipment_scan_in(scope=NATIONAL, shipment=link.shipment)
         assert orders.order_sync_shipments(order=order).state == OrderState.FULFILLING
         link.shipment.refresh_from_db()
         logistics_shipments.shipment_hand_over(
-            scope=NATIONAL, shipment=link.shipment, carrier="ZTO", tracking_number=f"ZT99{i}0001"
+            scope=NATIONAL,
+            shipment=link.shipment,
+            carrier="ZTO",
+            tracking_number=f"ZT99{i}0001",
+            at=handed[i],
         )
     order = orders.order_sync_shipments(order=order)
     assert order.state == OrderState.SHIPPED
+    assert order.shipped_at == max(handed)  # shipped with its last shipment
     order = orders.order_deliver(scope=NATIONAL, order=order)
     assert order.state == OrderState.DELIVERED
     assert sorted(Transaction.objects.filter(kind="sale").values_list("gross_fen", flat=True)) == [

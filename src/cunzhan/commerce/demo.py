@@ -120,7 +120,7 @@ def _prices(
 
     if PriceTier.objects.filter(county_id=county).exists():
         return
-    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)  # local
     for code, product in products.items():
         standard = product.standards.filter(active=True).first()
         if standard is None or code not in BASE_PRICE_FEN:

@@ -511,18 +511,22 @@ def order_fulfil(*, scope: RegionScope, order: Order, actor: Any = None) -> Orde
 
 def order_sync_shipments(*, order: Order) -> Order:
     """A fulfilling order whose shipments were all handed to the outbound carrier is
-    ``shipped`` (read from logistics; logistics does not know about orders)."""
+    ``shipped``, at the last hand-over (read from logistics; logistics does not know
+    about orders)."""
     if order.state != OrderState.FULFILLING:
         return order
-    states = list(order.shipments.values_list("shipment__state", flat=True))
-    if not states or any(s != ShipmentState.HANDED_OVER for s in states):
+    rows = list(order.shipments.values_list("shipment__state", "shipment__handed_over_at"))
+    if not rows or any(s != ShipmentState.HANDED_OVER for s, _at in rows):
         return order
     with transaction.atomic():
         locked = _locked(order)
         if locked.state != OrderState.FULFILLING:
             return locked
         locked.state = OrderState.SHIPPED
-        locked.shipped_at = timezone.now()
+        # shipped when the last of its shipments was handed to the carrier
+        locked.shipped_at = max((at for _s, at in rows if at is not None), default=None) or (
+            timezone.now()
+        )
         locked.save(update_fields=["state", "shipped_at", "updated_at"])
         _audit("transition", locked, None, {"state": locked.state}, None)
         return locked

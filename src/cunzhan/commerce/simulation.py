@@ -26,6 +26,11 @@
    cancelled after a day, 3 % of paid ones cancelled before fulfilment (refunded), 5 % of
    delivered ones returned (half or all refunded).
 
+A run cut at ``until`` (``ctx.until()``, as the demo's history up to its cut-off) records
+nothing after it: a lot harvested later is not made, one graded or packed later stays
+harvested or graded; an order placed later is not made, one paid later stays unpaid; a
+shipment step or delivery due later waits.
+
 Deterministic from the seed (every draw comes from ``ctx.rng`` and is made whether or
 not its object already exists); idempotent per (county, day): a lot or order carries a
 ``sim:`` marker in its note and is not made twice, and the progress steps only move
@@ -227,6 +232,7 @@ def _lots(
     national: RegionScope,
 ) -> dict[str, int]:
     made = {"lots": 0, "graded": 0, "rejected": 0, "packed": 0}
+    until = ctx.until()
     marked = set(
         Lot.objects.filter(
             station__in=stations, note__startswith=f"{MARK}{ctx.county_code}:{ctx.day}:"
@@ -262,6 +268,8 @@ def _lots(
                 if producers is None:
                     producers = _producers(ctx, station, index, national)
                 at = _at(ctx.day, hour)
+                if until is not None and at > until:
+                    continue  # harvested after the cut
                 lot = services.lot_record(
                     scope=national,
                     producer=producers[int(who * len(producers))],
@@ -272,6 +280,8 @@ def _lots(
                     at=at,
                 )
                 made["lots"] += 1
+                if until is not None and at + dt.timedelta(hours=1) > until:
+                    continue
                 services.lot_grade(
                     scope=national, lot=lot, samples=samples, at=at + dt.timedelta(hours=1)
                 )
@@ -280,6 +290,8 @@ def _lots(
                     made["rejected"] += 1
                     continue
                 made["graded"] += 1
+                if until is not None and at + dt.timedelta(hours=2) > until:
+                    continue
                 services.lot_pack(scope=national, lot=lot, at=at + dt.timedelta(hours=2))
                 made["packed"] += 1
     return made
@@ -339,6 +351,7 @@ def _pay(order: Order, at: dt.datetime, event_id: str) -> None:
 def _orders(ctx: SimulationContext) -> dict[str, int]:
     county = ctx.county_code
     made = {"orders": 0, "paid": 0, "wholesale": 0}
+    until = ctx.until()
     rng = ctx.rng("commerce.orders")
     lam = float(ctx.params.get("orders_per_day", 5))
     prefix = f"{MARK}{county}:{ctx.day}:"
@@ -393,6 +406,8 @@ def _orders(ctx: SimulationContext) -> dict[str, int]:
             for grade, code, qty in merged.values()
         ]
         at = _at(ctx.day, hour)
+        if until is not None and at > until:
+            continue  # placed after the cut
         national = RegionScope.national()
         if is_wholesale:
             buyer = Buyer.objects.filter(county_id=county, organisation=buyer_org).first()
@@ -425,13 +440,15 @@ def _orders(ctx: SimulationContext) -> dict[str, int]:
         made["orders"] += 1
         for grade, _code, qty in merged.values():
             stock[grade.pk].available -= qty
-        if pays or is_wholesale:
+        if (pays or is_wholesale) and (until is None or at + dt.timedelta(minutes=3) <= until):
             _pay(order, at + dt.timedelta(minutes=3), event_id=f"evt_{note}")
             made["paid"] += 1
     return made
 
 
-def _move_shipments(order: Order, day: dt.date, scope: RegionScope) -> int:
+def _move_shipments(
+    order: Order, day: dt.date, scope: RegionScope, until: dt.datetime | None
+) -> int:
     moved = 0
     for link in order.shipments.select_related("shipment").order_by("id"):
         s = link.shipment
@@ -447,6 +464,8 @@ def _move_shipments(order: Order, day: dt.date, scope: RegionScope) -> int:
             ),
         ]
         for from_state, action, when, extra in steps:
+            if until is not None and when > until:
+                break
             if s.state == from_state:
                 s = action(scope=scope, shipment=s, at=when, **extra)
                 moved += 1
@@ -464,6 +483,7 @@ def _progress(ctx: SimulationContext) -> dict[str, int]:
     county = ctx.county_code
     scope = RegionScope.for_regions([county])
     out = {"fulfilled": 0, "shipped": 0, "delivered": 0, "cancelled": 0, "returned": 0}
+    until = ctx.until()
     live = Order.objects.filter(
         county_id=county,
         note__startswith=f"{MARK}{county}:",
@@ -497,13 +517,15 @@ def _progress(ctx: SimulationContext) -> dict[str, int]:
                     order = orders.order_fulfil(scope=scope, order=order)
                     out["fulfilled"] += 1
             elif order.state == OrderState.FULFILLING and age >= 2:
-                _move_shipments(order, placed + dt.timedelta(days=2), scope)
+                _move_shipments(order, placed + dt.timedelta(days=2), scope, until)
                 order = orders.order_sync_shipments(order=order)
                 if order.state != OrderState.SHIPPED:
                     break
                 out["shipped"] += 1
             elif order.state == OrderState.SHIPPED and age >= deliver_age:
                 when = _at(placed + dt.timedelta(days=deliver_age), 15)
+                if until is not None and when > until:
+                    break
                 order = orders.order_deliver(scope=scope, order=order, at=when)
                 out["delivered"] += 1
             elif order.state == OrderState.DELIVERED and returns and age >= deliver_age + 1:
@@ -578,21 +600,30 @@ def demo_commerce_sim(
     seed: int,
     county_codes: list[str],
     today: dt.date | None = None,
+    until: dt.datetime | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """The demo's lots and orders: :func:`generate_commerce` over :func:`demo_days` in
     the demo counties among ``county_codes`` (before the catalogue demo, whose prices and
-    lots then leave these stations as they are)."""
+    lots then leave these stations as they are), up to ``until`` (default: now, when
+    ``today`` is not given)."""
     from cunzhan.core import simulation as core_simulation
 
-    today = today or dt.datetime.now(CHINA).date()
+    if today is None:
+        until = until or dt.datetime.now(CHINA)
+        today = until.astimezone(CHINA).date()
+    params = {"until": until} if until is not None else {}
     codes = [c for c in county_codes if c in DEMO_COUNTIES] or county_codes[:1]
     out: dict[str, dict[str, int]] = {}
     for code in codes:
         totals: dict[str, int] = {}
         for day in demo_days(today):
             ctx = core_simulation.run(
-                seed=seed, county_code=code, day=day, only=list(COMMERCE_DAY_GENERATORS)
+                seed=seed,
+                county_code=code,
+                day=day,
+                only=list(COMMERCE_DAY_GENERATORS),
+                params=params,
             )
             for k, v in ctx.results["commerce.sim"].items():
                 totals[k] = totals.get(k, 0) + int(v)

@@ -17,6 +17,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -34,6 +37,16 @@ class SimulationContext:
         """A random stream for (seed, county, day, name): independent of call order."""
         material = f"{self.seed}:{self.county_code}:{self.day.isoformat()}:{name}".encode()
         return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
+
+    def until(self) -> dt.datetime | None:
+        """The ``until`` parameter (an ISO time or a datetime; China time when it has
+        no zone): nothing after it is recorded. None when the run is not cut."""
+        raw = self.params.get("until")
+        if isinstance(raw, str) and raw:
+            raw = dt.datetime.fromisoformat(raw)
+        if not isinstance(raw, dt.datetime):
+            return None
+        return raw if raw.tzinfo else raw.replace(tzinfo=CHINA)
 
     def county_rng(self, name: str) -> random.Random:
         """A random stream for (seed, county, name), the same on every day: what a

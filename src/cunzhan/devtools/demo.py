@@ -166,13 +166,15 @@ def demo_build(
     other_history_days: int = OTHER_HISTORY_DAYS,
     setup_only: bool = False,
     households_day: dt.date = DEMO_DAY,
+    until: dt.datetime | None = None,
     echo: Callable[[str], None] = print,
 ) -> DemoReport:
     """Build (or complete) the demo; ``only_counties`` limits it to some county codes of
     5202; ``history_days``: the simulated days of 水城区 (the others get
     ``other_history_days``); ``setup_only``: stop once the stations and households are
     made (the impact benchmark simulates its own year on them, from ``households_day``:
-    the day the households are drawn, their income records the three years before)."""
+    the day the households are drawn, their income records the three years before);
+    ``until``: where the history stops (default today's cut-off, or now before it)."""
     started = time.perf_counter()
     report = DemoReport()
     if import_regions:
@@ -300,6 +302,7 @@ def demo_build(
         county_codes=codes,
         days=history_days,
         other_days=min(other_history_days, history_days),
+        until=until,
         echo=echo,
     )
     for county in counties:
@@ -341,15 +344,15 @@ def demo_history(
     echo: Callable[[str], None] | None = None,
 ) -> dt.date:
     """The simulator over the last ``days`` days up to ``until`` (default today's 07:00
-    cut-off, China time) in 水城区 (else the first county) and the last ``other_days``
-    in the other counties: every generator but the households (made before), the
-    parcels and shipments moving on until ``until``; then aging and the fee sweep at
-    ``until``. If the window holds no kiwifruit harvest day, the last harvest days of
+    cut-off, China time, or now before it) in 水城区 (else the first county) and the
+    last ``other_days`` in the other counties: every generator but the households (made
+    before), the parcels and shipments moving on until ``until``; then aging and the
+    fee sweep at ``until``. If the window holds no kiwifruit harvest day, the last harvest days of
     the season come first (the fruit keeps in cold store: graded stock to sell).
     Returns the first simulated day."""
-    if until is None:
-        until = dt.datetime.combine(dt.datetime.now(CHINA).date(), dt.time(7), tzinfo=CHINA)
-        until -= dt.timedelta(minutes=1)
+    if until is None:  # today's cut-off, or now when it is still ahead (a build at 01:00)
+        now = dt.datetime.now(CHINA).replace(microsecond=0)
+        until = min(dt.datetime.combine(now.date(), dt.time(6, 59), tzinfo=CHINA), now)
     today = until.astimezone(CHINA).date()
     main = [c for c in county_codes if c in HISTORY_COUNTIES] or county_codes[:1]
     generators = [g for g in simulation.generators() if g not in simulation.setup_generators()]

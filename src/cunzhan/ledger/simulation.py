@@ -46,12 +46,8 @@ def generate_payouts(ctx: SimulationContext) -> dict[str, Any]:
             return none
         raise
     paid_at = _at(ctx.day + dt.timedelta(days=1), 10)
-    until = ctx.params.get("until")
-    if isinstance(until, str) and until:
-        until = dt.datetime.fromisoformat(until)
-    if isinstance(until, dt.datetime) and until.tzinfo is None:
-        until = until.replace(tzinfo=CHINA)
-    if not isinstance(until, dt.datetime) or paid_at <= until:
+    until = ctx.until()
+    if until is None or paid_at <= until:
         # (a simulation cut at ``until`` leaves a batch the bank has not paid yet)
         payout_batch_mark(scope=national, batch=batch, status=PayoutStatus.PAID, at=paid_at)
     return {"batches": 1, "payees": batch.line_count, "paid_fen": batch.total_fen}

@@ -117,13 +117,7 @@ def _at(day: dt.date, hour: float) -> dt.datetime:
 
 
 def _until(ctx: SimulationContext) -> dt.datetime:
-    raw = ctx.params.get("until")
-    if isinstance(raw, dt.datetime):
-        return raw if raw.tzinfo else raw.replace(tzinfo=CHINA)
-    if isinstance(raw, str) and raw:
-        t = dt.datetime.fromisoformat(raw)
-        return t if t.tzinfo else t.replace(tzinfo=CHINA)
-    return _at(ctx.day, 24) - dt.timedelta(seconds=1)
+    return ctx.until() or _at(ctx.day, 24) - dt.timedelta(seconds=1)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -446,13 +440,13 @@ def demo_logistics(
     echo: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The demo's logistics: the last ``days`` days up to today's cut-off (07:00 China
-    time) in the demo counties among ``county_codes`` — parcels sorted at the centre
-    awaiting today's run, parcels waiting at the stations (some overdue and reminded),
-    shipments booked for today's run and older ones handed over — then aging and the
-    fee sweep at that time."""
-    if until is None:
-        today = dt.datetime.now(CHINA).date()
-        until = _at(today, 7) - dt.timedelta(minutes=1)
+    time, or now before it) in the demo counties among ``county_codes`` — parcels
+    sorted at the centre awaiting today's run, parcels waiting at the stations (some
+    overdue and reminded), shipments booked for today's run and older ones handed
+    over — then aging and the fee sweep at that time."""
+    if until is None:  # today's cut-off, or now when it is still ahead
+        now = dt.datetime.now(CHINA).replace(microsecond=0)
+        until = min(_at(now.date(), 7) - dt.timedelta(minutes=1), now)
     codes = [c for c in county_codes if c in DEMO_COUNTIES] or county_codes[:1]
     params = DEMO_PARAMS if params is None else params
     out: dict[str, Any] = {}
