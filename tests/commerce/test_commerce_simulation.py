@@ -132,21 +132,41 @@ def _latest_step() -> dt.datetime:
 
 
 def test_a_run_cut_at_until_records_nothing_after_it(station):
-    """The demo's history runs up to its cut-off (or now): no lot harvested, graded or
-    packed, no order placed, paid, shipped or delivered after it; a later run of the
-    last day without the cut adds what happened since."""
+    """A run cut at 13:00 on its last day makes no step scheduled after the cut: a lot
+    harvested at 12:37 stays harvested (graded at 13:37), no lot or order comes later."""
     last = START + dt.timedelta(days=7)
-    until = dt.datetime.combine(last, dt.time(8, 0), tzinfo=commerce_simulation.CHINA)
-    run_days(11, days=8, until=until.isoformat())
-    assert Lot.objects.filter(harvest_date__lt=last).exists()
+    until = dt.datetime.combine(last, dt.time(13, 0), tzinfo=commerce_simulation.CHINA)
+    run_days(37, days=8, until=until.isoformat())
     assert Order.objects.filter(delivered_at__isnull=False).exists()
+    assert Order.objects.filter(note__contains=f":{last}:", paid_at__isnull=False).exists()
     assert _latest_step() <= until
-    # the last day's lots (from 08:00) and orders (from 08:00) all come after the cut
-    assert not Lot.objects.filter(harvest_date=last).exists()
-    assert not Order.objects.filter(note__contains=f":{last}:").exists()
-    run_days(11, start=last, days=1)  # the rest of the day
-    assert Order.objects.filter(note__contains=f":{last}:").exists()
+    day = Lot.objects.filter(harvest_date=last)
+    assert {lot.status for lot in day} == {LotStatus.HARVESTED, LotStatus.PACKED}
+    assert all(
+        lot.events.get(type="harvested").occurred_at > until - dt.timedelta(hours=1)
+        for lot in day.filter(status=LotStatus.HARVESTED)
+    )
+
+
+def test_an_uncut_run_of_the_same_days_goes_past_the_cut(station):
+    # the counterpart of the cut run: the same seed and days, uncut, has steps after
+    # 13:00 on the last day (so the cut above removed something)
+    last = START + dt.timedelta(days=7)
+    until = dt.datetime.combine(last, dt.time(13, 0), tzinfo=commerce_simulation.CHINA)
+    run_days(37, days=8)
     assert _latest_step() > until
+    assert Lot.objects.filter(harvest_date=last, status=LotStatus.HARVESTED).count() == 0
+
+
+def test_the_demo_cut_is_never_ahead_of_the_clock():
+    china = commerce_simulation.CHINA
+    night = dt.datetime(2026, 11, 30, 1, 40, 12, 5, tzinfo=china)
+    assert simulation.demo_cut(night) == night.replace(microsecond=0)
+    day = dt.datetime(2026, 11, 30, 15, 0, tzinfo=china)
+    assert simulation.demo_cut(day) == dt.datetime(2026, 11, 30, 6, 59, tzinfo=china)
+    utc = dt.datetime(2026, 11, 29, 17, 40, tzinfo=dt.UTC)  # 01:40 in China
+    assert simulation.demo_cut(utc) == utc
+    assert simulation.demo_cut() <= dt.datetime.now(china)
 
 
 def test_the_context_reads_until_in_china_time():

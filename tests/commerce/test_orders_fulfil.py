@@ -4,10 +4,7 @@ settled per lot."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 
 from cunzhan.commerce import orders
 from cunzhan.commerce.orders_models import OrderShipment, OrderState
@@ -15,6 +12,7 @@ from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger.models import Transaction
 from cunzhan.logistics import shipments as logistics_shipments
+from cunzhan.logistics.models import Shipment
 from cunzhan.network.models import StationStatus
 from tests.factories.commerce import make_producer
 from tests.factories.orders import graded_lot, kiwi_special_price, pay, place
@@ -42,8 +40,6 @@ def test_two_stations_two_shipments_then_shipped_and_delivered(kiwi, producer):
     assert {link.station_id for link in links} == {producer.station_id, other_station.pk}
     assert all(order.number in link.shipment.contents for link in links)
     assert all(link.shipment.destination == order.address for link in links)
-    now = timezone.now()
-    handed = [now - dt.timedelta(minutes=50), now - dt.timedelta(minutes=20)]
     for i, link in enumerate(links):
         logistics_shipments.shipment_scan_in(scope=NATIONAL, shipment=link.shipment)
         assert orders.order_sync_shipments(order=order).state == OrderState.FULFILLING
@@ -53,11 +49,12 @@ def test_two_stations_two_shipments_then_shipped_and_delivered(kiwi, producer):
             shipment=link.shipment,
             carrier="ZTO",
             tracking_number=f"ZT99{i}0001",
-            at=handed[i],
         )
+    handed = [s.handed_over_at for s in Shipment.objects.filter(order_link__order=order)]
     order = orders.order_sync_shipments(order=order)
     assert order.state == OrderState.SHIPPED
-    assert order.shipped_at == max(handed)  # shipped with its last shipment
+    # shipped with its last shipment (not when the order was next read)
+    assert order.shipped_at == max(handed) and order.paid_at <= order.shipped_at
     order = orders.order_deliver(scope=NATIONAL, order=order)
     assert order.state == OrderState.DELIVERED
     assert sorted(Transaction.objects.filter(kind="sale").values_list("gross_fen", flat=True)) == [

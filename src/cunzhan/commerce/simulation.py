@@ -26,10 +26,16 @@
    cancelled after a day, 3 % of paid ones cancelled before fulfilment (refunded), 5 % of
    delivered ones returned (half or all refunded).
 
-A run cut at ``until`` (``ctx.until()``, as the demo's history up to its cut-off) records
-nothing after it: a lot harvested later is not made, one graded or packed later stays
-harvested or graded; an order placed later is not made, one paid later stays unpaid; a
-shipment step or delivery due later waits.
+A run cut at ``until`` (``ctx.until()``, as the demo's history up to its cut-off) makes
+no step scheduled after it: a lot harvested later is not made, one graded or packed
+later stays harvested or graded; an order placed later is not made, one paid later
+stays unpaid; a shipment step or delivery due later waits. (The steps the services
+stamp with the clock — a cancellation, a fulfilment, a refund — carry the run's real
+time, as below, never a time ahead of it.) A day cut in its middle is final for what
+it made: a later run of that day adds the lots harvested after the cut, but does not
+grade or pack a lot the cut left half-done, pay an order it left unpaid, or place the
+day's remaining orders. The demo cuts at :func:`~cunzhan.core.simulation.demo_cut`
+(06:59 at the latest), before a day's first lot or order (from 08:00).
 
 Deterministic from the seed (every draw comes from ``ctx.rng`` and is made whether or
 not its object already exists); idempotent per (county, day): a lot or order carries a
@@ -60,7 +66,7 @@ from cunzhan.commerce.models import Grade, Lot, LotStatus, PriceTier, Producer, 
 from cunzhan.commerce.orders_models import Buyer, BuyerKind, Order, OrderAllocation, OrderState
 from cunzhan.commerce.seed import catalogue_seed
 from cunzhan.core.scope import RegionScope
-from cunzhan.core.simulation import SimulationContext, register
+from cunzhan.core.simulation import SimulationContext, demo_cut, register
 from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.logistics.models import ShipmentState
 from cunzhan.network.models import Station, StationKind, StationStatus
@@ -605,12 +611,12 @@ def demo_commerce_sim(
 ) -> dict[str, dict[str, int]]:
     """The demo's lots and orders: :func:`generate_commerce` over :func:`demo_days` in
     the demo counties among ``county_codes`` (before the catalogue demo, whose prices and
-    lots then leave these stations as they are), up to ``until`` (default: now, when
-    ``today`` is not given)."""
+    lots then leave these stations as they are), up to ``until`` (when ``today`` is not
+    given: :func:`~cunzhan.core.simulation.demo_cut`, before the day's first lot)."""
     from cunzhan.core import simulation as core_simulation
 
     if today is None:
-        until = until or dt.datetime.now(CHINA)
+        until = until or demo_cut()
         today = until.astimezone(CHINA).date()
     params = {"until": until} if until is not None else {}
     codes = [c for c in county_codes if c in DEMO_COUNTIES] or county_codes[:1]

@@ -343,16 +343,16 @@ def demo_history(
     until: dt.datetime | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> dt.date:
-    """The simulator over the last ``days`` days up to ``until`` (default today's 07:00
-    cut-off, China time, or now before it) in 水城区 (else the first county) and the
-    last ``other_days`` in the other counties: every generator but the households (made
-    before), the parcels and shipments moving on until ``until``; then aging and the
-    fee sweep at ``until``. If the window holds no kiwifruit harvest day, the last harvest days of
-    the season come first (the fruit keeps in cold store: graded stock to sell).
+    """The simulator over the last ``days`` days up to ``until`` (default
+    :func:`~cunzhan.core.simulation.demo_cut`: today's 06:59 China time, or now before
+    it) in 水城区 (else the first county) and the last ``other_days`` in the other
+    counties: every generator but the households (made before), the parcels and
+    shipments moving on until ``until``; then aging and the fee sweep at ``until``. If
+    the window holds no kiwifruit harvest day, the last harvest days of the season come
+    first (the fruit keeps in cold store: graded stock to sell).
     Returns the first simulated day."""
-    if until is None:  # today's cut-off, or now when it is still ahead (a build at 01:00)
-        now = dt.datetime.now(CHINA).replace(microsecond=0)
-        until = min(dt.datetime.combine(now.date(), dt.time(6, 59), tzinfo=CHINA), now)
+    if until is None:
+        until = simulation.demo_cut()
     today = until.astimezone(CHINA).date()
     main = [c for c in county_codes if c in HISTORY_COUNTIES] or county_codes[:1]
     generators = [g for g in simulation.generators() if g not in simulation.setup_generators()]

@@ -50,7 +50,7 @@ from django.db.models import Count
 
 from cunzhan.core import simulation as core_simulation
 from cunzhan.core.scope import RegionScope, prefix_q
-from cunzhan.core.simulation import SimulationContext, register
+from cunzhan.core.simulation import SimulationContext, demo_cut, register
 from cunzhan.logistics import aging, services, shipments
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Shipment, ShipmentState
@@ -444,9 +444,8 @@ def demo_logistics(
     sorted at the centre awaiting today's run, parcels waiting at the stations (some
     overdue and reminded), shipments booked for today's run and older ones handed
     over — then aging and the fee sweep at that time."""
-    if until is None:  # today's cut-off, or now when it is still ahead
-        now = dt.datetime.now(CHINA).replace(microsecond=0)
-        until = min(_at(now.date(), 7) - dt.timedelta(minutes=1), now)
+    if until is None:
+        until = demo_cut()
     codes = [c for c in county_codes if c in DEMO_COUNTIES] or county_codes[:1]
     params = DEMO_PARAMS if params is None else params
     out: dict[str, Any] = {}
