@@ -55,7 +55,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Sum
 from django.utils import timezone
@@ -66,14 +65,13 @@ from cunzhan.commerce.models import Grade, Lot, LotStatus, PriceTier, Producer, 
 from cunzhan.commerce.orders_models import Buyer, BuyerKind, Order, OrderAllocation, OrderState
 from cunzhan.commerce.seed import catalogue_seed
 from cunzhan.core.scope import RegionScope
-from cunzhan.core.simulation import SimulationContext, demo_cut, register
+from cunzhan.core.simulation import CHINA, SimulationContext, demo_cut, register
 from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.logistics.models import ShipmentState
 from cunzhan.network.models import Station, StationKind, StationStatus
 from cunzhan.registry.models import Household
 from cunzhan.registry.simulation import PHONE_PREFIXES, person_name, register_income_link
 
-CHINA = ZoneInfo("Asia/Shanghai")
 SEASONS_FILE = Path(__file__).parent / "data" / "seasons.json"
 MARK = "sim:"
 SIGNATURE = "kiwifruit-red"  # 水城红心猕猴桃: grown at every producing station

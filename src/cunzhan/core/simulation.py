@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -59,7 +61,7 @@ def demo_cut(now: dt.datetime | None = None) -> dt.datetime:
     """Where the demo's history stops: today's 06:59 (China time), before the 07:00
     cut-off of the day's runs, or ``now`` when that is still ahead (a build at 01:00):
     no simulated step lies in the future."""
-    now = (now or dt.datetime.now(CHINA)).astimezone(CHINA).replace(microsecond=0)
+    now = (now or timezone.now()).astimezone(CHINA).replace(microsecond=0)
     return min(dt.datetime.combine(now.date(), dt.time(6, 59), tzinfo=CHINA), now)
 
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
-from cunzhan.core.simulation import SimulationContext, register
+from cunzhan.core.simulation import CHINA, SimulationContext, register
 from cunzhan.ledger.models import PayoutBatch, PayoutStatus
 from cunzhan.ledger.payouts import payout_batch_create, payout_batch_mark
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def _at(day: dt.date, hour: float) -> dt.datetime:

@@ -44,13 +44,12 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count
 
 from cunzhan.core import simulation as core_simulation
 from cunzhan.core.scope import RegionScope, prefix_q
-from cunzhan.core.simulation import SimulationContext, demo_cut, register
+from cunzhan.core.simulation import CHINA, SimulationContext, demo_cut, register
 from cunzhan.logistics import aging, services, shipments
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Shipment, ShipmentState
@@ -58,7 +57,6 @@ from cunzhan.network.models import Kind, Level, Region, Station, StationKind, St
 from cunzhan.registry.models import Household, Person
 from cunzhan.registry.simulation import PHONE_PREFIXES, person_name
 
-CHINA = ZoneInfo("Asia/Shanghai")
 CARRIER_SHARES = {
     "ZTO": 20,
     "YTO": 16,
