@@ -6,6 +6,41 @@ import pytest
 
 os.environ.setdefault("CUNZHAN_TESTING", "1")
 
+# CUNZHAN_TEST_CLOCK_SHIFT_DAYS=N runs the suite with the clock N days ahead (or behind,
+# N < 0): the clock starts at the real now plus N days and ticks on. No test may depend on
+# today's date; CI runs the date-sensitive tests (marker ``dates``) shifted (Makefile:
+# test-shifted). time-machine moves every clock Python reads (datetime, date, time.time),
+# in every thread, so the live server of the browser tests moves with it.
+_SHIFT = os.environ.get("CUNZHAN_TEST_CLOCK_SHIFT_DAYS", "").strip()
+_traveller = None
+
+
+def pytest_configure(config):
+    global _traveller
+    if _SHIFT and int(_SHIFT):
+        import datetime as dt
+
+        import time_machine
+
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(days=int(_SHIFT))
+        _traveller = time_machine.travel(start, tick=True)
+        _traveller.start()
+
+
+def pytest_report_header(config):
+    if _SHIFT and int(_SHIFT):
+        import datetime as dt
+
+        return (
+            f"clock shifted by {_SHIFT} days: now is {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        )
+    return None
+
+
+def pytest_unconfigure(config):
+    if _traveller is not None:
+        _traveller.stop()
+
 
 @pytest.fixture
 def regions(db):
