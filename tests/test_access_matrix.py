@@ -154,7 +154,7 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"q": "cm-"},
     ],
     "GET /logistics/vehicles": lambda w: [{"county": w.out.code}, {"county": "53"}],
-    "GET /logistics/plans": lambda w: [{"county": w.out.code}, {"date": "2026-11-03"}],
+    "GET /logistics/plans": lambda w: [{"county": w.out.code}, {"date": w.on(1)}],
     "GET /logistics/parcels": lambda w: [
         {"village": w.out.village},
         {"village": "53"},
@@ -180,7 +180,7 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
     ],
     "GET /logistics/fees": lambda w: [
         {"station_id": w.out.stations["village"].pk},
-        {"month": "2026-11"},
+        {"month": w.month},
     ],
     "GET /commerce/producers": lambda w: [
         {"station_id": w.out.stations["village"].pk},
@@ -217,7 +217,7 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"page_size": 500},
     ],
     "GET /commerce/buyers": lambda w: [{"page_size": 500}],
-    "GET /commerce/sales/report": lambda w: [{"month": "2026-11"}],
+    "GET /commerce/sales/report": lambda w: [{"month": w.month}],
     "GET /commerce/orders": lambda w: [
         {"state": "paid"},
         {"channel": "storefront"},
@@ -230,7 +230,7 @@ API_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"region": "53"},
         {"region": "5202"},
         {"source": "database"},
-        {"first": "2026-01", "last": "2026-12"},
+        {"first": f"{w.day.year}-01", "last": f"{w.day.year}-12"},
     ],
     "GET /logistics/epcis": lambda w: [
         {"parcel": w.out.parcel.uuid},  # type: ignore[union-attr]
@@ -418,7 +418,7 @@ def events_body(w: World) -> list[dict[str, Any]]:
             "carrier": "ZTO",
             "tracking_number": p.tracking_number,  # type: ignore[union-attr]
             "type": "refused",
-            "occurred_at": "2026-11-03T08:00:00+08:00",
+            "occurred_at": f"{w.on(1)}T08:00:00+08:00",
         }
         for i, p in enumerate((w.out.parcel, w.far.parcel))
     ]
@@ -533,7 +533,7 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     ),
     "PATCH /logistics/vehicles/{vehicle_id}": WriteHint(body=lambda w: {"capacity_kg": 777}),
     "POST /logistics/plans": WriteHint(
-        body=lambda w: {"county_code": w.out.code, "date": "2026-11-09", "time_limit": 0.3}
+        body=lambda w: {"county_code": w.out.code, "date": w.on(7), "time_limit": 0.3}
     ),
     "POST /logistics/routes/{route_id}/start": WriteHint(body=lambda w: {}),
     "POST /logistics/runs/{run_id}/load": WriteHint(body=lambda w: {}),
@@ -612,7 +612,7 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         body=lambda w: {
             "product": "kiwifruit-red",
             "name": f"{PROBE} 标准",
-            "valid_from": "2026-11-01",
+            "valid_from": f"{w.month}-01",
             "grades": [
                 {"code": "one", "name": "一级", "criteria": [{"quantity": "brix", "min": 14}]}
             ],
@@ -1227,7 +1227,7 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
     ],
     "logistics:fees": lambda w: [
         {"station": str(w.out.stations["village"].pk)},
-        {"month": "2026-11"},
+        {"month": w.month},
     ],
     "commerce:producers": lambda w: [{"station": str(w.out.stations["village"].pk)}],
     "commerce:lots": lambda w: [
@@ -1593,7 +1593,7 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
         )
     ],
     "logistics:plans": lambda w: [
-        PagePost({}, {"county": w.out.code, "date": "2026-11-09"}, effective=True)
+        PagePost({}, {"county": w.out.code, "date": w.on(7)}, effective=True)
     ],
     "logistics:plan": lambda w: [PagePost({"plan_id": w.out.plan["plan"].pk}, {})],
     "logistics:plan-sheet": lambda w: [PagePost({"plan_id": w.out.plan["plan"].pk}, {})],

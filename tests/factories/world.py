@@ -75,6 +75,16 @@ OUT_REGION_NAMES = (
 EXTRA_VILLAGES = ("291", "292", "293", "294", "295")
 
 
+def world_day() -> dt.date:
+    """The day the world's parcels move: ten local days before the clock's today, so that
+    on whatever date the suite runs the world is recent (inside the exports' default 30
+    days) and old enough for aging (a parcel waiting since then is due for return after
+    the default 7 days). Probes that name a day or month derive it from this."""
+    from django.utils import timezone
+
+    return timezone.localdate() - dt.timedelta(days=10)
+
+
 @dataclass
 class County:
     code: str
@@ -115,6 +125,16 @@ class World:
     regions: dict[str, Region]
     counties: dict[str, County]
     users: dict[str, User]  # role -> the IN user of that role
+    day: dt.date = field(default_factory=world_day)  # when the world's parcels moved
+
+    @property
+    def month(self) -> str:
+        """The world day's month, as the month filters take it (YYYY-MM)."""
+        return f"{self.day:%Y-%m}"
+
+    def on(self, days: int) -> str:
+        """The world's day moved by ``days``, ISO formatted, for probes naming a day."""
+        return (self.day + dt.timedelta(days=days)).isoformat()
 
     @property
     def inside(self) -> County:
@@ -209,7 +229,7 @@ def _parcel(c: County, tag: str, seq: int, upto: str = "at_station", tn: str = "
     )
     steps = ["received_at_county", "sorted", "loaded", "at_station"]
     steps = steps[: steps.index(upto) + 1]
-    t0 = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
+    t0 = dt.datetime.combine(world_day(), dt.time(8), tzinfo=dt.UTC)
     logistics_services.scan_events_record(
         scope=national,
         events=[
@@ -277,7 +297,7 @@ def _commerce(c: County, tag: str, seq: int) -> dict[str, Any]:
             scope=national,
             producer=person,
             product=kiwi,
-            harvest_date=dt.date.today() - dt.timedelta(days=2),
+            harvest_date=world_day(),
             quantity=100 + seq,
             note=f"{tag} 批次",
         )
@@ -598,7 +618,7 @@ def _risk(c: County, officer: User) -> dict[str, Any]:
     case = risk.case_assign(
         case=case, assignee=officer, actor=officer, scope=RegionScope.for_regions([c.code])
     )
-    case = risk.case_visit(case=case, day=dt.date(2026, 11, 2), findings="probe", actor=officer)
+    case = risk.case_visit(case=case, day=world_day(), findings="probe", actor=officer)
     return {"case": case, "assignee": officer}
 
 
@@ -628,12 +648,13 @@ def make_world() -> World:
         for seq, code in enumerate((IN_COUNTY, *OUT_COUNTIES), start=1)
     }
     inside = counties[IN_COUNTY]
-    # impact: every county's indicator values (the parcels of 2 Nov, the stations, the
-    # registered-poor households), so that dashboards and drill-downs have OUT rows
+    # impact: every county's indicator values (the parcels of the world's day, the
+    # stations, the registered-poor households), so that dashboards and drill-downs have
+    # OUT rows
     from cunzhan.impact.services import indicators_refresh
 
     for code in (IN_COUNTY, *OUT_COUNTIES):
-        indicators_refresh(county_code=code, since=dt.date(2026, 11, 1))
+        indicators_refresh(county_code=code, since=world_day().replace(day=1))
     users: dict[str, User] = {}
     for role in Role.values:
         kwargs: dict[str, Any] = {}
