@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cunzhan
 export CUNZHAN_TESTING ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help install demo demo-data serve test test-sqlite test-postgres test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
+.PHONY: help install demo demo-data serve test test-sqlite test-postgres test-shifted test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,17 +32,22 @@ demo-data: install ## load the demo network without serving it
 serve: install ## serve http://127.0.0.1:8000 (DEBUG)
 	DEBUG=1 $(BIN)/cunzhan runserver 127.0.0.1:8000
 
-test: install ## install everything and run the whole suite on SQLite, then on PostgreSQL
+test: install ## install everything and run the whole suite on SQLite, then on PostgreSQL, then the date-sensitive tests under a shifted clock
 	bin/provision-test
 	$(MAKE) --no-print-directory check
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-shifted
 
 test-sqlite: install ## the whole suite on SQLite (the embedded default)
 	env -u DATABASE_URL CUNZHAN_TESTING=1 $(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-postgres: install ## the whole suite on PostgreSQL ($$PG_URL)
 	DATABASE_URL=$(PG_URL) CUNZHAN_TESTING=1 $(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-shifted: install ## the date-sensitive tests (marker dates) with the clock 60, then 300 days ahead
+	env -u DATABASE_URL CUNZHAN_TESTING=1 CUNZHAN_TEST_CLOCK_SHIFT_DAYS=60 $(BIN)/pytest -q -m dates $(PYTEST_ARGS)
+	env -u DATABASE_URL CUNZHAN_TESTING=1 CUNZHAN_TEST_CLOCK_SHIFT_DAYS=300 $(BIN)/pytest -q -m dates $(PYTEST_ARGS)
 
 test-fast: install ## the suite on SQLite without browser and slow tests
 	env -u DATABASE_URL CUNZHAN_TESTING=1 $(BIN)/pytest -q -m "not browser and not slow" $(PYTEST_ARGS)

@@ -84,11 +84,29 @@ def api_client(db):
     return _make
 
 
+# A test is date-sensitive (marker ``dates``) when its module reads the clock: found from
+# the source, so a new test that reads the clock is shifted in CI without a list to keep.
+# Tests that rest on a fixture reading the clock carry the marker themselves (the access
+# matrix's control tests: its world lives ten days before today).
+_CLOCK_READS = ("timezone.now()", "localdate()", "date.today()", "datetime.now(")
+_reads_clock: dict[str, bool] = {}
+
+
+def _module_reads_clock(path) -> bool:
+    key = str(path)
+    if key not in _reads_clock:
+        text = path.read_text(encoding="utf-8")
+        _reads_clock[key] = any(needle in text for needle in _CLOCK_READS)
+    return _reads_clock[key]
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests last: their live server shares the in-memory SQLite connection with
     the test thread, so a request still in flight when a browser test ends must not
-    overlap another test's queries."""
+    overlap another test's queries. Date-sensitive tests get the ``dates`` marker."""
     for item in items:
         if item.path.parent.name == "e2e":
             item.add_marker(pytest.mark.browser)
+        if _module_reads_clock(item.path):
+            item.add_marker(pytest.mark.dates)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

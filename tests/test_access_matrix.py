@@ -16,6 +16,7 @@ would succeed if scoping were missing.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from cunzhan.devtools.openapi import openapi_schema
 from cunzhan.network.services import TRANSITIONS
 from cunzhan.registry.idcard import make_id_number
 from cunzhan.registry.importers import COLUMNS
-from tests.factories.world import World, make_world, out_snapshot
+from tests.factories.world import World, make_world, out_snapshot, world_day
 
 API_PREFIX = "/api/v1"
 SCHEMA = openapi_schema()
@@ -717,9 +718,7 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
 
 
 def _yesterday() -> str:
-    import datetime as dt
-
-    return str(dt.date.today() - dt.timedelta(days=1))
+    return str(world_day() + dt.timedelta(days=9))
 
 
 # relapse risk: the OUT case is assigned to the OUT officer and visited, so every step
@@ -746,9 +745,8 @@ API_WRITE_HINTS.update(
 
 
 def commerce_harvest_date() -> str:
-    import datetime as dt
-
-    return str(dt.date.today() - dt.timedelta(days=1))
+    """Yesterday (the world's day is ten days before today)."""
+    return str(world_day() + dt.timedelta(days=9))
 
 
 def commerce_samples() -> list[dict[str, Any]]:
@@ -776,9 +774,8 @@ def _public_api_read(op: Operation, w: World, client: Client) -> None:
 
 
 def commerce_harvest_date_future() -> str:
-    import datetime as dt
-
-    return str(dt.date.today() + dt.timedelta(days=7))
+    """A week from today."""
+    return str(world_day() + dt.timedelta(days=17))
 
 
 def marketplace_order_body(w: World) -> dict[str, Any]:
@@ -1033,6 +1030,7 @@ def test_api_out_of_scope(role, op, w, api_client):
     assert not changed, f"{where} changed OUT-of-scope rows: {changed}"
 
 
+@pytest.mark.dates
 @pytest.mark.parametrize("op", OPERATIONS, ids=OP_IDS)
 def test_api_control_network_admin_reaches_the_out_objects(op, w, api_client):
     """The national role sees and changes the OUT objects with the very same requests:
@@ -1996,6 +1994,7 @@ def test_page_post_out_of_scope(role, page, w):
         assert not changed, f"{label} changed OUT-of-scope rows: {changed}"
 
 
+@pytest.mark.dates
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
 def test_page_control_network_admin_reaches_the_out_objects(page, w):
     _check_page_known(page)
