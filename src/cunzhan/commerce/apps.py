@@ -10,6 +10,7 @@ class CommerceConfig(AppConfig):
         # the home-page panel of the station operator and the county manager
         from cunzhan.commerce import (
             assisted_simulation,  # noqa: F401  (代购 simulator)
+            checks,  # noqa: F401  (payment settings; the sandbox is off in production)
             simulation,  # noqa: F401  (lots and orders simulator)
             views,  # noqa: F401
             views_assisted,  # noqa: F401  (代购 home panel)

@@ -1,8 +1,12 @@
 """Payments through a provider (docs/adr/0015-commerce-orders.md).
 
-A provider is chosen by ``settings.PAYMENT_PROVIDER`` (default ``sandbox``). Checkout
-creates a :class:`Payment` with it (``payment_start``) and sends the buyer to the
-provider's pay URL. The provider tells us the outcome through the webhook
+The providers come from settings: ``PAYMENT_PROVIDERS`` lists the ones a buyer may pay
+through (the first is the one checkout uses); a provider not listed — or the sandbox while
+``PAYMENTS_SANDBOX_ENABLED`` is off, as it is by default with DEBUG off — is refused
+(``provider_disabled``, 404) by :func:`provider_get`, the one door every path goes
+through: checkout, the pay page, the webhook, the simulator. Checkout creates a
+:class:`Payment` with it (``payment_start``) and sends the buyer to the provider's pay
+URL. The provider tells us the outcome through the webhook
 (``POST /api/v1/shop/payments/{provider}/webhook``): a JSON body with ``event_id``,
 ``type``, ``timestamp`` (Unix seconds), ``payment_ref``, ``amount_fen``, ``currency``,
 signed with HMAC-SHA256 over the raw body with the provider's secret (header
@@ -91,24 +95,46 @@ class SandboxProvider:
         ).encode()
 
 
+# every provider cunzhan can speak to, by code; settings.PAYMENT_PROVIDERS says which are on
 PROVIDERS: dict[str, PaymentProvider] = {"sandbox": SandboxProvider()}
 
 
+def provider_enabled(code: str) -> bool:
+    """Whether payments may go through ``code`` under the current settings."""
+    if code not in settings.PAYMENT_PROVIDERS or code not in PROVIDERS:
+        return False
+    return code != SandboxProvider.code or bool(settings.PAYMENTS_SANDBOX_ENABLED)
+
+
 def provider_get(code: str) -> PaymentProvider:
-    provider = PROVIDERS.get(str(code)[:20])
+    """The provider ``code`` if it is enabled; NotFound otherwise (nothing is written)."""
+    code = str(code)[:20]
+    provider = PROVIDERS.get(code)
     if provider is None:
-        raise NotFound(_("未知的支付渠道：%(p)s") % {"p": str(code)[:20]}, code="unknown_provider")
+        raise NotFound(_("未知的支付渠道：%(p)s") % {"p": code}, code="unknown_provider")
+    if not provider_enabled(code):
+        raise NotFound(
+            _("支付渠道“%(p)s”未启用") % {"p": code},
+            code="provider_disabled",
+            details={"provider": code},
+        )
     return provider
 
 
 def provider_default() -> PaymentProvider:
-    return provider_get(settings.PAYMENT_PROVIDER)
+    """The provider checkout uses: the first enabled one in ``PAYMENT_PROVIDERS``."""
+    for code in settings.PAYMENT_PROVIDERS:
+        if provider_enabled(code):
+            return PROVIDERS[code]
+    raise NotFound(
+        _("本站暂不能在线付款：没有启用的支付渠道"), code="provider_disabled", details={}
+    )
 
 
 @transaction.atomic
 def payment_start(*, order: Order, provider: PaymentProvider | None = None) -> Payment:
     """The payment of a pending order with the provider (the open one if there is one)."""
-    provider = provider or provider_default()
+    provider = provider_get(provider.code) if provider else provider_default()
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.state != OrderState.PENDING_PAYMENT:
         raise ApplicationError(

@@ -339,10 +339,18 @@ def _stock(county: str, day: dt.date) -> list[_Stock]:
     return [_Stock(grades[r["grade_id"]], r["product__code"], r["n"]) for r in rows]
 
 
+def _sandbox() -> payments.SandboxProvider:
+    """The sandbox provider, refused (NotFound) unless enabled: a simulation never pays
+    through it where the sandbox is off (production)."""
+    provider = payments.provider_get(payments.SandboxProvider.code)
+    assert isinstance(provider, payments.SandboxProvider)
+    return provider
+
+
 def _pay(order: Order, at: dt.datetime, event_id: str) -> None:
     """Pay as the buyer would: the sandbox provider signs its event, the webhook applies it."""
-    payment = payments.payment_start(order=order)
-    provider = payments.SandboxProvider()
+    provider = _sandbox()
+    payment = payments.payment_start(order=order, provider=provider)
     body = provider.event_body(payment, event_id=event_id, at=at)
     payments.payment_webhook(
         provider_code=provider.code,
@@ -355,6 +363,7 @@ def _pay(order: Order, at: dt.datetime, event_id: str) -> None:
 def _orders(ctx: SimulationContext) -> dict[str, int]:
     county = ctx.county_code
     made = {"orders": 0, "paid": 0, "wholesale": 0}
+    _sandbox()  # where the sandbox is off (production) no simulated order is placed at all
     until = ctx.until()
     rng = ctx.rng("commerce.orders")
     lam = float(ctx.params.get("orders_per_day", 5))

@@ -176,6 +176,8 @@ def store_checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         cart = _cart(request)
         try:
+            # no provider to pay through: refuse before the order holds any stock
+            provider = payments.provider_default()
             order = orders.order_place(
                 channel="storefront",
                 county_code=cart["county"],
@@ -191,12 +193,12 @@ def store_checkout(request: HttpRequest) -> HttpResponse:
                 buyer_phone=form["buyer_phone"],
                 address=form["address"],
             )
-            payment = payments.payment_start(order=order)
+            payment = payments.payment_start(order=order, provider=provider)
         except ApplicationError as exc:
             error = exc.message
         else:
             request.session[CART] = {"county": "", "items": {}}
-            return redirect(payments.provider_get(payment.provider).pay_url(payment))
+            return redirect(provider.pay_url(payment))
     return render(
         request,
         "commerce/store/checkout.html",
@@ -214,7 +216,7 @@ def store_order(request: HttpRequest, order_link: str) -> HttpResponse:
     pay_url = ""
     if order.state == OrderState.PENDING_PAYMENT:
         open_ = order.payments.filter(status=PaymentStatus.CREATED).first()
-        if open_ is not None:
+        if open_ is not None and payments.provider_enabled(open_.provider):
             pay_url = payments.provider_get(open_.provider).pay_url(open_)
     lines = [
         {
@@ -243,20 +245,21 @@ def store_order(request: HttpRequest, order_link: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def store_pay(request: HttpRequest, payment_ref: str) -> HttpResponse:
     """The sandbox provider's pay page. POST = the buyer pays: the sandbox signs a
-    ``payment.succeeded`` event and delivers it to the webhook service."""
+    ``payment.succeeded`` event and delivers it to the webhook service. A 404 unless the
+    sandbox is enabled (``PAYMENTS_SANDBOX_ENABLED``: never in production)."""
     try:
+        sandbox = payments.provider_get(payments.SandboxProvider.code)
         payment = orders_selectors.payment_by_ref(provider_ref=payment_ref)
     except NotFound as exc:
         raise Http404(_("没有这笔支付")) from exc
-    if payment.provider != "sandbox":
+    if payment.provider != sandbox.code or not isinstance(sandbox, payments.SandboxProvider):
         raise Http404(_("没有这笔支付"))
     error = ""
     if request.method == "POST":
-        sandbox = payments.SandboxProvider()
         body = sandbox.event_body(payment)
         try:
             payments.payment_webhook(
-                provider_code="sandbox",
+                provider_code=sandbox.code,
                 body=body,
                 signature=payments.sign(sandbox.secret(), body),
             )

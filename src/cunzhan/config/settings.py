@@ -169,12 +169,25 @@ LOGGING = {
 # enforces its own limit (logistics.services.MAX_BODY_BYTES, the same 32 MiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
-# commerce payments (ADR 0015): the provider, and the sandbox provider's webhook secret
-PAYMENT_PROVIDER = os.environ.get("CUNZHAN_PAYMENT_PROVIDER", "sandbox")
+# commerce payments (ADR 0015; production posture ADR 0023): the providers a buyer can pay
+# through, in order (the first is the one checkout uses). The sandbox provider is our own
+# pay page that marks an order paid with no money moving: it is refused unless
+# PAYMENTS_SANDBOX_ENABLED, which is on by default only with DEBUG (the demo) or in the
+# tests, and a deploy check (`cunzhan check --deploy`) errors when it is on with DEBUG off.
+PAYMENTS_SANDBOX_ENABLED = env_bool("CUNZHAN_PAYMENTS_SANDBOX_ENABLED", DEBUG or TESTING)
+PAYMENT_PROVIDERS = [
+    p.strip()
+    for p in os.environ.get(
+        "CUNZHAN_PAYMENT_PROVIDERS", "sandbox" if PAYMENTS_SANDBOX_ENABLED else ""
+    ).split(",")
+    if p.strip()
+]
 PAYMENT_SANDBOX_SECRET = os.environ.get("CUNZHAN_PAYMENT_SANDBOX_SECRET", "")
-if not PAYMENT_SANDBOX_SECRET:
+if not PAYMENT_SANDBOX_SECRET and PAYMENTS_SANDBOX_ENABLED:
     if not (DEBUG or TESTING):
-        raise ImproperlyConfigured("CUNZHAN_PAYMENT_SANDBOX_SECRET must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            "CUNZHAN_PAYMENT_SANDBOX_SECRET must be set when the sandbox is enabled with DEBUG off"
+        )
     PAYMENT_SANDBOX_SECRET = "cunzhan-sandbox-webhook-secret-for-development"  # noqa: S105
 # external marketplaces (ADR 0015): "code:secret,code:secret" — each signs its order
 # webhooks with its own HMAC secret
