@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cunzhan
 export CUNZHAN_TESTING ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help install demo demo-data serve test test-sqlite test-postgres test-shifted test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
+.PHONY: help install demo demo-data serve serve-prod test test-sqlite test-postgres test-shifted test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ demo-data: install ## load the demo network without serving it
 
 serve: install ## serve http://127.0.0.1:8000 (DEBUG)
 	DEBUG=1 $(BIN)/cunzhan runserver 127.0.0.1:8000
+
+serve-prod: install ## production: migrate, collectstatic, gunicorn (set the environment of .env.example first; README)
+	$(BIN)/cunzhan check --deploy --fail-level WARNING
+	$(BIN)/cunzhan migrate --no-input -v0
+	$(BIN)/cunzhan collectstatic --no-input -v0
+	$(BIN)/gunicorn -c python:cunzhan.config.gunicorn
 
 test: install ## install everything and run the whole suite on SQLite, then on PostgreSQL, then the date-sensitive tests under a shifted clock
 	bin/provision-test

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from django.shortcuts import render
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
@@ -46,6 +48,27 @@ class TokenAuth(HttpBearer):
         return user
 
 
+class VendoredSwagger(Swagger):
+    """Swagger UI from our own static files (``static/vendor/swagger-ui``), never from a
+    CDN: the docs page works without internet and under the Content-Security-Policy
+    (ADR 0023). ninja would fall back to a CDN template unless ``ninja`` were an
+    installed app; this renders ``templates/api/swagger.html`` instead."""
+
+    template = "api/swagger.html"
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        settings_ = {**self.settings, "url": self.get_openapi_url(api, kwargs)}
+        return render(
+            request,
+            self.template,
+            {
+                "swagger_settings": json.dumps(settings_).replace("<", "\\u003c"),
+                "api": api,
+                "add_csrf": False,
+            },
+        )
+
+
 api = NinjaAPI(
     title="cunzhan API",
     version="1.0.0",
@@ -55,6 +78,7 @@ api = NinjaAPI(
     auth=TokenAuth(),
     urls_namespace="api",
     docs_url="/docs",
+    docs=VendoredSwagger(settings={"validatorUrl": None}),
     openapi_url="/openapi.json",
 )
 

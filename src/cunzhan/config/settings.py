@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "cunzhan.core",
     "cunzhan.accounts",
     "cunzhan.network",
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "cunzhan.core.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -146,16 +149,66 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [SRC_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(os.environ.get("CUNZHAN_STATIC_ROOT", BASE_DIR / "var" / "static"))
+# Static files are served by WhiteNoise from STATIC_ROOT (`cunzhan collectstatic`): hashed
+# names, gzip and brotli copies, cached for ever. In development and the tests the files
+# are found where they are (no collectstatic, no manifest).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 
 DATA_DIR = Path(os.environ.get("CUNZHAN_DATA_DIR", BASE_DIR / "data"))
 # the columnar snapshot (Parquet fact tables derived from the database, rebuilt by
 # `cunzhan columnar-export`; ADR 0021): var/ is not in git
 COLUMNAR_DIR = Path(os.environ.get("CUNZHAN_COLUMNAR_DIR", BASE_DIR / "var" / "columnar"))
 
+# Production posture (ADR 0023). CUNZHAN_HTTPS says the site is served over HTTPS; it is
+# on by default with DEBUG off (off in development and the tests) and turns on the SSL
+# redirect, secure cookies and HSTS, each of which its own variable can override. Behind
+# a TLS-terminating proxy set CUNZHAN_BEHIND_PROXY=1: the proxy's X-Forwarded-Proto is
+# then trusted (only safe when the proxy sets it and clients cannot reach Django directly).
+HTTPS = env_bool("CUNZHAN_HTTPS", not (DEBUG or TESTING))
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+if env_bool("CUNZHAN_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp; ADR 0023): scripts only from our own static files —
+# no inline script elements, no on...= handlers, no eval (htmx runs with allowEval=false, see
+# base.html). Inline styles stay allowed (page <style> blocks, data-driven widths and
+# colours of bars and swatches): styles cannot run code; moving them to static files is
+# a follow-up (ADR 0023). Nothing is loaded from another host.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,
