@@ -139,12 +139,19 @@ def main() -> None:
         "DEBUG": "0",
         "SECRET_KEY": "bench",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "CUNZHAN_PAYMENT_SANDBOX_SECRET": "bench",
+        # plain HTTP on the loopback: no redirect to HTTPS (ADR 0023)
+        "CUNZHAN_HTTPS": "0",
     }
     if not env.get("CUNZHAN_FIELD_KEYS"):
         from cryptography.fernet import Fernet
 
         env["CUNZHAN_FIELD_KEYS"] = Fernet.generate_key().decode()
+    # with DEBUG off the pages name the hashed static files of the manifest
+    subprocess.run(
+        [sys.executable, "-m", "cunzhan", "collectstatic", "--no-input", "-v0"],
+        env=env,
+        check=True,
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "cunzhan", "runserver", f"127.0.0.1:{a.port}", "--noreload"],
         env=env,
