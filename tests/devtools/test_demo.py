@@ -100,3 +100,20 @@ def test_demo_command_rejects_a_county_outside_liupanshui(regions):
 
     with pytest.raises(CommandError, match="530102"):
         call_command("demo", "--no-import", "--county", "530102")
+
+
+@pytest.mark.django_db
+def test_demo_refuses_where_the_sandbox_is_off(regions):
+    """The demo pays through the sandbox and prints its logins' password: never on a
+    production database. Refused before anything is written (ADR 0023)."""
+    from django.core.management.base import CommandError
+    from django.test import override_settings
+
+    users = User.objects.count()
+    with (
+        override_settings(DEBUG=False, PAYMENTS_SANDBOX_ENABLED=False),
+        pytest.raises(CommandError, match="CUNZHAN_PAYMENTS_SANDBOX_ENABLED"),
+    ):
+        call_command("demo", "--no-import", "--county", "520204", "--days", "1")
+    assert User.objects.count() == users
+    assert not Station.objects.exists() and not Household.objects.exists()

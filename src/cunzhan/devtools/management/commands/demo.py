@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError
 from cunzhan.devtools.demo import DEMO_PASSWORD, HISTORY_DAYS, OTHER_HISTORY_DAYS, demo_build
@@ -34,6 +36,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["days"] < 1:
             raise CommandError("--days must be at least 1")
+        if not settings.PAYMENTS_SANDBOX_ENABLED:
+            # the demo pays its orders through the sandbox and prints its logins' one
+            # password: never on a production database (ADR 0023)
+            raise CommandError(
+                _(
+                    "演示数据只能在启用沙箱支付的演示环境中生成"
+                    "（DEBUG=1 或 CUNZHAN_PAYMENTS_SANDBOX_ENABLED=1），未写入任何数据。"
+                )
+            )
         try:
             report = demo_build(
                 seed=opts["seed"],
