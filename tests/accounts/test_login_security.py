@@ -175,3 +175,16 @@ def test_login_is_case_insensitive_on_the_page_and_the_api(regions):
     assert _page_login(client, "alice", "pw-secret-1").status_code == 302
     assert client.session["_auth_user_id"] == str(User.objects.get(username="Alice").pk)
     assert _token(Client(), "ALICE", "pw-secret-1").status_code == 201
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_a_successful_token_request_resets_the_count_like_a_page_login(driver):
+    client = Client()
+    for i in range(2):
+        assert _token(client, "drv", f"wrong-{i}").status_code == 401
+    assert _token(client, "drv", "pw-secret-1").status_code == 201
+    for i in range(2):
+        assert _token(client, "drv", f"wrong-again-{i}").status_code == 401
+    assert _token(client, "drv", "pw-secret-1").status_code == 201
+    driver.refresh_from_db()
+    assert driver.last_login is not None

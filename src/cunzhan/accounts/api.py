@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -52,6 +52,8 @@ def token_create(request: HttpRequest, data: schemas.TokenIn):
             raise ApplicationError(lockout_message(), code="locked_out", status=429)
         raise ApplicationError(_("用户名或密码不正确"), code="bad_credentials", status=401)
     login_check(user=user, channel="api")  # type: ignore[arg-type]
+    # a login like the page's: last_login is set and axes resets this pair's failure count
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     token, key = api_token_create(user=user, name=data.name[:80] or "api")  # type: ignore[arg-type]
     return Status(201, {"token": key, "prefix": token.prefix})
 
