@@ -188,3 +188,12 @@ def test_a_successful_token_request_resets_the_count_like_a_page_login(driver):
     assert _token(client, "drv", "pw-secret-1").status_code == 201
     driver.refresh_from_db()
     assert driver.last_login is not None
+
+
+def test_the_lockout_records_keep_no_password(driver):
+    from axes.models import AccessAttempt
+
+    _page_login(Client(), "drv", "secret-guess-3")
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == "drv"
+    assert "secret-guess-3" not in attempt.post_data + attempt.get_data
