@@ -208,3 +208,18 @@ def test_the_data_check_migration_names_usernames_that_differ_only_in_case(regio
     User.objects.create(username="alice", role=Role.NETWORK_ADMIN)
     with pytest.raises(RuntimeError, match="Alice, alice"):
         check(apps, None)
+
+
+def test_guessing_the_old_password_on_the_change_form_is_locked_out_and_audited(
+    regions, make_user, settings
+):
+    settings.AXES_FAILURE_LIMIT = 3
+    user = make_user(Role.DRIVER, regions=["5202"], username="drv")
+    client = Client()
+    client.force_login(user)
+    for i in range(3):
+        _change(client, f"guess-{i}", "Wo-de-mima-2026")
+    r = _change(client, "pw-secret-1", "Wo-de-mima-2026")
+    assert r.status_code == 429
+    assert User.objects.get(pk=user.pk).check_password("pw-secret-1")
+    assert AuditEvent.objects.filter(action="login_failed", object_id=str(user.pk)).count() == 4

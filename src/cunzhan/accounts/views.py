@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from cunzhan.accounts.forms import TokenCreateForm, UserCreateForm, UserEditForm, UserFilterForm
 from cunzhan.accounts.home import home_context
+from cunzhan.accounts.lockout import lockout_message
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import (
@@ -275,8 +276,27 @@ def _account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     }
 
 
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """Django's form, but the old password is checked through ``authenticate`` with the
+    request: guesses count towards the same lockout as the login page's, and are audited."""
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.username, password=old) is None:
+            if getattr(self.request, "axes_locked_out", False):
+                raise forms.ValidationError(lockout_message(), code="locked_out")
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old
+
+
 def _password_form(request: HttpRequest) -> PasswordChangeForm:
-    return PasswordChangeForm(request.user)  # type: ignore[arg-type]
+    return OwnPasswordChangeForm(request.user, request=request)
 
 
 @login_required
@@ -325,7 +345,7 @@ def password_change_page(request: HttpRequest) -> HttpResponse:
             "accounts/password_change.html",
             {"password_form": _password_form(request), "forced": forced},
         )
-    form = PasswordChangeForm(request.user, request.POST)  # type: ignore[arg-type]
+    form = OwnPasswordChangeForm(request.user, request.POST, request=request)
     if form.is_valid():
         try:
             user = user_password_set(
