@@ -15,6 +15,7 @@ from cunzhan.accounts.services import (
     user_create,
     user_deactivate,
     user_password_reset,
+    user_password_set,
     user_reactivate,
     user_update,
 )
@@ -208,6 +209,11 @@ def test_api_patch_deactivate_reset_and_tokens(people, api_client):
     tid = own["items"][0]["id"]
     other, _ = api_token_create(user=people["driver"])
     driver_client = api_client(people["driver"])
+    # the driver holds a one-time password now: no API use until they have chosen their own
+    refused = driver_client.delete(f"/api/v1/accounts/tokens/{tid}")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "password_change_required"
+    user_password_set(user=User.objects.get(pk=uid), password="Driver-own-pw-7")
     assert driver_client.delete(f"/api/v1/accounts/tokens/{tid}").status_code == 404
     assert client.delete(f"/api/v1/accounts/tokens/{other.pk}").json()["revoked_at"]
     assert client.delete(f"/api/v1/accounts/tokens/{tid}").status_code == 200

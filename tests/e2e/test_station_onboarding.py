@@ -103,6 +103,15 @@ def test_county_manager_onboards_a_village_station_and_the_operator_logs_in(
     page.click("form.logout button[type=submit]")
     page.wait_for_url("**/login/**")
     login("bide-op", password)
+    # a one-time password: the operator first chooses their own, nothing else is reachable
+    page.wait_for_url("**/account/password/")
+    assert page.locator("#password-change-required").is_visible()
+    page.fill("#id_old_password", password)
+    page.fill("#id_new_password1", "Bide-zhan-2026")
+    page.fill("#id_new_password2", "Bide-zhan-2026")
+    page.click("#change-password button[type=submit]")
+    page.wait_for_url(lambda url: "/account/password/" not in url)
+    assert not User.objects.get(username="bide-op").password_change_required
     main = page.locator("main").inner_text()
     assert "我的服务站：比德村电商服务站" in main
     assert "运营中" in main and "09:00–18:30" in main

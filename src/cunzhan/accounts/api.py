@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts import schemas
+from cunzhan.accounts.lockout import lockout_message
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import ROLE_PERMS, Perm
 from cunzhan.accounts.selectors import (
@@ -19,6 +21,7 @@ from cunzhan.accounts.selectors import (
 from cunzhan.accounts.services import (
     api_token_create,
     api_token_revoke,
+    login_check,
     user_assignments_set,
     user_create,
     user_deactivate,
@@ -26,18 +29,31 @@ from cunzhan.accounts.services import (
     user_reactivate,
     user_update,
 )
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.api import ERROR_RESPONSES, ErrorOut, Pagination, require
 from cunzhan.core.errors import ApplicationError
 
 router = Router(tags=["accounts"])
 
 
-@router.post("/token", auth=None, response={201: schemas.TokenOut, **ERROR_RESPONSES})
+@router.post(
+    "/token", auth=None, response={201: schemas.TokenOut, **ERROR_RESPONSES, 429: ErrorOut}
+)
 def token_create(request: HttpRequest, data: schemas.TokenIn):
-    """Exchange a username and password for an API token (shown once)."""
+    """Exchange a username (any case) and password for an API token (shown once).
+
+    After too many failures for one username from one address (settings
+    ``CUNZHAN_LOGIN_FAILURE_LIMIT``), that pair is refused for a cool-off
+    (``CUNZHAN_LOGIN_COOLOFF_MINUTES``): 429 ``locked_out``, ``details.retry_after_seconds``.
+    A user holding a one-time password gets 403 ``password_change_required`` until they
+    have chosen their own password on the web page."""
     user = authenticate(request, username=data.username, password=data.password)
     if user is None:
-        raise ApplicationError("wrong username or password", code="bad_credentials", status=401)
+        if getattr(request, "axes_locked_out", False):
+            raise ApplicationError(lockout_message(), code="locked_out", status=429)
+        raise ApplicationError(_("用户名或密码不正确"), code="bad_credentials", status=401)
+    login_check(user=user, channel="api")  # type: ignore[arg-type]
+    # a login like the page's: last_login is set and axes resets this pair's failure count
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     token, key = api_token_create(user=user, name=data.name[:80] or "api")  # type: ignore[arg-type]
     return Status(201, {"token": key, "prefix": token.prefix})
 

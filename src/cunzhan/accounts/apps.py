@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "accounts"
 
     def ready(self) -> None:
+        from cunzhan.accounts import lockout  # noqa: F401 - connects the failed-login audit
         from cunzhan.accounts.selectors import scope_for_user
         from cunzhan.core import scope
 

@@ -1,23 +1,42 @@
 from __future__ import annotations
 
 import hashlib
+from typing import ClassVar
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from cunzhan.accounts.roles import Role, role_has
 from cunzhan.core.models import TimeStampedModel
 
 
+class AnyCaseUserManager(UserManager["User"]):
+    """Usernames are unique without regard to case: ``Alice`` is ``alice``."""
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(username__iexact=username)
+
+
 class User(AbstractUser):
     role = models.CharField(_("角色"), max_length=30, choices=Role.choices, db_index=True)
     display_name = models.CharField(_("姓名"), max_length=80, blank=True)
     phone = models.CharField(_("手机"), max_length=20, blank=True)
+    # A one-time password (given at creation or reset by a manager) is live: the user must
+    # choose their own password before doing anything else, and the one-time password
+    # opens one session only (``one_time_password_used_at`` is that session's login).
+    password_change_required = models.BooleanField(_("须修改密码"), default=False)
+    one_time_password_used_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[AnyCaseUserManager] = AnyCaseUserManager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_any_case_uniq"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username

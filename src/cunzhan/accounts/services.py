@@ -4,7 +4,9 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import identify_hasher
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,6 +34,11 @@ def user_create(
     """Create a user with a role and assignments. Returns the user and the password
     (generated when not given, to be handed over once).
 
+    A generated password is a one-time password: the user must change it at their first
+    login, and it opens that one session only. A given ``password`` (a system caller:
+    commands, tests) must pass the password validators (``password_check``).
+    Usernames are unique without regard to case.
+
     ``password_hash`` (an encoded Django hash, e.g. from ``make_password``) is stored
     as is and the returned password is empty: bulk onboarding (the demo network)
     hashes one initial password once instead of paying the hasher's cost per user.
@@ -46,7 +53,7 @@ def user_create(
         raise ApplicationError(
             _("用户名须为 1–150 个字符"), code="invalid_username", details={"field": "username"}
         )
-    if User.objects.filter(username=username).exists():
+    if User.objects.filter(username__iexact=username).exists():
         raise ApplicationError(
             _("用户名“%(u)s”已被使用") % {"u": username},
             code="username_taken",
@@ -72,9 +79,13 @@ def user_create(
             ) from exc
         user.password = password_hash
         password = ""
-    else:
-        password = password or secrets.token_urlsafe(9)
+    elif password:
+        password_check(password=password, user=user)
         user.set_password(password)
+    else:
+        password = _one_time_password(user)
+        user.set_password(password)
+        user.password_change_required = True
     user.save()
     for code in region_codes:
         Assignment.objects.create(user=user, region_id=code)
@@ -324,12 +335,23 @@ def user_reactivate(*, actor: Any, user: User) -> User:
 @transaction.atomic
 def user_password_reset(*, actor: Any, user: User) -> str:
     """A new one-time password for a managed user, returned once (never stored in clear
-    or audited). Their API tokens keep working; deactivate to cut those off too."""
+    or audited). Until the user has chosen a new password at their next login, their
+    API tokens are refused (``password_change_required``); deactivate to cut them off
+    for good."""
     _check_manageable(actor=actor, user=user)
     user = _lock(user)
-    password = secrets.token_urlsafe(9)
+    password = _one_time_password(user)
     user.set_password(password)
-    user.save(update_fields=["password", "updated_at"])
+    user.password_change_required = True
+    user.one_time_password_used_at = None
+    user.save(
+        update_fields=[
+            "password",
+            "password_change_required",
+            "one_time_password_used_at",
+            "updated_at",
+        ]
+    )
     audit_record(
         action="password_reset",
         object_type="accounts.User",
@@ -343,9 +365,29 @@ def user_password_reset(*, actor: Any, user: User) -> str:
 
 @transaction.atomic
 def user_password_set(*, user: User, password: str) -> User:
-    """``user`` changes their own password (the form has checked the old one)."""
+    """``user`` changes their own password (the form has checked the old one).
+
+    The new password passes the validators and differs from the current one, so a
+    one-time password cannot be kept; setting it ends the one-time password's hold."""
+    user = _lock(user)
+    password_check(password=password, user=user, field="new_password1")
+    if user.check_password(password):
+        raise ApplicationError(
+            _("新密码不能与当前密码相同"),
+            code="password_reused",
+            details={"field": "new_password1"},
+        )
     user.set_password(password)
-    user.save(update_fields=["password", "updated_at"])
+    user.password_change_required = False
+    user.one_time_password_used_at = None
+    user.save(
+        update_fields=[
+            "password",
+            "password_change_required",
+            "one_time_password_used_at",
+            "updated_at",
+        ]
+    )
     audit_record(
         action="password_change",
         object_type="accounts.User",
@@ -413,3 +455,108 @@ def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
         actor=actor,
     )
     return token
+
+
+# --- passwords and logins ---------------------------------------------------------------------
+
+
+def password_check(*, password: str, user: User | None = None, field: str = "password") -> None:
+    """ApplicationError ``weak_password`` unless ``password`` passes every validator in
+    ``AUTH_PASSWORD_VALIDATORS`` (length, common passwords, all digits, likeness to the
+    user's name); ``details.errors`` lists each reason."""
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError(
+            " ".join(exc.messages),
+            code="weak_password",
+            details={"field": field, "errors": list(exc.messages)},
+        ) from exc
+
+
+def _one_time_password(user: User) -> str:
+    """A random password to hand over once; it passes the validators like any other."""
+    while True:
+        password = secrets.token_urlsafe(9)
+        try:
+            password_check(password=password, user=user)
+        except ApplicationError:  # pragma: no cover - all digits or too like the name
+            continue
+        return password
+
+
+def login_check(*, user: User, channel: str) -> None:
+    """May ``user`` (whose password was right) start a session or get an API token?
+
+    A one-time password gives no API token (``password_change_required``); on the login
+    page it opens one session only, in which the user must choose a password
+    (``one_time_password_used`` for a second login with it)."""
+    if not user.password_change_required:
+        return
+    if channel == "api":
+        raise password_change_required_error()
+    if user.one_time_password_used_at is not None:
+        login_failure_record(
+            username=user.username, channel=channel, reason="one_time_password_used"
+        )
+        raise ApplicationError(
+            _("这个一次性密码已经用过一次。请联系您的管理员重新设置密码。"),
+            code="one_time_password_used",
+            status=403,
+        )
+
+
+def password_change_required_error() -> ApplicationError:
+    return ApplicationError(
+        _("请先在网页上登录并修改一次性密码，然后才能使用 API。"),
+        code="password_change_required",
+        details={"change_url": "/account/password/"},
+        status=403,
+    )
+
+
+@transaction.atomic
+def login_record(*, user: User) -> User:
+    """A successful login on the login page: audited; a one-time password is now used."""
+    if user.password_change_required and user.one_time_password_used_at is None:
+        user.one_time_password_used_at = timezone.now()
+        user.save(update_fields=["one_time_password_used_at", "updated_at"])
+    audit_record(
+        action="login",
+        object_type="accounts.User",
+        object_id=user.pk,
+        object_repr=user.username,
+        actor=user,
+    )
+    return user
+
+
+@transaction.atomic
+def login_failure_record(
+    *,
+    username: str,
+    channel: str,
+    ip_address: str | None = None,
+    locked_out: bool = False,
+    reason: str = "bad_credentials",
+) -> None:
+    """Audit a failed login: the username tried, the channel (``page`` or ``api``) and the
+    client address, never the password. Under the user's region when the name exists,
+    so their managers see it."""
+    username = username[:150]
+    user = User.objects.filter(username__iexact=username.strip()).first() if username else None
+    audit_record(
+        action="login_failed",
+        object_type="accounts.User",
+        object_id=user.pk if user is not None else "",
+        object_repr=username,
+        region_code=_user_region(user) if user is not None else "",
+        after={
+            "username": username,
+            "channel": channel,
+            "reason": reason,
+            "locked_out": locked_out,
+        },
+        actor=None,
+        ip_address=ip_address,
+    )

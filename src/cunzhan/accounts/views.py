@@ -5,10 +5,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from cunzhan.accounts.forms import TokenCreateForm, UserCreateForm, UserEditForm, UserFilterForm
 from cunzhan.accounts.home import home_context
+from cunzhan.accounts.lockout import lockout_message
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import (
@@ -31,6 +32,8 @@ from cunzhan.accounts.selectors import (
 from cunzhan.accounts.services import (
     api_token_create,
     api_token_revoke,
+    login_check,
+    login_record,
     user_assignments_set,
     user_create,
     user_deactivate,
@@ -39,25 +42,31 @@ from cunzhan.accounts.services import (
     user_reactivate,
     user_update,
 )
-from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.views import require_perm
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form; a one-time password opens one session only (``login_check``)."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        try:
+            login_check(user=user, channel="page")
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+    authentication_form = LoginForm
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
-        user = form.get_user()
-        audit_record(
-            action="login",
-            object_type="accounts.User",
-            object_id=user.pk,
-            object_repr=user.username,
-            actor=user,
-        )
+        user = login_record(user=form.get_user())
+        if user.password_change_required:
+            return redirect("accounts:password_change")
         return response
 
 
@@ -267,8 +276,27 @@ def _account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     }
 
 
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """Django's form, but the old password is checked through ``authenticate`` with the
+    request: guesses count towards the same lockout as the login page's, and are audited."""
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.username, password=old) is None:
+            if getattr(self.request, "axes_locked_out", False):
+                raise forms.ValidationError(lockout_message(), code="locked_out")
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old
+
+
 def _password_form(request: HttpRequest) -> PasswordChangeForm:
-    return PasswordChangeForm(request.user)  # type: ignore[arg-type]
+    return OwnPasswordChangeForm(request.user, request=request)
 
 
 @login_required
@@ -307,13 +335,31 @@ def token_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def password_change_page(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, request.POST)  # type: ignore[arg-type]
-    if not form.is_valid():
-        ctx = _account_context(request, password_form=form)
-        return render(request, "accounts/account.html", ctx, status=400)
-    user = user_password_set(user=request.user, password=form.cleaned_data["new_password1"])  # type: ignore[arg-type]
-    update_session_auth_hash(request, user)
-    messages.success(request, _("密码已修改"))
-    return redirect("accounts:account")
+    """Change one's password. A user holding a one-time password is sent here by
+    ``PasswordChangeRequiredMiddleware`` and may do nothing else until it is done."""
+    forced = bool(request.user.password_change_required)  # type: ignore[union-attr]
+    if request.method != "POST":
+        return render(
+            request,
+            "accounts/password_change.html",
+            {"password_form": _password_form(request), "forced": forced},
+        )
+    form = OwnPasswordChangeForm(request.user, request.POST, request=request)
+    if form.is_valid():
+        try:
+            user = user_password_set(
+                user=request.user,  # type: ignore[arg-type]
+                password=form.cleaned_data["new_password1"],
+            )
+        except ApplicationError as exc:
+            _apply_error(form, exc)
+        else:
+            update_session_auth_hash(request, user)
+            messages.success(request, _("密码已修改"))
+            return redirect("accounts:home" if forced else "accounts:account")
+    if forced:
+        ctx = {"password_form": form, "forced": True}
+        return render(request, "accounts/password_change.html", ctx, status=400)
+    ctx = _account_context(request, password_form=form)
+    return render(request, "accounts/account.html", ctx, status=400)

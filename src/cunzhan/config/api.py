@@ -17,6 +17,7 @@ from ninja.security import HttpBearer
 
 from cunzhan.accounts.api import router as accounts_router
 from cunzhan.accounts.selectors import user_by_token
+from cunzhan.accounts.services import password_change_required_error
 from cunzhan.commerce.api import router as commerce_router
 from cunzhan.commerce.assisted_api import router as assisted_router
 from cunzhan.commerce.orders_api import router as orders_router
@@ -41,6 +42,9 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = user_by_token(token)
+        if user is not None and user.password_change_required:
+            # a one-time password is live: no API use until the user has chosen their own
+            raise password_change_required_error()
         if user is not None:
             context.set_current(
                 context.RequestContext(actor=user, ip_address=request.META.get("REMOTE_ADDR"))

@@ -5,6 +5,7 @@ DATABASE_URL unset -> SQLite in ./var/cunzhan.sqlite3, the embedded default.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    # before cunzhan.accounts: axes marks a locked-out request before accounts audits it
+    "axes",
     "cunzhan.core",
     "cunzhan.accounts",
     "cunzhan.network",
@@ -85,6 +88,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cunzhan.core.middleware.RequestActorMiddleware",
+    "cunzhan.accounts.middleware.PasswordChangeRequiredMiddleware",
+    # last: turns a request flagged as locked out into the lockout page or API error
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cunzhan.config.urls"
@@ -133,9 +139,37 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+AUTHENTICATION_BACKENDS = [
+    # refuses a locked-out username+address before any password is checked (ADR: accounts
+    # that resist attack); then usernames are matched without regard to case
+    "axes.backends.AxesStandaloneBackend",
+    "cunzhan.accounts.backends.UsernameAnyCaseBackend",
 ]
+# every password a person sets or is given (user creation, password change, one-time
+# passwords) passes these (accounts.services.password_check)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("CUNZHAN_PASSWORD_MIN_LENGTH", "10"))},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Login lockout (django-axes) on the login page and the API token endpoint: after
+# CUNZHAN_LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is
+# refused for CUNZHAN_LOGIN_COOLOFF_MINUTES (each failure during a lockout restarts it).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = int(os.environ.get("CUNZHAN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("CUNZHAN_LOGIN_COOLOFF_MINUTES", "30")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_USERNAME_CALLABLE = "cunzhan.accounts.lockout.lockout_username"
+AXES_LOCKOUT_CALLABLE = "cunzhan.accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "cunzhan.accounts.lockout.lockout_ip"
+AXES_VERBOSE = False
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -57,7 +57,10 @@ def audit_record(
     note: str = "",
     personal_data: bool = False,
     actor: Any = None,
+    ip_address: str | None = None,
 ) -> AuditEvent:
+    """Record one event. The actor and client address default to the current request's
+    (``core.context``); pass ``ip_address`` where the caller knows it better."""
     ctx = context.current()
     actor = actor if actor is not None else ctx.actor
     if actor is not None and not getattr(actor, "is_authenticated", False):
@@ -79,7 +82,7 @@ def audit_record(
         after=_jsonable(after) if after is not None else None,
         note=note[:300],
         personal_data=personal_data,
-        ip_address=ctx.ip_address,
+        ip_address=ip_address if ip_address is not None else ctx.ip_address,
     )
 
 
