@@ -1,4 +1,11 @@
-"""Simulation generator ``ledger.payouts``: the county pays what it owes once a week.
+"""Simulation generators of the ledger.
+
+``ledger.fees``: every simulated day ends with the county's station fee sweep
+(:func:`~cunzhan.ledger.services.station_fees_sweep`): the fees of the parcels and
+shipments handled that day are recorded and posted to the ledger as of the day's end
+(or the run's ``until``), as the daily job does in production. Idempotent per day.
+
+``ledger.payouts``: the county pays what it owes once a week.
 
 On the county's payout weekday (``payout_weekday``, ISO, default 5 = Friday) at 16:00
 China time a payout batch pays every payable account with a credit balance (producers,
@@ -20,13 +27,32 @@ from cunzhan.core.scope import RegionScope
 from cunzhan.core.simulation import CHINA, SimulationContext, register
 from cunzhan.ledger.models import PayoutBatch, PayoutStatus
 from cunzhan.ledger.payouts import payout_batch_create, payout_batch_mark
+from cunzhan.ledger.services import station_fees_sweep
 
 
 def _at(day: dt.date, hour: float) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=CHINA) + dt.timedelta(hours=hour)
 
 
-@register("ledger.payouts", after=("commerce.sim", "commerce.assisted", "logistics.shipments"))
+@register(
+    "ledger.fees",
+    after=("logistics.parcels", "logistics.shipments", "commerce.sim", "commerce.assisted"),
+)
+def generate_fees(ctx: SimulationContext) -> dict[str, Any]:
+    now = _at(ctx.day + dt.timedelta(days=1), 0)
+    until = ctx.until()
+    if until is not None:
+        if until < _at(ctx.day, 0):
+            return {"recorded": 0, "posted": 0, "posted_fen": 0}
+        now = min(now, until)
+    result = station_fees_sweep(county=ctx.county_code, day=ctx.day, now=now)
+    return {"recorded": result.recorded, "posted": result.posted, "posted_fen": result.posted_fen}
+
+
+@register(
+    "ledger.payouts",
+    after=("commerce.sim", "commerce.assisted", "logistics.shipments", "ledger.fees"),
+)
 def generate_payouts(ctx: SimulationContext) -> dict[str, Any]:
     none = {"batches": 0, "payees": 0, "paid_fen": 0}
     if ctx.day.isoweekday() != int(ctx.params.get("payout_weekday", 5)):

@@ -179,6 +179,10 @@ def _statement_page(
     request: HttpRequest, account: Account | None, title: str, station: Any = None
 ) -> HttpResponse:
     start, end = request.GET.get("start", "")[:10], request.GET.get("end", "")[:10]
+    fees = None
+    if station is not None:
+        scope = scope_for_user(request.user)
+        fees = _call(lambda: selectors.station_fee_position(scope=scope, station=station))
     try:
         t0, t1 = period(start, end)
         st = selectors.statement(account=account, start=t0, end=t1) if account else None
@@ -194,6 +198,9 @@ def _statement_page(
             "account": account,
             "label": selectors.mask_label(account) if account else "",
             "station": station,
+            "fees": fees,
+            "fees_pending": format_fen(fees.pending_fen) if fees else "",
+            "fees_posted": format_fen(fees.posted_fen) if fees else "",
             "statement": st,
             "start": t0.date(),
             "end": (t1 - dt.timedelta(days=1)).date(),
