@@ -1154,6 +1154,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "trace_code": API_PATH_PARAMS["trace_code"],
     "account_id": API_PATH_PARAMS["account_id"],
     "payout_id": API_PATH_PARAMS["payout_id"],
+    "details_id": lambda w: [c.ledger["bank_pending"].uuid for c in (w.out, w.far)],
     "purchase_id": API_PATH_PARAMS["purchase_id"],
     "station_id": API_PATH_PARAMS["station_id"],
     "helper_id": API_PATH_PARAMS["helper_id"],
@@ -1766,6 +1767,21 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
     "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
     "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:payout-file": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:bank-submit": lambda w: [
+        PagePost(
+            {"account_id": w.out.ledger["producer"].uuid},
+            {"holder_name": PROBE, "bank_name": PROBE, "account_number": "6228480000000077"},
+            effective=True,
+        )
+    ],
+    "ledger:bank-decide": lambda w: [
+        PagePost(
+            {"details_id": w.out.ledger["bank_pending"].uuid},
+            {"decision": "confirm"},
+            effective=True,
+        )
+    ],
     "ledger:payout-mark": lambda w: [
         PagePost({"payout_id": w.out.ledger["batch"].uuid}, {"status": "paid"}, effective=True)
     ],

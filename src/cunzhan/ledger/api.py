@@ -18,7 +18,7 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import ApplicationError
-from cunzhan.ledger import payouts, selectors, services
+from cunzhan.ledger import bankfile, payouts, selectors, services
 from cunzhan.ledger.models import Account, PayoutBatch, SettlementRule, Transaction
 from cunzhan.network.models import Station
 
@@ -371,11 +371,25 @@ def payout_get(request: HttpRequest, payout_id: uuid.UUID):
 
 @router.get("/payouts/{payout_id}/csv", response={200: None, **ERROR_RESPONSES})
 def payout_csv(request: HttpRequest, payout_id: uuid.UUID):
-    """The bank file (CSV, UTF-8 with BOM): one row per payee."""
+    """The batch's listing (CSV, UTF-8 with BOM): one row per payee, for people; the
+    bank pays from ``/pain001``."""
     user = require(request, Perm.MANAGE_PAYOUTS)
     batch = selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id)
     response = HttpResponse(payouts.payout_batch_csv(batch=batch), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.csv"'
+    return response
+
+
+@router.get("/payouts/{payout_id}/pain001", response={200: None, **ERROR_RESPONSES})
+def payout_pain001(request: HttpRequest, payout_id: uuid.UUID):
+    """The bank file to pay from: ISO 20022 pain.001.001.03 XML (credit transfers to
+    each payee's confirmed bank account, control totals). Only while the batch is
+    exported (``wrong_state`` once paid or failed: it is never paid twice)."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    batch = selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id)
+    body = bankfile.payout_batch_pain001(batch=batch)
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.xml"'
     return response
 
 

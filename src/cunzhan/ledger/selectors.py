@@ -18,6 +18,7 @@ from cunzhan.ledger.models import (
     PAYABLE_KINDS,
     Account,
     AccountKind,
+    BankDetails,
     Line,
     PayoutBatch,
     SettlementRule,
@@ -311,3 +312,24 @@ def station_fee_position(*, scope: RegionScope, station: Station) -> StationFeeP
         posted_count=fees["posted_count"],
         posted_fen=-int(posted or 0),
     )
+
+
+def bank_details_of(*, scope: RegionScope, account: Account) -> list[BankDetails]:
+    """An account's bank details, newest first (the confirmed and pending ones and their
+    history); only for people who see the account's county as a whole."""
+    if _station_scoped(scope) or not scope.contains_code(account.county_id):
+        return []
+    return list(
+        BankDetails.objects.filter(account=account).select_related("entered_by", "decided_by")[:20]
+    )
+
+
+def bank_details_get(*, scope: RegionScope, details_uuid: Any) -> BankDetails:
+    d = (
+        BankDetails.objects.filter(uuid=details_uuid)
+        .select_related("account", "account__county")
+        .first()
+    )
+    if d is None or _station_scoped(scope) or not scope.contains_code(d.account.county_id):
+        raise NotFound()
+    return d
