@@ -1,7 +1,7 @@
 """A county manager settles the month in the browser: sets the county's rates, books
-the station fees, creates a payout batch, downloads the bank file, marks it paid, and
-prints a producer's statement (the payees' bank details confirmed by two people
-beforehand, tests.ledger.factories.bank_ready) (the print stylesheet hides the navigation)."""
+the station fees, creates a payout batch, downloads the bank file (pain.001; the payees'
+bank details were confirmed by two people beforehand, ``bank_ready``), marks it paid,
+and prints a producer's statement (the print stylesheet hides the navigation)."""
 
 from __future__ import annotations
 
