@@ -307,3 +307,42 @@ def test_pages_enter_confirm_hold_and_download(station, people, api_client):
     assert DIGITS.encode() in f.content
     api = api_client(a).get(f"/api/v1/ledger/payouts/{batch.uuid}/pain001")
     assert api.status_code == 200 and api.content == f.content
+
+
+def test_api_enters_confirms_lists_masked_and_shows_held(station, people, api_client):
+    a, b = people
+    _sale(station, "x", 10_000, "producer:p1")
+    _cash(people)
+    producer = Account.objects.get(kind="producer")
+    ca, cb = api_client(a), api_client(b)
+    url = f"/api/v1/ledger/accounts/{producer.uuid}/bank-details"
+    r = ca.post(
+        url,
+        {"holder_name": "张三", "bank_name": "农行", "account_number": "12"},
+        content_type="application/json",
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_bank_details"
+    assert set(r.json()["details"]["errors"]) == {"account_number"}
+    r = ca.post(
+        url,
+        {"holder_name": "张三", "bank_name": "农行", "account_number": NUMBER},
+        content_type="application/json",
+    )
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["status"] == "pending" and body["account_number_masked"] == "**** 8901"
+    assert DIGITS not in r.content.decode()
+    decide = f"/api/v1/ledger/bank-details/{body['id']}/decide"
+    r = ca.post(decide, {"approve": True}, content_type="application/json")
+    assert r.status_code == 403 and r.json()["code"] == "same_person"
+    # the station is held (no details), the producer is not yet confirmed: all held
+    r = ca.post("/api/v1/ledger/payouts", {"county_code": COUNTY}, content_type="application/json")
+    assert r.status_code == 400 and r.json()["code"] == "payees_held"
+    r = cb.post(decide, {"approve": True}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["status"] == "confirmed"
+    listed = cb.get(url).json()
+    assert [d["status"] for d in listed] == ["confirmed"] and DIGITS not in str(listed)
+    r = ca.post("/api/v1/ledger/payouts", {"county_code": COUNTY}, content_type="application/json")
+    assert r.status_code == 201
+    held = r.json()["held"]
+    assert [h["kind"] for h in held] == ["station"] and held[0]["reason"] == "no_bank_details"
