@@ -98,6 +98,7 @@ API_PATH_PARAMS: dict[str, Callable[[World], list[Any]]] = {
     "trace_code": lambda w: [c.commerce["lots"]["packed"].code for c in (w.out, w.far)],
     "account_id": lambda w: [a.uuid for c in (w.out, w.far) for a in ledger_accounts(c)],
     "payout_id": lambda w: [c.ledger["batch"].uuid for c in (w.out, w.far)],
+    "details_id": lambda w: [c.ledger["bank_pending"].uuid for c in (w.out, w.far)],
     "purchase_id": lambda w: [
         c.assisted[k].uuid for c in (w.out, w.far) for k in ("recorded", "ordered")
     ],
@@ -634,6 +635,18 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"county_code": w.out.code}, body=lambda w: {}
     ),
     "POST /ledger/payouts": WriteHint(body=lambda w: {"county_code": w.out.code}),
+    "POST /ledger/accounts/{account_id}/bank-details": WriteHint(
+        path=lambda w: {"account_id": w.out.ledger["producer"].uuid},
+        body=lambda w: {
+            "holder_name": PROBE,
+            "bank_name": PROBE,
+            "account_number": "6228480000000077",
+        },
+    ),
+    "POST /ledger/bank-details/{details_id}/decide": WriteHint(
+        path=lambda w: {"details_id": w.out.ledger["bank_pending"].uuid},
+        body=lambda w: {"approve": True},
+    ),
     "POST /ledger/payouts/{payout_id}/mark": WriteHint(
         path=lambda w: {"payout_id": w.out.ledger["batch"].uuid},
         body=lambda w: {"status": "paid"},
@@ -1152,6 +1165,7 @@ PAGE_KWARGS: dict[str, Callable[[World], list[Any]]] = {
     "trace_code": API_PATH_PARAMS["trace_code"],
     "account_id": API_PATH_PARAMS["account_id"],
     "payout_id": API_PATH_PARAMS["payout_id"],
+    "details_id": API_PATH_PARAMS["details_id"],
     "purchase_id": API_PATH_PARAMS["purchase_id"],
     "station_id": API_PATH_PARAMS["station_id"],
     "helper_id": API_PATH_PARAMS["helper_id"],
@@ -1764,6 +1778,21 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "ledger:station": lambda w: [PagePost({"station_id": w.out.stations["village"].pk}, {})],
     "ledger:payout": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
     "ledger:payout-csv": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:payout-file": lambda w: [PagePost({"payout_id": w.out.ledger["batch"].uuid}, {})],
+    "ledger:bank-submit": lambda w: [
+        PagePost(
+            {"account_id": w.out.ledger["producer"].uuid},
+            {"holder_name": PROBE, "bank_name": PROBE, "account_number": "6228480000000077"},
+            effective=True,
+        )
+    ],
+    "ledger:bank-decide": lambda w: [
+        PagePost(
+            {"details_id": w.out.ledger["bank_pending"].uuid},
+            {"decision": "confirm"},
+            effective=True,
+        )
+    ],
     "ledger:payout-mark": lambda w: [
         PagePost({"payout_id": w.out.ledger["batch"].uuid}, {"status": "paid"}, effective=True)
     ],

@@ -15,9 +15,10 @@ from tests.factories.stations import make_station
 
 from cunzhan.core import simulation
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.simulation import CHINA
 from cunzhan.devtools.fingerprint import data_fingerprint
 from cunzhan.ledger.models import PayoutBatch, PayoutStatus, Transaction
-from cunzhan.logistics.models import Parcel
+from cunzhan.logistics.models import Parcel, StationFee
 from cunzhan.network.models import StationStatus
 from cunzhan.registry import services as registry_services
 from cunzhan.registry.models import Household, IncomeRecord
@@ -123,6 +124,15 @@ def test_a_new_year_and_a_friday_across_every_domain(regions):
     assert batch.total_fen > 0 and batch.line_count >= 1
     assert batch.transaction.occurred_at.date() == dt.date(2026, 1, 2)
     assert batch.status == PayoutStatus.EXPORTED
+    # every day ends with the station fee sweep (issue 12): the fees of the five days are
+    # recorded and posted to the ledger, none left owed, and Friday's batch paid them
+    fees = StationFee.objects.all()
+    assert fees.exists() and not fees.filter(status="owed").exists()
+    posted = Transaction.objects.filter(kind="station_fees")
+    assert sum(t.gross_fen for t in posted) == sum(f.amount_fen for f in fees)
+    # posted as of each day's end (the run's own end on its last day)
+    assert all(t.occurred_at.astimezone(CHINA).time() >= dt.time(23, 59, 59) for t in posted)
+    assert batch.lines.filter(account__kind="station").exists()
 
 
 def test_a_payout_is_paid_the_next_morning_and_not_made_twice(regions):

@@ -1,6 +1,7 @@
 """A county manager settles the month in the browser: sets the county's rates, books
-the station fees, creates a payout batch, downloads the bank file, marks it paid, and
-prints a producer's statement (the print stylesheet hides the navigation)."""
+the station fees, creates a payout batch, downloads the bank file (pain.001; the payees'
+bank details were confirmed by two people beforehand, ``bank_ready``), marks it paid,
+and prints a producer's statement (the print stylesheet hides the navigation)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,17 @@ def test_county_manager_pays_out_and_prints_a_statement(page, login, make_user, 
     batch = PayoutBatch.objects.get()
     assert batch.total_fen == 18_400 + 600 + 2 * 100  # producer, commission, two up fees
     with page.expect_download() as info:
-        page.click("text=下载银行付款文件")
-    with open(info.value.path(), encoding="utf-8-sig") as f:
+        page.click("#payout-file")
+    with open(info.value.path(), encoding="utf-8") as f:
         content = f.read()
-    assert content.startswith("序号,批次,收款方") and str(batch.uuid) in content
+    # the bank file: ISO 20022 pain.001, the batch id as message id, control totals
+    assert "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03" in content
+    assert f"<MsgId>{batch.uuid.hex}</MsgId>" in content
+    assert f"<CtrlSum>{batch.total_fen // 100}.{batch.total_fen % 100:02d}</CtrlSum>" in content
+    with page.expect_download() as info:
+        page.click("text=下载付款明细")
+    with open(info.value.path(), encoding="utf-8-sig") as f:
+        assert f.read().startswith("序号,批次,收款方")
     page.click("button[value=paid]")
     page.wait_for_selector(".messages")
     batch.refresh_from_db()

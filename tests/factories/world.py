@@ -325,8 +325,10 @@ def _ledger(c: County, tag: str) -> dict[str, Any]:
     """Two paid and settled sales at the village station, a payout batch between them
     (so something is owed again afterwards); the fees stay owed (booking them is a
     write the matrix aims at)."""
+    from cunzhan.ledger import models as ledger_models
     from cunzhan.ledger import payouts as ledger_payouts
     from cunzhan.ledger import services as ledger_services
+    from cunzhan.ledger import simulation as ledger_simulation
 
     station = c.stations["village"]
     out: dict[str, Any] = {}
@@ -349,11 +351,33 @@ def _ledger(c: County, tag: str) -> dict[str, Any]:
             buyer_key=f"buyer:{c.code}-{i}",
         )
         if i == 0:
+            # the county's paying account and the payees have confirmed bank details
+            ledger_simulation.demo_bank_details(
+                county=c.code,
+                accounts=[
+                    ledger_services.account_for(kind="cash", county=c.code),
+                    *ledger_models.Account.objects.filter(
+                        county_id=c.code, kind__in=ledger_models.PAYABLE_KINDS
+                    ),
+                ],
+            )
             out["batch"] = ledger_payouts.payout_batch_create(
                 scope=RegionScope.national(), county=c.code, note=f"{tag} 批次"
             )
     out["producer"] = ledger_services.account_for(
         kind="producer", county=c.code, owner_key=f"producer:{c.code}"
+    )
+    # the producer's new bank details, waiting for a second person's confirmation
+    from cunzhan.ledger import bank_details as ledger_bank
+
+    enterer, _ = ledger_simulation.demo_people(c.code)
+    out["bank_pending"] = ledger_bank.bank_details_submit(
+        scope=RegionScope.for_regions([c.code]),
+        account=out["producer"],
+        holder_name=f"{tag}-农户",
+        bank_name=f"{tag}-银行",
+        account_number="6228480000009999",
+        actor=enterer,
     )
     out["station"] = ledger_services.account_for(kind="station", county=c.code, station=station)
     return out
@@ -540,9 +564,18 @@ def _plan_rows(out_q: Any, rows: Any) -> dict[str, Any]:
 
 
 def _ledger_rows(out_q: Any, rows: Any) -> dict[str, Any]:
-    from cunzhan.ledger.models import Account, PayoutBatch, SettlementRule, Transaction
+    from cunzhan.ledger.models import (
+        Account,
+        BankDetails,
+        PayoutBatch,
+        SettlementRule,
+        Transaction,
+    )
 
     return {
+        "ledger_bank_details": rows(
+            BankDetails.objects.filter(out_q("account__county_id")), "status", "holder_name"
+        ),
         "ledger_accounts": rows(Account.objects.filter(out_q("county_id")), "balance_fen", "label"),
         "ledger_transactions": rows(Transaction.objects.filter(out_q("county_id")), "kind"),
         "ledger_payouts": rows(PayoutBatch.objects.filter(out_q("county_id")), "status"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger import services
+from cunzhan.ledger.models import PAYABLE_KINDS, Account, AccountKind
+from cunzhan.ledger.simulation import demo_bank_details
 from cunzhan.logistics import fees as logistics_fees
 from cunzhan.logistics import shipments
 from cunzhan.network.models import Station
@@ -25,6 +27,19 @@ def collected_fees(station: Station, n: int, tag: str = "农户") -> None:
         )
         shipments.shipment_collect(scope=national, shipment=s)
     logistics_fees.accrue(scope=RegionScope.for_regions([station.region_id[:6]]))
+    bank_ready(station.region_id[:6], station)
+
+
+def bank_ready(county: str, station: Station | None = None) -> None:
+    """Confirmed bank details (entered by one person, confirmed by another) for the
+    county's cash account and every payee account it has (and ``station``'s)."""
+    accounts = [services.account_for(kind=AccountKind.CASH, county=county)]
+    if station is not None:
+        accounts.append(
+            services.account_for(kind=AccountKind.STATION, county=county, station=station)
+        )
+    accounts += list(Account.objects.filter(county_id=county, kind__in=PAYABLE_KINDS))
+    demo_bank_details(county=county, accounts=accounts)
 
 
 def paid_sale(
@@ -38,7 +53,7 @@ def paid_sale(
         amount_fen=gross,
         provider="sandbox",
     )
-    return services.sale_settle(
+    tx = services.sale_settle(
         county=county,
         idempotency_key=f"sale-{key}",
         gross_fen=gross,
@@ -47,3 +62,5 @@ def paid_sale(
         station=station,
         buyer_key=f"buyer:{key}",
     )
+    bank_ready(county)
+    return tx

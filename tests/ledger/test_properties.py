@@ -17,7 +17,7 @@ from cunzhan.core.scope import RegionScope
 from cunzhan.ledger import payouts, services
 from cunzhan.ledger.models import PAYABLE_KINDS, Account, PayoutBatch, Transaction
 from tests.ledger.conftest import COUNTY
-from tests.ledger.factories import collected_fees
+from tests.ledger.factories import bank_ready, collected_fees
 from tests.ledger.helpers import assert_invariants, summed
 
 NATIONAL = RegionScope.national()
@@ -96,6 +96,7 @@ def _run(op: tuple, station, n: int, originals: list[str]) -> None:
         services.station_fees_post(county=COUNTY)
     elif kind == "payout":
         _, mode, pct = op
+        bank_ready(COUNTY)  # every payee's bank details confirmed: none held
         owed = _payables()
         if mode == "all":
             batch = payouts.payout_batch_create(scope=NATIONAL, county=COUNTY)

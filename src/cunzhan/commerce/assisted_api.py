@@ -99,6 +99,8 @@ class EarningsMonthOut(Schema):
     down_fen: int
     up_count: int
     up_fen: int
+    fees_pending_fen: int
+    fees_posted_fen: int
     assisted_count: int
     assisted_fen: int
     sales_fen: int
@@ -274,8 +276,9 @@ def assisted_cancel(request: HttpRequest, purchase_id: uuid.UUID, payload: Cance
 
 @router.get("/stations/{station_id}/earnings", response={200: EarningsOut, **ERROR_RESPONSES})
 def station_earnings(request: HttpRequest, station_id: int, months: int = 12):
-    """A station's earnings per month by source (fen): logistics fees down and up,
-    assisted-purchase commission, sales commission (net of refunds)."""
+    """A station's earnings per month by source (fen): logistics fees down and up (and
+    of them pending — owed, not yet posted to the ledger — and posted), assisted-purchase
+    commission, sales commission (net of refunds)."""
     require(request, Perm.VIEW_LEDGER)
     scope = scope_for_user(request.auth)  # type: ignore[attr-defined]
     station = assisted_selectors.station_get(scope=scope, station_id=station_id)

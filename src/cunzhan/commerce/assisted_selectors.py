@@ -130,7 +130,8 @@ def station_earnings(
     *, scope: RegionScope, station: Station, months: int = 12, now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """What ``station`` earned per month (newest first, the last ``months``), by source:
-    logistics fees down and up (the station fees logistics records), assisted-purchase
+    logistics fees down and up (the station fees logistics records; of them pending,
+    not yet posted to the ledger, and posted by the daily sweep), assisted-purchase
     commission and sales commission (net of refunds) from the ledger's postings to the
     station's account. Amounts in fen."""
     if not 1 <= months <= MAX_MONTHS:
@@ -146,6 +147,8 @@ def station_earnings(
             "down_fen": 0,
             "up_count": 0,
             "up_fen": 0,
+            "fees_pending_fen": 0,
+            "fees_posted_fen": 0,
             "assisted_count": 0,
             "assisted_fen": 0,
             "sales_fen": 0,
@@ -161,6 +164,8 @@ def station_earnings(
                 down_fen=f["down_fen"],
                 up_count=f["up_count"],
                 up_fen=f["up_fen"],
+                fees_pending_fen=f["owed_fen"],
+                fees_posted_fen=f["posted_fen"],
             )
     first = dt.datetime.fromisoformat(keys[-1] + "-01").replace(tzinfo=CHINA)
     ledger_rows = (

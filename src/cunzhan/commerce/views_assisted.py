@@ -29,6 +29,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.views import require_perm
+from cunzhan.ledger import selectors as ledger_selectors
 from cunzhan.network.models import Station, StationKind, StationStatus
 
 
@@ -292,7 +293,16 @@ def earnings_page(request: HttpRequest) -> HttpResponse:
         if station
         else []
     )
-    keys = ("down_fen", "up_fen", "assisted_fen", "sales_fen", "total_fen")
+    fees = ledger_selectors.station_fee_position(scope=scope, station=station) if station else None
+    keys = (
+        "down_fen",
+        "up_fen",
+        "fees_pending_fen",
+        "fees_posted_fen",
+        "assisted_fen",
+        "sales_fen",
+        "total_fen",
+    )
     totals = {k[:-4] + "_yuan": format_fen(sum(r[k] for r in rows)) for k in keys}
     shown = [{**r, **{k[:-4] + "_yuan": format_fen(r[k]) for k in keys}} for r in rows]
     return render(
@@ -304,6 +314,9 @@ def earnings_page(request: HttpRequest) -> HttpResponse:
             "rows": shown,
             "totals": totals,
             "months": months,
+            "fees": fees,
+            "fees_pending": format_fen(fees.pending_fen) if fees else "",
+            "fees_posted": format_fen(fees.posted_fen) if fees else "",
         },
     )
 

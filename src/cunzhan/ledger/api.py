@@ -18,8 +18,8 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import ApplicationError
-from cunzhan.ledger import payouts, selectors, services
-from cunzhan.ledger.models import Account, PayoutBatch, SettlementRule, Transaction
+from cunzhan.ledger import bank_details, bankfile, payouts, selectors, services
+from cunzhan.ledger.models import Account, BankDetails, PayoutBatch, SettlementRule, Transaction
 from cunzhan.network.models import Station
 
 router = Router(tags=["ledger"])
@@ -107,6 +107,17 @@ class PayoutLineOut(Schema):
     amount_fen: int
 
 
+class HeldOut(Schema):
+    """A payee owed money that the batch did not pay, and why (``no_bank_details``)."""
+
+    account: str
+    label: str
+    kind: str
+    owed_fen: int
+    reason: str
+    message: str
+
+
 class PayoutOut(Schema):
     id: uuid.UUID
     county_code: str
@@ -116,6 +127,46 @@ class PayoutOut(Schema):
     note: str
     created_at: dt.datetime
     lines: list[PayoutLineOut]
+    held: list[HeldOut]
+
+
+class BankDetailsIn(Schema):
+    holder_name: str = Field(..., max_length=200)
+    bank_name: str = Field(..., max_length=200)
+    account_number: str = Field(..., max_length=64)
+
+
+class BankDecisionIn(Schema):
+    approve: bool = True
+    note: str = Field("", max_length=300)
+
+
+class BankDetailsOut(Schema):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    holder_name: str
+    bank_name: str
+    account_number_masked: str
+    status: str
+    entered_by: str
+    decided_by: str
+    decided_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+def bank_details_out(d: BankDetails) -> dict[str, Any]:
+    return {
+        "id": d.uuid,
+        "account_id": d.account.uuid,
+        "holder_name": d.holder_name,
+        "bank_name": d.bank_name,
+        "account_number_masked": d.masked_number,
+        "status": d.status,
+        "entered_by": d.entered_by.username if d.entered_by else "",
+        "decided_by": d.decided_by.username if d.decided_by else "",
+        "decided_at": d.decided_at,
+        "created_at": d.created_at,
+    }
 
 
 class PayoutIn(Schema):
@@ -192,6 +243,11 @@ def payout_out(b: PayoutBatch) -> dict[str, Any]:
             {"account": account_out(ln.account), "amount_fen": ln.amount_fen}
             for ln in b.lines.select_related("account__station", "account__carrier")
         ],
+        "held": [
+            {k: h.get(k, "") for k in ("account", "label", "kind", "reason", "message")}
+            | {"owed_fen": int(h.get("owed_fen", 0))}
+            for h in b.held or []
+        ],
     }
 
 
@@ -260,6 +316,52 @@ def account_list(request: HttpRequest, county: str = "", kind: str = "", q: str 
 def account_get(request: HttpRequest, account_id: uuid.UUID):
     user = require(request, Perm.VIEW_LEDGER)
     return account_out(selectors.account_get(scope=scope_for_user(user), account_uuid=account_id))
+
+
+@router.get(
+    "/accounts/{account_id}/bank-details", response={200: list[BankDetailsOut], **ERROR_RESPONSES}
+)
+def account_bank_details(request: HttpRequest, account_id: uuid.UUID):
+    """The account's bank details, newest first (masked number): the confirmed ones in
+    force, a pending change, and their history. County people only."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    scope = scope_for_user(user)
+    account = selectors.account_get(scope=scope, account_uuid=account_id)
+    return [bank_details_out(d) for d in selectors.bank_details_of(scope=scope, account=account)]
+
+
+@router.post(
+    "/accounts/{account_id}/bank-details", response={201: BankDetailsOut, **ERROR_RESPONSES}
+)
+def account_bank_details_submit(
+    request: HttpRequest, account_id: uuid.UUID, payload: BankDetailsIn
+):
+    """Enter new bank details: pending until ANOTHER county payout person confirms them."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    scope = scope_for_user(user)
+    account = selectors.account_get(scope=scope, account_uuid=account_id)
+    d = bank_details.bank_details_submit(
+        scope=scope,
+        account=account,
+        holder_name=payload.holder_name,
+        bank_name=payload.bank_name,
+        account_number=payload.account_number,
+        actor=user,
+    )
+    return Status(201, bank_details_out(d))
+
+
+@router.post("/bank-details/{details_id}/decide", response={200: BankDetailsOut, **ERROR_RESPONSES})
+def bank_details_decide(request: HttpRequest, details_id: uuid.UUID, payload: BankDecisionIn):
+    """Confirm (``approve``) or reject pending bank details; not by who entered them
+    (``same_person``)."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    scope = scope_for_user(user)
+    d = selectors.bank_details_get(scope=scope, details_uuid=details_id)
+    d = bank_details.bank_details_confirm(
+        scope=scope, details=d, actor=user, approve=payload.approve, note=payload.note
+    )
+    return bank_details_out(d)
 
 
 @router.get("/accounts/{account_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
@@ -371,11 +473,25 @@ def payout_get(request: HttpRequest, payout_id: uuid.UUID):
 
 @router.get("/payouts/{payout_id}/csv", response={200: None, **ERROR_RESPONSES})
 def payout_csv(request: HttpRequest, payout_id: uuid.UUID):
-    """The bank file (CSV, UTF-8 with BOM): one row per payee."""
+    """The batch's listing (CSV, UTF-8 with BOM): one row per payee, for people; the
+    bank pays from ``/pain001``."""
     user = require(request, Perm.MANAGE_PAYOUTS)
     batch = selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id)
     response = HttpResponse(payouts.payout_batch_csv(batch=batch), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.csv"'
+    return response
+
+
+@router.get("/payouts/{payout_id}/pain001", response={200: None, **ERROR_RESPONSES})
+def payout_pain001(request: HttpRequest, payout_id: uuid.UUID):
+    """The bank file to pay from: ISO 20022 pain.001.001.03 XML (credit transfers to
+    each payee's confirmed bank account, control totals). Only while the batch is
+    exported (``wrong_state`` once paid or failed: it is never paid twice)."""
+    user = require(request, Perm.MANAGE_PAYOUTS)
+    batch = selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id)
+    body = bankfile.payout_batch_pain001(batch=batch)
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.xml"'
     return response
 
 

@@ -243,6 +243,13 @@ class PayoutBatch(models.Model):
         Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     note = models.CharField(max_length=300, blank=True)
+    # the county's paying account (its cash account's confirmed bank details) when made
+    debtor_details = models.ForeignKey(
+        "ledger.BankDetails", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # payees owed money but not paid by this batch: [{account, label, owed_fen, reason,
+    # message}] (no confirmed bank details) — they stay owed
+    held = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -257,11 +264,20 @@ class PayoutBatch(models.Model):
 
 
 class PayoutLine(models.Model):
-    """One payee of a batch, once (unique per batch and account)."""
+    """One payee of a batch, once (unique per batch and account), paid to the bank
+    details confirmed when the batch was made (``bank_details``; empty only on batches
+    made before bank details existed)."""
 
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="lines")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payout_lines")
     amount_fen = models.BigIntegerField()
+    bank_details = models.ForeignKey(
+        "ledger.BankDetails",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["batch_id", "id"]
@@ -272,3 +288,68 @@ class PayoutLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount_fen}"
+
+
+class BankDetailsStatus(models.TextChoices):
+    PENDING = "pending", _("待复核")
+    CONFIRMED = "confirmed", _("已确认")
+    REJECTED = "rejected", _("已驳回")
+    SUPERSEDED = "superseded", _("已被替换")
+
+
+# the accounts that hold bank details: payees, and the county's cash account (the bank
+# account payouts are paid from)
+BANKABLE_KINDS = PAYABLE_KINDS | {AccountKind.CASH}
+
+
+class BankDetails(models.Model):
+    """The bank account an account is paid to (or, for a county's cash account, paid
+    from). Entered by one county person (``pending``), it takes effect only when a
+    second person confirms it (``confirmed``); the confirmed details it replaces become
+    ``superseded``. Rows are never edited in place: a change is a new row. The account
+    number is encrypted at rest (``core.crypto``); ``number_last4`` is what pages show."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bank_details")
+    holder_name = models.CharField(max_length=120)
+    bank_name = models.CharField(max_length=120)
+    number_encrypted = models.TextField()
+    number_last4 = models.CharField(max_length=4)
+    status = models.CharField(
+        max_length=10,
+        choices=BankDetailsStatus.choices,
+        default=BankDetailsStatus.PENDING,
+        db_index=True,
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "bank details"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status="confirmed"),
+                name="ledger_bank_one_confirmed",
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status="pending"),
+                name="ledger_bank_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder_name} {self.bank_name} {self.masked_number}"
+
+    @property
+    def masked_number(self) -> str:
+        return "**** " + self.number_last4

@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
@@ -29,6 +30,8 @@ from cunzhan.ledger.models import (
     PAYABLE_KINDS,
     Account,
     AccountKind,
+    BankDetails,
+    BankDetailsStatus,
     PayoutBatch,
     PayoutLine,
     PayoutStatus,
@@ -58,8 +61,12 @@ def payout_batch_create(
 ) -> PayoutBatch:
     """A batch paying what the county owes. ``amounts`` (account uuid → fen) pays those
     amounts, each at most what is owed (``payout_exceeds_owed`` otherwise, listing every
-    offending account); without it every payable account of ``kinds`` (default all)
-    with a credit balance is paid in full. Nothing owed: ``nothing_to_pay``. ``at``: when
+    offending account) and each to confirmed bank details (``no_bank_details``);
+    without it every payable account of ``kinds`` (default all) with a credit balance
+    and confirmed bank details is paid in full, and those without are held (listed in
+    ``batch.held`` with the reason; they stay owed; all held: ``payees_held``). The
+    county's cash account needs confirmed bank details: the account paid from
+    (``no_debtor_account``). Nothing owed: ``nothing_to_pay``. ``at``: when
     the batch's transaction happened (an aware time; default now, e.g. the simulator's
     day)."""
     region = _county_in_scope(scope, county)
@@ -82,6 +89,7 @@ def payout_batch_create(
             ) from exc
         requested[key] = services.amount_check(amount, f"amounts[{key}]")
     in_transit = services.account_for(kind=AccountKind.PAYOUTS_IN_TRANSIT, county=region)
+    cash = services.account_for(kind=AccountKind.CASH, county=region)
     batch_uuid = uuid.uuid4()
 
     def run() -> PayoutBatch:
@@ -89,8 +97,19 @@ def payout_batch_create(
             candidates = Account.objects.filter(county=region, kind__in=wanted_kinds)
             if requested:
                 candidates = candidates.filter(uuid__in=list(requested))
-            ids = [*candidates.values_list("pk", flat=True), in_transit.pk]
+            ids = [*candidates.values_list("pk", flat=True), in_transit.pk, cash.pk]
+            # the accounts' rows are locked before their bank details are read: a
+            # confirmation locks the account too, so the details cannot change under us
             locked = services._lock(Account(pk=pk) for pk in ids)
+            locked.pop(cash.pk, None)
+            debtor = _confirmed([cash.pk]).get(cash.pk)
+            if debtor is None:
+                raise ApplicationError(
+                    gettext("县 %(c)s 的付款账户（银行存款账户）没有经复核确认的银行账户")
+                    % {"c": region.code},
+                    code="no_debtor_account",
+                    details={"county": region.code, "account": str(cash.uuid)},
+                )
             payees: list[tuple[Account, int]] = []
             if requested:
                 by_uuid = {str(a.uuid): a for a in locked.values() if a.pk != in_transit.pk}
@@ -123,6 +142,23 @@ def payout_batch_create(
                     for pk, a in sorted(locked.items())
                     if pk != in_transit.pk and a.owed_fen > 0
                 ]
+            details = _confirmed([a.pk for a, _ in payees])
+            held = [_held(a, x) for a, x in payees if a.pk not in details]
+            if held and requested:
+                raise ApplicationError(
+                    gettext("以下收款方没有经复核确认的银行账户：%(a)s")
+                    % {"a": "、".join(h["label"] for h in held)},
+                    code="no_bank_details",
+                    details={"held": held},
+                )
+            payees = [(a, x) for a, x in payees if a.pk in details]
+            if not payees and held:
+                raise ApplicationError(
+                    gettext("%(n)s 个收款方没有经复核确认的银行账户，暂缓付款，本次无可付款项")
+                    % {"n": len(held)},
+                    code="payees_held",
+                    details={"held": held},
+                )
             if not payees:
                 raise ApplicationError(
                     f"nothing is owed in county {region.code}", code="nothing_to_pay"
@@ -149,10 +185,15 @@ def payout_batch_create(
                 line_count=len(payees),
                 transaction=tx,
                 note=(note or "")[:300],
+                debtor_details=debtor,
+                held=held,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
             PayoutLine.objects.bulk_create(
-                [PayoutLine(batch=batch, account=a, amount_fen=x) for a, x in payees]
+                [
+                    PayoutLine(batch=batch, account=a, amount_fen=x, bank_details=details[a.pk])
+                    for a, x in payees
+                ]
             )
             audit_record(
                 action="create",
@@ -160,12 +201,32 @@ def payout_batch_create(
                 object_id=batch.uuid,
                 object_repr=f"payout batch {format_fen(total)}",
                 region_code=region.code,
-                after={"total_fen": total, "lines": len(payees)},
+                after={"total_fen": total, "lines": len(payees), "held": len(held)},
                 actor=actor,
             )
             return batch
 
     return services._retry(run)
+
+
+def _confirmed(account_ids: list[int]) -> dict[int, BankDetails]:
+    return {
+        d.account_id: d
+        for d in BankDetails.objects.filter(
+            account_id__in=account_ids, status=BankDetailsStatus.CONFIRMED
+        )
+    }
+
+
+def _held(account: Account, owed_fen: int) -> dict[str, Any]:
+    return {
+        "account": str(account.uuid),
+        "label": account.label,
+        "kind": account.kind,
+        "owed_fen": owed_fen,
+        "reason": "no_bank_details",
+        "message": gettext("没有经复核确认的银行账户，暂缓付款"),
+    }
 
 
 def payout_batch_mark(

@@ -18,11 +18,14 @@ from cunzhan.ledger.models import (
     PAYABLE_KINDS,
     Account,
     AccountKind,
+    BankDetails,
     Line,
     PayoutBatch,
     SettlementRule,
     Transaction,
+    TransactionKind,
 )
+from cunzhan.logistics import fees as logistics_fees
 from cunzhan.network.models import Level, Region, Station
 
 
@@ -266,3 +269,67 @@ def statement(
         )["s"]
     )
     return st
+
+
+def counties_with_stations() -> list[str]:
+    """The codes of the counties that have stations (the daily fee sweep's counties)."""
+    regions = Station.objects.values_list("region_id", flat=True).distinct().order_by()
+    return sorted({code[:6] for code in regions})
+
+
+@dataclass
+class StationFeePosition:
+    """A station's fees over all time: ``pending`` recorded and owed but not yet in the
+    ledger (the next daily sweep posts them), ``posted`` booked in the ledger (the sum
+    of the station account's station-fee postings)."""
+
+    pending_count: int
+    pending_fen: int
+    posted_count: int
+    posted_fen: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.pending_fen + self.posted_fen
+
+
+def station_fee_position(*, scope: RegionScope, station: Station) -> StationFeePosition:
+    """The one reading of a station's fees that its earnings page and its statement
+    both show: pending from logistics' fee records, posted from the ledger."""
+    if not scope.contains_code(station.region_id) or (
+        _station_scoped(scope) and station.pk not in (scope.station_ids or ())
+    ):
+        raise NotFound()
+    fees = logistics_fees.fee_position(scope=scope, station_id=station.pk)
+    posted = Line.objects.filter(
+        account__kind=AccountKind.STATION,
+        account__station=station,
+        transaction__kind=TransactionKind.STATION_FEES,
+    ).aggregate(s=Sum("amount_fen", default=0))["s"]
+    return StationFeePosition(
+        pending_count=fees["pending_count"],
+        pending_fen=fees["pending_fen"],
+        posted_count=fees["posted_count"],
+        posted_fen=-int(posted or 0),
+    )
+
+
+def bank_details_of(*, scope: RegionScope, account: Account) -> list[BankDetails]:
+    """An account's bank details, newest first (the confirmed and pending ones and their
+    history); only for people who see the account's county as a whole."""
+    if _station_scoped(scope) or not scope.contains_code(account.county_id):
+        return []
+    return list(
+        BankDetails.objects.filter(account=account).select_related("entered_by", "decided_by")[:20]
+    )
+
+
+def bank_details_get(*, scope: RegionScope, details_uuid: Any) -> BankDetails:
+    d = (
+        BankDetails.objects.filter(uuid=details_uuid)
+        .select_related("account", "account__county")
+        .first()
+    )
+    if d is None or _station_scoped(scope) or not scope.contains_code(d.account.county_id):
+        raise NotFound()
+    return d

@@ -31,9 +31,12 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.scope import RegionScope
+from cunzhan.core.simulation import CHINA
 from cunzhan.ledger.models import (
     CURRENCY,
     OWNER_KINDS,
@@ -889,19 +892,29 @@ class FeePostResult:
     transactions: int = 0
 
 
-def station_fees_post(*, county: Region | str, actor: Any = None) -> FeePostResult:
-    """Book every owed station fee of the county once: per station one transaction,
+def station_fees_post(
+    *,
+    county: Region | str,
+    actor: Any = None,
+    until: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+) -> FeePostResult:
+    """Book every owed station fee of the county (earned up to ``until`` when given)
+    once, as of ``at`` (an aware time, default now): per station one transaction,
     platform (the network) debited, the station credited. Logistics marks the fees
     posted and hands them over in one statement (``fees_claim_owed``) inside this
     database transaction: a concurrent second call waits, then finds nothing owed, and
     if a posting fails the fees stay owed. Running it again posts nothing. The
     idempotency key names the fees (first id, last id, count)."""
     region = county_resolve(county)
+    when = _when(at)
+    if until is not None:
+        _when(until)
 
     def run() -> FeePostResult:
         result = FeePostResult()
         with transaction.atomic():
-            owed = logistics_fees.fees_claim_owed(county_code=region.code)
+            owed = logistics_fees.fees_claim_owed(county_code=region.code, until=until)
             if not owed:
                 return result
             per_station: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -914,7 +927,6 @@ def station_fees_post(*, county: Region | str, actor: Any = None) -> FeePostResu
                 for sid in sorted(per_station)
             }
             _lock([platform, *accounts.values()])
-            now = timezone.now()
             for station_id in sorted(per_station):
                 rows = per_station[station_id]
                 total = sum(a for _, a in rows)
@@ -927,13 +939,13 @@ def station_fees_post(*, county: Region | str, actor: Any = None) -> FeePostResu
                 _insert(
                     county=region,
                     kind=TransactionKind.STATION_FEES,
-                    memo=f"{len(rows)} parcel fees",
+                    memo=gettext("%(n)s 笔站点服务费") % {"n": len(rows)},
                     key=f"station-fees:{region.code}:{station_id}:{first}-{last}:{len(rows)}",
                     digest=lines_digest(
                         TransactionKind.STATION_FEES, region.code, [(a.pk, x) for a, x in lines]
                     ),
                     lines=lines,
-                    occurred_at=now,
+                    occurred_at=when,
                     actor=actor,
                     gross_fen=total,
                 )
@@ -951,3 +963,64 @@ def station_fees_post(*, county: Region | str, actor: Any = None) -> FeePostResu
         return result
 
     return _retry(run)
+
+
+@dataclass
+class FeeSweepResult:
+    day: dt.date
+    cut: dt.datetime
+    recorded: int = 0
+    recorded_fen: int = 0
+    posted: int = 0
+    posted_fen: int = 0
+    transactions: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "cut": self.cut.isoformat(),
+            "recorded": self.recorded,
+            "recorded_fen": self.recorded_fen,
+            "posted": self.posted,
+            "posted_fen": self.posted_fen,
+            "transactions": self.transactions,
+        }
+
+
+def fee_sweep_cut(day: dt.date, now: dt.datetime | None = None) -> dt.datetime:
+    """Where the sweep of ``day`` stops: the end of that day in China time (the last
+    microsecond), or ``now`` while the day is still running."""
+    end = dt.datetime.combine(day, dt.time.max, tzinfo=CHINA)
+    return min(end, (now or timezone.now()).astimezone(CHINA))
+
+
+def station_fees_sweep(
+    *,
+    county: Region | str,
+    day: dt.date | None = None,
+    actor: Any = None,
+    now: dt.datetime | None = None,
+) -> FeeSweepResult:
+    """The daily sweep of a county's station fees (ADR: station fees posted daily):
+    record the fee of every parcel and shipment its stations handled up to the end of
+    ``day`` (China time; default today, up to now), then post every owed fee earned by
+    then to the ledger as of that cut. Idempotent: a second run of the same day records
+    and posts nothing more. A day in the future is refused (``future_day``)."""
+    region = county_resolve(county)
+    current = (now or timezone.now()).astimezone(CHINA)
+    day = day or current.date()
+    if day > current.date():
+        raise ApplicationError(
+            gettext("日期 %(day)s 尚未到来，不能结算站点服务费") % {"day": day.isoformat()},
+            code="future_day",
+            details={"day": day.isoformat()},
+        )
+    cut = fee_sweep_cut(day, current)
+    result = FeeSweepResult(day=day, cut=cut)
+    recorded = logistics_fees.accrue(scope=RegionScope.for_regions([region.code]), until=cut)
+    result.recorded = recorded.down + recorded.up
+    result.recorded_fen = recorded.down_fen + recorded.up_fen
+    posted = station_fees_post(county=region, actor=actor, until=cut, at=cut)
+    result.posted, result.posted_fen = posted.fees, posted.fen
+    result.transactions = posted.transactions
+    return result

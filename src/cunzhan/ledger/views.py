@@ -28,9 +28,15 @@ from cunzhan.core.errors import PermissionDenied as CorePermissionDenied
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.views import require_perm
-from cunzhan.ledger import payouts, selectors, services
+from cunzhan.ledger import bank_details, bankfile, payouts, selectors, services
 from cunzhan.ledger.api import period
-from cunzhan.ledger.models import Account, AccountKind, PayoutStatus
+from cunzhan.ledger.models import (
+    BANKABLE_KINDS,
+    Account,
+    AccountKind,
+    BankDetailsStatus,
+    PayoutStatus,
+)
 
 ACCOUNT_ROWS = 300
 RECENT_TRANSACTIONS = 30
@@ -175,10 +181,33 @@ def payout_create(request: HttpRequest, county_code: str) -> HttpResponse:
     return redirect("ledger:payout", payout_id=batch.uuid)
 
 
+def _bank_context(request: HttpRequest, account: Account | None) -> dict[str, Any]:
+    """The bank details block of an account's page (county people only)."""
+    if account is None or account.kind not in BANKABLE_KINDS:
+        return {}
+    scope = scope_for_user(request.user)
+    rows = selectors.bank_details_of(scope=scope, account=account)
+    if not rows and not _can(request, Perm.MANAGE_PAYOUTS):
+        return {}
+    return {
+        "bank": {
+            "rows": rows,
+            "confirmed": next((d for d in rows if d.status == BankDetailsStatus.CONFIRMED), None),
+            "pending": next((d for d in rows if d.status == BankDetailsStatus.PENDING), None),
+            "can_edit": _can(request, Perm.MANAGE_PAYOUTS)
+            and not (not scope.everything and scope.station_ids is not None),
+        }
+    }
+
+
 def _statement_page(
     request: HttpRequest, account: Account | None, title: str, station: Any = None
 ) -> HttpResponse:
     start, end = request.GET.get("start", "")[:10], request.GET.get("end", "")[:10]
+    fees = None
+    if station is not None:
+        scope = scope_for_user(request.user)
+        fees = _call(lambda: selectors.station_fee_position(scope=scope, station=station))
     try:
         t0, t1 = period(start, end)
         st = selectors.statement(account=account, start=t0, end=t1) if account else None
@@ -194,6 +223,10 @@ def _statement_page(
             "account": account,
             "label": selectors.mask_label(account) if account else "",
             "station": station,
+            **_bank_context(request, account),
+            "fees": fees,
+            "fees_pending": format_fen(fees.pending_fen) if fees else "",
+            "fees_posted": format_fen(fees.posted_fen) if fees else "",
             "statement": st,
             "start": t0.date(),
             "end": (t1 - dt.timedelta(days=1)).date(),
@@ -269,6 +302,7 @@ def payout(request: HttpRequest, payout_id: uuid.UUID) -> HttpResponse:
             "lines": lines,
             "can_pay": _can(request, Perm.MANAGE_PAYOUTS),
             "open": batch.status == PayoutStatus.EXPORTED,
+            "held": [{**h, "owed": format_fen(h["owed_fen"])} for h in batch.held or []],
         },
     )
 
@@ -282,6 +316,73 @@ def payout_csv(request: HttpRequest, payout_id: uuid.UUID) -> HttpResponse:
     response = HttpResponse(payouts.payout_batch_csv(batch=batch), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.csv"'
     return response
+
+
+@login_required
+@require_perm(Perm.MANAGE_PAYOUTS)
+@require_GET
+def payout_file(request: HttpRequest, payout_id: uuid.UUID) -> HttpResponse:
+    """The bank file to pay from (ISO 20022 pain.001.001.03)."""
+    scope = scope_for_user(request.user)
+    batch = _call(lambda: selectors.payout_batch_get(scope=scope, batch_uuid=payout_id))
+    try:
+        body = bankfile.payout_batch_pain001(batch=batch)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("ledger:payout", kwargs={"payout_id": batch.uuid}))
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="payout-{batch.uuid}.xml"'
+    return response
+
+
+@login_required
+@require_perm(Perm.MANAGE_PAYOUTS)
+@require_POST
+def bank_submit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    """Enter an account's bank details (pending until another person confirms)."""
+    scope = scope_for_user(request.user)
+    acct = _call(lambda: selectors.account_get(scope=scope, account_uuid=account_id))
+    try:
+        _call(
+            lambda: bank_details.bank_details_submit(
+                scope=scope,
+                account=acct,
+                holder_name=request.POST.get("holder_name", "")[:200],
+                bank_name=request.POST.get("bank_name", "")[:200],
+                account_number=request.POST.get("account_number", "")[:64],
+                actor=request.user,
+            )
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("银行账户已录入，须由另一人复核后生效"))
+    return redirect("ledger:account", account_id=acct.uuid)
+
+
+@login_required
+@require_perm(Perm.MANAGE_PAYOUTS)
+@require_POST
+def bank_decide(request: HttpRequest, details_id: uuid.UUID) -> HttpResponse:
+    """Confirm or reject pending bank details (someone other than who entered them)."""
+    scope = scope_for_user(request.user)
+    d = _call(lambda: selectors.bank_details_get(scope=scope, details_uuid=details_id))
+    approve = request.POST.get("decision", "") == "confirm"
+    try:
+        _call(
+            lambda: bank_details.bank_details_confirm(
+                scope=scope,
+                details=d,
+                actor=request.user,
+                approve=approve,
+                note=request.POST.get("note", "")[:300],
+            )
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("银行账户已确认") if approve else _("银行账户已驳回"))
+    return redirect("ledger:account", account_id=d.account.uuid)
 
 
 @login_required

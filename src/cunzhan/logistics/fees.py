@@ -227,6 +227,22 @@ def fee_summary(
     ]
 
 
+def fee_position(*, scope: RegionScope, station_id: int) -> dict[str, int]:
+    """A station's fees over all time: pending (recorded, owed, not yet posted to the
+    ledger) and posted (booked by the ledger's daily sweep), counts and fen."""
+    row = (
+        fees_in_scope(scope=scope)
+        .filter(station_id=station_id)
+        .aggregate(
+            pending_count=Count("pk", filter=Q(status=FeeStatus.OWED)),
+            pending_fen=Sum("amount_fen", filter=Q(status=FeeStatus.OWED), default=0),
+            posted_count=Count("pk", filter=Q(status=FeeStatus.POSTED)),
+            posted_fen=Sum("amount_fen", filter=Q(status=FeeStatus.POSTED), default=0),
+        )
+    )
+    return {k: int(v or 0) for k, v in row.items()}
+
+
 def parcels_handled_without_fee(*, scope: RegionScope) -> QuerySet[Parcel]:
     """Handled parcels still without a down fee (what the next sweep will record)."""
     return Parcel.objects.filter(scope.q("village_id"), station__isnull=False).filter(
@@ -235,8 +251,11 @@ def parcels_handled_without_fee(*, scope: RegionScope) -> QuerySet[Parcel]:
     )
 
 
-def fees_claim_owed(*, county_code: str) -> list[tuple[int, int, int]]:
-    """Mark every owed fee of the county's stations ``posted`` and return them as
+def fees_claim_owed(
+    *, county_code: str, until: dt.datetime | None = None
+) -> list[tuple[int, int, int]]:
+    """Mark every owed fee of the county's stations (earned up to ``until`` when given)
+    ``posted`` and return them as
     ``(fee id, station id, amount_fen)``, in id order — for the ledger, which books them
     in the same database transaction (if its posting fails, the fees stay owed). One
     ``UPDATE … RETURNING``: the rows are locked and marked in one pass, and a concurrent
@@ -248,12 +267,17 @@ def fees_claim_owed(*, county_code: str) -> list[tuple[int, int, int]]:
     table = StationFee._meta.db_table
     qn = connection.ops.quote_name
     sub, params = station_ids.query.sql_with_params()
+    earned = ""
+    extra: list[Any] = []
+    if until is not None:
+        earned = f"AND {qn('earned_at')} <= %s "
+        extra = [connection.ops.adapt_datetimefield_value(until)]
     sql = (
         f"UPDATE {qn(table)} SET {qn('status')} = %s "  # noqa: S608 - names are the model's
-        f"WHERE {qn('status')} = %s AND {qn('station_id')} IN ({sub}) "
+        f"WHERE {qn('status')} = %s AND {qn('station_id')} IN ({sub}) {earned}"
         f"RETURNING {qn('id')}, {qn('station_id')}, {qn('amount_fen')}"
     )
     with connection.cursor() as cur:
-        cur.execute(sql, [FeeStatus.POSTED, FeeStatus.OWED, *params])
+        cur.execute(sql, [FeeStatus.POSTED, FeeStatus.OWED, *params, *extra])
         rows = [(int(a), int(b), int(c)) for a, b, c in cur.fetchall()]
     return sorted(rows)
