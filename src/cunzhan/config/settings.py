@@ -169,6 +169,17 @@ LOGGING = {
 # enforces its own limit (logistics.services.MAX_BODY_BYTES, the same 32 MiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
+# Spreadsheet imports (core/tabular.py, ADR 0023): every CSV/XLSX upload is read within
+# these limits; an importer may be stricter, never looser.
+IMPORT_MAX_BYTES = int(os.environ.get("CUNZHAN_IMPORT_MAX_BYTES", 20 * 1024 * 1024))
+IMPORT_MAX_UNPACKED_BYTES = int(
+    os.environ.get("CUNZHAN_IMPORT_MAX_UNPACKED_BYTES", 128 * 1024 * 1024)
+)
+IMPORT_MAX_ROWS = int(os.environ.get("CUNZHAN_IMPORT_MAX_ROWS", 50_000))
+IMPORT_MAX_COLUMNS = int(os.environ.get("CUNZHAN_IMPORT_MAX_COLUMNS", 64))
+IMPORT_MAX_CELL_CHARS = int(os.environ.get("CUNZHAN_IMPORT_MAX_CELL_CHARS", 1000))
+IMPORT_MAX_ERRORS = int(os.environ.get("CUNZHAN_IMPORT_MAX_ERRORS", 1000))
+
 # commerce payments (ADR 0015): the provider, and the sandbox provider's webhook secret
 PAYMENT_PROVIDER = os.environ.get("CUNZHAN_PAYMENT_PROVIDER", "sandbox")
 PAYMENT_SANDBOX_SECRET = os.environ.get("CUNZHAN_PAYMENT_SANDBOX_SECRET", "")
