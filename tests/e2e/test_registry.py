@@ -1,7 +1,8 @@
 """Browser (desktop viewport): a registry officer imports CSV files with bad rows (UTF-8 and
-GBK), reads the row/column/problem report, downloads it, finds the valid rows in the
-household list; the household page masks ID numbers, the reveal shows the full number and
-the auditor finds that read in the audit log."""
+GBK): nothing is written, the row/column/problem report is read and downloaded, the
+corrected file imports whole and its rows are in the household list; the household page
+masks ID numbers, the reveal shows the full number and the auditor finds that read in the
+audit log."""
 
 from __future__ import annotations
 
@@ -105,8 +106,10 @@ def test_import_with_bad_rows_report_download_and_household_list(guizhou, deskto
 
     assert "比德村户籍.csv" in page.locator("h1").inner_text()
     summary = _summary(page)
-    assert (summary["数据行"], summary["已导入"], summary["有问题的行"]) == ("6", "3", "3")
-    assert summary["新增户 / 更新户"] == "2 / 0"
+    # a file with bad rows is imported whole or not at all: nothing yet
+    assert (summary["数据行"], summary["已导入"], summary["有问题的行"]) == ("6", "0", "3")
+    assert summary["新增户 / 更新户"] == "0 / 0"
+    assert page.locator("#import-nothing").is_visible()
     errors = _errors(page)
     expected = [("4", "身份证号"), ("5", "村代码"), ("6", "姓名")]
     assert [(row, col) for row, col, _p in errors] == expected
@@ -126,15 +129,24 @@ def test_import_with_bad_rows_report_download_and_household_list(guizhou, deskto
     assert [(r[0], r[1]) for r in report[1:]] == expected
     assert [r[2] for r in report[1:]] == [p for _r, _c, p in errors]
 
-    # a GBK file from a county office: decoded, valid row imported, bad row reported
+    # the corrected file (the bad rows taken out) imports whole
+    good = [r for i, r in enumerate(rows, start=2) if i not in (4, 5, 6)]
+    _upload(page, "比德村户籍-改.csv", ("\n".join([HEADER, *good]) + "\n").encode("utf-8"))
+    assert (_summary(page)["已导入"], _summary(page)["有问题的行"]) == ("3", "0")
+    assert _summary(page)["新增户 / 更新户"] == "2 / 0"
+    data = ("\n".join([HEADER, *good]) + "\n").encode("utf-8")
+
+    # a GBK file from a county office: decoded, the bad row reported, nothing written
     gbk_rows = [
         f"{DAZHAI_VILLAGE},0006,大寨村5组,龙秀珍,女,1972,户主,,,2015,因残,2019",
         f"{DAZHAI_VILLAGE},0007,,张德,男,1979,老板,,,,,",  # relation unknown
     ]
     _upload(page, "大寨村-gbk.csv", ("\n".join([HEADER, *gbk_rows]) + "\n").encode("gbk"))
     assert "gb" in page.locator("main").inner_text().lower()  # the encoding detected
-    assert (_summary(page)["已导入"], _summary(page)["有问题的行"]) == ("1", "1")
+    assert (_summary(page)["已导入"], _summary(page)["有问题的行"]) == ("0", "1")
     assert [(r, c) for r, c, _p in _errors(page)] == [("3", "与户主关系")]
+    _upload(page, "大寨村-gbk.csv", ("\n".join([HEADER, gbk_rows[0]]) + "\n").encode("gbk"))
+    assert (_summary(page)["已导入"], _summary(page)["有问题的行"]) == ("1", "0")
 
     # the household list shows the imported households with their heads, not the bad rows
     page.goto("/registry/?region=520204106")
@@ -147,7 +159,7 @@ def test_import_with_bad_rows_report_download_and_household_list(guizhou, deskto
     assert Household.objects.count() == 3 and Person.objects.count() == 4
 
     # importing the same file again creates no duplicates
-    _upload(page, "比德村户籍.csv", data)
+    _upload(page, "比德村户籍-改.csv", data)
     assert _summary(page)["新增户 / 更新户"] == "0 / 0"
     assert Household.objects.count() == 3 and Person.objects.count() == 4
 

@@ -157,7 +157,8 @@ def test_import_endpoint(world):
     r = c.post(f"{BASE}/imports", {"file": SimpleUploadedFile("县里.csv", data)})
     assert r.status_code == 201, r.content
     body = r.json()
-    assert body["rows_imported"] == 1 and body["encoding"] == "gb18030"
+    assert body["rows_imported"] == 0 and body["encoding"] == "gb18030"  # all or nothing
+    assert body["rows_not_listed"] == 0
     assert body["errors"] == [
         {"row": 3, "column": "村代码", "problem": body["errors"][0]["problem"]}
     ]

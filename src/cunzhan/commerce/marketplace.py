@@ -9,10 +9,8 @@ the same allocation and paid at once in the ledger (provider = the marketplace).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hmac
-import io
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +23,7 @@ from django.utils.translation import gettext as _
 from cunzhan.commerce import orders, orders_selectors, payments
 from cunzhan.commerce.models import Lot
 from cunzhan.commerce.orders_models import Channel, Order, Payment
+from cunzhan.core import tabular
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import prefix_q
 
@@ -76,12 +75,12 @@ def feed_rows() -> list[dict[str, Any]]:
 
 
 def feed_csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FEED_FIELDS)
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, "trace_codes": " ".join(r["trace_codes"])})
-    return out.getvalue()
+    def cells(r: dict[str, Any]) -> list[Any]:
+        r = {**r, "trace_codes": " ".join(r["trace_codes"])}
+        return [r.get(f, "") for f in FEED_FIELDS]
+
+    data = (cells(r) for r in rows)
+    return tabular.csv_text(FEED_FIELDS, data, bom=False)  # text escaped by the shared writer
 
 
 def secret_for(marketplace: str) -> bytes:

@@ -269,6 +269,17 @@ PAYMENT_PROVIDERS = [
     ).split(",")
     if p.strip()
 ]
+# Spreadsheet imports (core/tabular.py, ADR 0023): every CSV/XLSX upload is read within
+# these limits; an importer may be stricter, never looser.
+IMPORT_MAX_BYTES = int(os.environ.get("CUNZHAN_IMPORT_MAX_BYTES", 20 * 1024 * 1024))
+IMPORT_MAX_UNPACKED_BYTES = int(
+    os.environ.get("CUNZHAN_IMPORT_MAX_UNPACKED_BYTES", 128 * 1024 * 1024)
+)
+IMPORT_MAX_ROWS = int(os.environ.get("CUNZHAN_IMPORT_MAX_ROWS", 50_000))
+IMPORT_MAX_COLUMNS = int(os.environ.get("CUNZHAN_IMPORT_MAX_COLUMNS", 64))
+IMPORT_MAX_CELL_CHARS = int(os.environ.get("CUNZHAN_IMPORT_MAX_CELL_CHARS", 1000))
+IMPORT_MAX_ERRORS = int(os.environ.get("CUNZHAN_IMPORT_MAX_ERRORS", 1000))
+
 PAYMENT_SANDBOX_SECRET = os.environ.get("CUNZHAN_PAYMENT_SANDBOX_SECRET", "")
 if not PAYMENT_SANDBOX_SECRET and PAYMENTS_SANDBOX_ENABLED:
     if not (DEBUG or TESTING):

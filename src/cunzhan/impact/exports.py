@@ -15,9 +15,7 @@ one batch, never the whole table.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import pyarrow.parquet as pq
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 
+from cunzhan.core import tabular
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope, prefix_q
@@ -315,42 +314,20 @@ def _batches(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[
         yield batch
 
 
-def _csv_cell(v: Any) -> Any:
-    if v is None:
-        return ""
-    if isinstance(v, dt.date | dt.datetime):
-        return v.isoformat()
-    return v
-
-
 def csv_chunks(table: ExportTable) -> Iterator[bytes]:
-    """UTF-8 with a byte-order mark (spreadsheet programs then read the Chinese names)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([c for c, _t in table.columns])
-    yield ("\ufeff" + buf.getvalue()).encode()
-    for batch in _batches(table.rows, CSV_CHUNK):
-        buf.seek(0)
-        buf.truncate()
-        writer.writerows([[_csv_cell(v) for v in r] for r in batch])
-        yield buf.getvalue().encode()
-
-
-def _xlsx_cell(v: Any) -> Any:
-    if isinstance(v, dt.datetime) and v.tzinfo is not None:
-        return v.replace(tzinfo=None)  # local wall-clock time: Excel has no time zones
-    return v
+    """UTF-8 with a byte-order mark (spreadsheet programs then read the Chinese names),
+    a chunk per ``CSV_CHUNK`` rows, written by the shared writer (formula-looking text
+    escaped, ``core/tabular.py``)."""
+    header = [c for c, _t in table.columns]
+    for text in tabular.csv_rows(header, table.rows, chunk=CSV_CHUNK):
+        yield text.encode()
 
 
 def write_xlsx(table: ExportTable, out: Any) -> None:
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=table.filename[:31])
-    ws.append([c for c, _t in table.columns])
-    for r in table.rows:
-        ws.append([_xlsx_cell(v) for v in r])
-    wb.save(out)
+    """Through the shared writer: openpyxl's write-only workbook, text escaped."""
+    tabular.xlsx_write(
+        out, sheet=table.filename, header=[c for c, _t in table.columns], rows=table.rows
+    )
 
 
 def write_parquet(table: ExportTable, out: Any, batch: int | None = None) -> None:

@@ -12,15 +12,14 @@ again). A requested amount above what is owed is refused, nothing posted.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext
 
+from cunzhan.core import tabular
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
@@ -305,12 +304,10 @@ def payout_batch_csv(*, batch: PayoutBatch) -> bytes:
     """The bank file: one row per payee, in the batch's order (UTF-8 with BOM, opens in
     Excel). Re-exporting gives the same rows: the money left the payees' accounts when
     the batch was created, so no other batch lists it."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
+    rows = []
     for i, line in enumerate(batch.lines.select_related("account", "account__station"), start=1):
         a = line.account
-        writer.writerow(
+        rows.append(
             [
                 i,
                 str(batch.uuid),
@@ -321,4 +318,5 @@ def payout_batch_csv(*, batch: PayoutBatch) -> bytes:
                 line.amount_fen,
             ]
         )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    # the shared writer: a payee named "=HYPERLINK(...)" is text, never a formula
+    return tabular.csv_bytes(CSV_HEADER, rows)

@@ -27,13 +27,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cunzhan.core import tabular
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import services
@@ -73,28 +72,15 @@ class CsvManifest:
 
 
 def _fail(errors: list[dict[str, Any]]) -> None:
+    """Every problem found, up to ``IMPORT_MAX_ERRORS`` listed; nothing is written."""
+    limit = tabular.ImportLimits.from_settings().max_errors
     first = errors[0]
     raise ApplicationError(
         f"the CSV file is not valid: {len(errors)} error(s); first: line {first['line']}, "
         f"column {first['column']}: {first['message']}",
         code="invalid_manifest",
-        details={"errors": errors[:1000]},
+        details={"errors": errors[:limit], "errors_not_listed": max(0, len(errors) - limit)},
     )
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise ApplicationError(
-            "the file is neither UTF-8 nor GB18030 text", code="invalid_encoding"
-        ) from exc
 
 
 def _decimal_units(text: str, places: int) -> int | None:
@@ -112,21 +98,42 @@ def _decimal_units(text: str, places: int) -> int | None:
     return int(scaled)
 
 
-def parse(data: bytes) -> CsvManifest:
-    if len(data) > MAX_BYTES:
-        raise ApplicationError(
-            f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", code="file_too_large"
-        )
-    if b"\x00" in data:
-        raise ApplicationError("the file contains NUL bytes: not a CSV text", code="invalid_csv")
-    text, encoding = decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
+# the shared reader's codes -> this endpoint's stable codes
+_READER_CODES = {
+    "invalid_import_encoding": "invalid_encoding",
+    "invalid_import_file": "invalid_csv",
+    "import_too_large": "file_too_large",
+}
+
+
+def _read(data: bytes, file_name: str) -> tabular.Table:
+    """The CSV through the one shared reader (size, rows, columns, cell length capped)."""
+    limits = tabular.ImportLimits.from_settings(max_bytes=MAX_BYTES, max_rows=MAX_ROWS)
     try:
-        header = next(reader)
-    except StopIteration:
-        raise ApplicationError("the file is empty", code="invalid_manifest") from None
-    except csv.Error as exc:
-        raise ApplicationError(f"line 1: {exc}", code="invalid_csv") from exc
+        return tabular.read_table(
+            file_name=file_name,
+            data=data,
+            formats=("csv",),
+            file_format="csv",
+            limits=limits,
+            delimiters=",",
+        )
+    except ApplicationError as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        code = _READER_CODES.get(exc.code, exc.code)
+        if details.get("limit") == "rows":
+            code = "batch_too_large"
+        if details.get("reason") == "empty":
+            code = "invalid_manifest"
+        raise ApplicationError(exc.message, code=code, details=details) from exc
+
+
+def parse(data: bytes, file_name: str = "manifest.csv") -> CsvManifest:
+    if b"\x00" in data[: MAX_BYTES + 1]:
+        raise ApplicationError("the file contains NUL bytes: not a CSV text", code="invalid_csv")
+    table = _read(data, file_name)
+    encoding = table.encoding
+    header = table.header
     errors: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     columns: dict[str, str] = {}
@@ -166,56 +173,46 @@ def parse(data: bytes) -> CsvManifest:
         _fail(errors)
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not any(c.strip() for c in record):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise ApplicationError(
-                    f"at most {MAX_ROWS} rows per manifest", code="batch_too_large"
+    for line, record in table.rows:
+
+        def cell(key: str, record: list[str] = record) -> str:
+            i = index.get(key)
+            return record[i].strip() if i is not None and i < len(record) else ""
+
+        row: dict[str, Any] = {
+            k: cell(k) for k in ("tracking_number", "recipient_name", "phone", "village_code")
+        }
+        row["size_class"] = cell("size_class").upper() or "S"
+        if "weight_kg" in index:
+            grams = _decimal_units(cell("weight_kg"), 3)
+            if grams is None:
+                errors.append(
+                    {
+                        "line": line,
+                        "column": columns["weight_kg"],
+                        "message": "kilograms, a number with at most 3 decimals",
+                    }
                 )
-
-            def cell(key: str, record: list[str] = record) -> str:
-                i = index.get(key)
-                return record[i].strip() if i is not None and i < len(record) else ""
-
-            row: dict[str, Any] = {
-                k: cell(k) for k in ("tracking_number", "recipient_name", "phone", "village_code")
-            }
-            row["size_class"] = cell("size_class").upper() or "S"
-            if "weight_kg" in index:
-                grams = _decimal_units(cell("weight_kg"), 3)
-                if grams is None:
-                    errors.append(
-                        {
-                            "line": line,
-                            "column": columns["weight_kg"],
-                            "message": "kilograms, a number with at most 3 decimals",
-                        }
-                    )
-                row["weight_g"] = grams
-                columns.setdefault("weight_g", columns["weight_kg"])
-            else:
-                row["weight_g"] = cell("weight_g")
-            if "cod_yuan" in index and cell("cod_yuan"):
-                fen = _decimal_units(cell("cod_yuan"), 2)
-                if fen is None:
-                    errors.append(
-                        {
-                            "line": line,
-                            "column": columns["cod_yuan"],
-                            "message": "yuan, a number with at most 2 decimals",
-                        }
-                    )
-                row["cod_fen"] = fen or 0
-                columns.setdefault("cod_fen", columns["cod_yuan"])
-            else:
-                row["cod_fen"] = cell("cod_fen") or 0
-            rows.append(row)
-            lines.append(line)
-    except csv.Error as exc:
-        raise ApplicationError(f"line {reader.line_num}: {exc}", code="invalid_csv") from exc
+            row["weight_g"] = grams
+            columns.setdefault("weight_g", columns["weight_kg"])
+        else:
+            row["weight_g"] = cell("weight_g")
+        if "cod_yuan" in index and cell("cod_yuan"):
+            fen = _decimal_units(cell("cod_yuan"), 2)
+            if fen is None:
+                errors.append(
+                    {
+                        "line": line,
+                        "column": columns["cod_yuan"],
+                        "message": "yuan, a number with at most 2 decimals",
+                    }
+                )
+            row["cod_fen"] = fen or 0
+            columns.setdefault("cod_fen", columns["cod_yuan"])
+        else:
+            row["cod_fen"] = cell("cod_fen") or 0
+        rows.append(row)
+        lines.append(line)
     if errors:
         _fail(errors)
     if not rows:

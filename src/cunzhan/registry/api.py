@@ -18,8 +18,9 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.tabular import read_upload
 from cunzhan.registry import schemas, selectors, services
-from cunzhan.registry.importers import registry_import
+from cunzhan.registry.importers import registry_import, rows_not_listed
 from cunzhan.registry.models import Consent, Household, ImportBatch, Person
 
 router = Router(tags=["registry"])
@@ -108,6 +109,7 @@ def batch_out(b: ImportBatch) -> dict:
         "persons_updated": b.persons_updated,
         "persons_unchanged": b.persons_unchanged,
         "errors": b.errors,
+        "rows_not_listed": rows_not_listed(b),
     }
 
 
@@ -182,14 +184,19 @@ def persons_id_number(request: HttpRequest, person_id: uuid.UUID):
 
 @router.post("/imports", response={201: schemas.ImportCreateOut, **ERROR_RESPONSES})
 def imports_create(request: HttpRequest, file: UploadedFile = File(...)):  # noqa: B008
-    """Import a CSV or XLSX file (one row per person). Valid rows are written in one
-    transaction; the response lists the problems row by row. A wrong file type,
-    encoding or header is a 400 naming the file and the columns, and writes nothing."""
+    """Import a CSV or XLSX file (one row per person), all or nothing: when any row is
+    bad nothing is written and the response lists the problems row by row (up to the
+    import limit; ``rows_not_listed`` counts the bad rows beyond it). A wrong file type,
+    size, encoding or header, or a hostile file, is a 400 naming the file, and writes
+    nothing."""
     user = require(request, Perm.EDIT_REGISTRY)
     if file is None:  # pragma: no cover - ninja requires it
         raise ApplicationError("a file is required", code="file_required")
     batch = registry_import(
-        scope=scope_for_user(user), user=user, file_name=file.name or "upload", data=file.read()
+        scope=scope_for_user(user),
+        user=user,
+        file_name=file.name or "upload",
+        data=read_upload(file),
     )
     return Status(201, batch_out(batch))
 

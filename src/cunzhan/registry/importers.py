@@ -1,14 +1,17 @@
 """Bulk import of the registry from CSV or XLSX: one row per person, with the
 household's columns repeated on each member's row.
 
-- Encoding (CSV): UTF-8 with or without BOM, else GBK/GB18030 (county offices
-  send both); anything else is one clear error naming the file.
+- The file is read by the one shared reader, ``core/tabular.py``: size, rows,
+  columns and cell length capped, a hostile XLSX (DTD, entities, zip bomb) refused,
+  the sheet's real extent read. Encoding (CSV): UTF-8 with or without BOM, else
+  GBK/GB18030 (county offices send both); anything else is one clear error.
 - Header: Chinese or English column names (see ``COLUMNS``); a missing required
   column or an unknown column is one error naming the file and the columns.
 - Rows: every row is validated; problems are reported as
   ``{"row", "column", "problem"}`` with the row number the user sees in the
-  spreadsheet (header = row 1). Valid rows are written in ONE transaction (each row
-  in a savepoint, so a row that fails on write is reported, never half-written).
+  spreadsheet (header = row 1), up to ``IMPORT_MAX_ERRORS`` problems, then "and N
+  more". A file is written whole or not at all: when any row is bad, nothing is
+  written and the report names every bad row.
 - Re-import: a person is matched on the ID number's blind index, else on
   household + name + birth year, and updated instead of duplicated.
 - Scope: a village outside the importer's scope is a row error, never a write.
@@ -16,9 +19,7 @@ household's columns repeated on each member's row.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -28,6 +29,7 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from cunzhan.core import tabular
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.money import yuan_to_fen
@@ -42,9 +44,6 @@ from cunzhan.registry.models import (
     Relation,
     Sex,
 )
-
-MAX_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -137,143 +136,14 @@ for _c in COLUMNS:
     _HEADER_ALIASES[_norm_header(_c.label.replace("(元)", ""))] = _c.key
 
 
-@dataclass
-class Table:
-    file_format: str
-    encoding: str
-    header: list[str]
-    header_row: int
-    rows: list[tuple[int, list[str]]]
-    big_numbers: set[tuple[int, int]] = field(default_factory=set)  # (row, col) numeric cells
-
-
 def _file_error(file_name: str, message: str, code: str, **details: Any) -> ApplicationError:
-    return ApplicationError(
-        _("文件“%(f)s”：%(m)s") % {"f": file_name, "m": message},
-        code=code,
-        details={"file": file_name, **details},
-    )
+    return tabular.file_error(file_name, message, code, **details)
 
 
-def decode_csv(data: bytes, file_name: str) -> tuple[str, str]:
-    """``(text, encoding)``: UTF-8 (BOM or not) first, then GB18030 (a superset of GBK)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _file_error(
-            file_name,
-            _("文件是 UTF-16 编码，请另存为 UTF-8 或 GBK 编码的 CSV"),
-            "invalid_import_encoding",
-        )
-    else:
-        try:
-            return data.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            pass
-        try:
-            return data.decode("gb18030"), "gb18030"
-        except UnicodeDecodeError:
-            pass
-    raise _file_error(
-        file_name,
-        _("无法识别文件编码，请使用 UTF-8 或 GBK 编码的 CSV 文件"),
-        "invalid_import_encoding",
-    )
-
-
-def _read_csv(data: bytes, file_name: str) -> Table:
-    text, encoding = decode_csv(data, file_name)
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(",\t;", key=first_line.count) if first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        for record in reader:
-            rows.append((reader.line_num, [c.strip() for c in record]))
-    except csv.Error as exc:
-        raise _file_error(
-            file_name,
-            _("第%(r)d行不是有效的 CSV：%(e)s") % {"r": reader.line_num, "e": exc},
-            "invalid_import_file",
-        ) from exc
-    return _table("csv", encoding, rows, set())
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _read_xlsx(data: bytes, file_name: str) -> Table:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise _file_error(
-            file_name, _("不是有效的 XLSX 文件（无法打开）"), "invalid_import_file"
-        ) from exc
-    try:
-        ws = wb.worksheets[0]
-        rows: list[tuple[int, list[str]]] = []
-        big: set[tuple[int, int]] = set()
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            cells = []
-            for col, v in enumerate(values):
-                if isinstance(v, int | float) and not isinstance(v, bool) and abs(v) >= 1e11:
-                    big.add((number, col))
-                cells.append(_cell_text(v))
-            rows.append((number, cells))
-            if len(rows) > MAX_ROWS + 1:
-                break
-    finally:
-        wb.close()
-    return _table("xlsx", "", rows, big)
-
-
-def _table(fmt: str, encoding: str, rows: list[tuple[int, list[str]]], big: set) -> Table:
-    rows = [(n, cells) for n, cells in rows if any(c for c in cells)]
-    if not rows:
-        return Table(fmt, encoding, [], 1, [], big)
-    (header_row, header), data = rows[0], rows[1:]
-    return Table(fmt, encoding, header, header_row, data, big)
-
-
-def read_table(*, file_name: str, data: bytes) -> Table:
-    suffix = PurePath(file_name or "").suffix.lower()
-    if len(data) > MAX_BYTES:
-        raise _file_error(
-            file_name,
-            _("文件过大（上限 %(n)d MB）") % {"n": MAX_BYTES // (1024 * 1024)},
-            "import_too_large",
-        )
-    if suffix == ".csv":
-        table = _read_csv(data, file_name)
-    elif suffix in (".xlsx", ".xlsm"):
-        table = _read_xlsx(data, file_name)
-    else:
-        raise _file_error(
-            file_name,
-            _("不支持的文件类型“%(s)s”，请上传 .csv 或 .xlsx 文件") % {"s": suffix or "?"},
-            "invalid_import_file",
-        )
-    if not table.header:
-        raise _file_error(file_name, _("文件是空的"), "invalid_import_file")
-    if len(table.rows) > MAX_ROWS:
-        raise _file_error(
-            file_name, _("行数过多（上限 %(n)d 行）") % {"n": MAX_ROWS}, "import_too_large"
-        )
-    return table
+def read_table(*, file_name: str, data: bytes) -> tabular.Table:
+    """The file through the one shared reader (``core/tabular.py``): its size, rows,
+    columns and cells within the import limits, a hostile XLSX refused."""
+    return tabular.read_table(file_name=file_name, data=data, formats=("csv", "xlsx"))
 
 
 def map_header(header: list[str], file_name: str) -> dict[int, str]:
@@ -329,8 +199,12 @@ ID_LIKE = re.compile(r"\d{17}[\dXx]|\d{15}")
 
 @dataclass
 class ImportReport:
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    failed_rows: set[int] = field(default_factory=set)
+    """The outcome of one import. Problems are kept up to ``IMPORT_MAX_ERRORS`` (each
+    quoted text shortened); ``failed_rows`` holds every bad row, listed or not."""
+
+    errors: tabular.ErrorList = field(
+        default_factory=lambda: tabular.ErrorList(tabular.ImportLimits.from_settings().max_errors)
+    )
     households_created: int = 0
     households_updated: int = 0
     persons_created: int = 0
@@ -338,12 +212,19 @@ class ImportReport:
     persons_unchanged: int = 0
     rows_imported: int = 0
 
+    @property
+    def failed_rows(self) -> set[int]:
+        return self.errors.rows
+
     def add(self, row: int, column: str, problem: str) -> None:
         """Record a row error. A problem may quote a cell; anything shaped like an ID
         number in it is masked (a column mix-up must not put ID numbers in reports)."""
         problem = ID_LIKE.sub(lambda m: idcard.mask(m.group(0)), problem)
-        self.errors.append({"row": row, "column": column, "problem": problem})
-        self.failed_rows.add(row)
+        self.errors.add(row, column=column, problem=problem)
+
+
+class _RolledBack(Exception):
+    """Raised inside the write transaction to undo a file with a bad row."""
 
 
 COUNT_FIELDS = (
@@ -602,34 +483,48 @@ class RegistryImporter:
         mapping = map_header(table.header, self.file_name)
         self.header_names = {key: str(table.header[i]).strip() for i, key in mapping.items()}
         valid: list[RowData] = []
+        big_by_row: dict[int, set[str]] = {}
+        for r, c in table.big_numbers:
+            if c in mapping:
+                big_by_row.setdefault(r, set()).add(mapping[c])
         for row, cells in table.rows:
             values = {
                 key: (cells[i] if i < len(cells) else "").strip() for i, key in mapping.items()
             }
-            big = {mapping[c] for (r, c) in table.big_numbers if r == row and c in mapping}
-            d = self._validate_row(row, values, big)
+            d = self._validate_row(row, values, big_by_row.get(row, set()))
             if d is not None:
                 valid.append(d)
         valid = self._cross_rows(valid)
         households: dict[tuple[str, str], Household] = {}
         with transaction.atomic():
-            for d in valid:
-                counts = {k: getattr(self.report, k) for k in COUNT_FIELDS}
-                try:
-                    with transaction.atomic():
-                        self._apply_row(d, households)
-                    self.report.rows_imported += 1
-                except ApplicationError as exc:
-                    for k, n in counts.items():
-                        setattr(self.report, k, n)
-                    households.pop((d.values["village_code"], d.values["household_number"]), None)
-                    self._error(d.row, self._column_for(exc), exc.message)
+            if not self.report.errors:
+                self._write_all(valid, households)
             batch = self._save_batch(table)
         return batch
 
-    def _save_batch(self, table: Table) -> ImportBatch:
+    def _write_all(self, valid: list[RowData], households: dict[tuple[str, str], Household]):
+        """Write every row, or none: a row that fails on write (each in a savepoint, so the
+        later rows are still tried and their problems reported) rolls the whole file back."""
+        try:
+            with transaction.atomic():
+                for d in valid:
+                    try:
+                        with transaction.atomic():
+                            self._apply_row(d, households)
+                        self.report.rows_imported += 1
+                    except ApplicationError as exc:
+                        key = (d.values["village_code"], d.values["household_number"])
+                        households.pop(key, None)
+                        self._error(d.row, self._column_for(exc), exc.message)
+                if self.report.errors:
+                    raise _RolledBack
+        except _RolledBack:
+            for k in (*COUNT_FIELDS, "rows_imported"):
+                setattr(self.report, k, 0)
+
+    def _save_batch(self, table: tabular.Table) -> ImportBatch:
         r = self.report
-        errors = sorted(r.errors, key=lambda e: (e["row"], e["column"]))
+        errors = sorted(r.errors.items, key=lambda e: (e["row"], e["column"]))
         batch = ImportBatch.objects.create(
             file_name=self.file_name,
             file_format=table.file_format,
@@ -669,8 +564,9 @@ def _scope_region(scope: RegionScope) -> str:
 
 
 def registry_import(*, scope: RegionScope, user: Any, file_name: str, data: bytes) -> ImportBatch:
-    """Import a registry file; returns the batch with counts and row errors. A file-level
-    problem (type, encoding, header) raises ApplicationError and writes nothing."""
+    """Import a registry file; returns the batch with counts and row errors. Any bad row:
+    nothing is written but the batch (its report). A file-level problem (type, size,
+    encoding, header, a hostile file) raises ApplicationError and writes nothing."""
     return RegistryImporter(scope=scope, user=user, file_name=file_name, data=data).run()
 
 
@@ -710,13 +606,11 @@ def template_csv(village_code: str | None = None) -> str:
     """The import file's header with every column and, given a village (the first in
     the importer's scope), one example row that imports as it stands. UTF-8 with BOM
     so that Excel shows the Chinese headers."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow([c.label for c in COLUMNS])
+    rows = []
     if village_code:
         row = example_row(village_code)
-        w.writerow([row.get(c.key, "") for c in COLUMNS])
-    return "\ufeff" + out.getvalue()
+        rows.append([row.get(c.key, "") for c in COLUMNS])
+    return tabular.csv_text([c.label for c in COLUMNS], rows)
 
 
 def accepted_values() -> list[dict[str, Any]]:
@@ -751,9 +645,14 @@ def income_columns() -> list[dict[str, Any]]:
 
 def report_csv(batch: ImportBatch) -> str:
     """The batch's row errors as CSV (UTF-8 with BOM so Excel shows Chinese)."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow([_("行号"), _("列"), _("问题")])
-    for e in batch.errors:
-        w.writerow([e.get("row", ""), e.get("column", ""), e.get("problem", "")])
-    return "\ufeff" + out.getvalue()
+    rows = [[e.get("row", ""), e.get("column", ""), e.get("problem", "")] for e in batch.errors]
+    more = rows_not_listed(batch)
+    if more:
+        rows.append(["", "", _("另有 %(n)d 行有问题，未逐一列出") % {"n": more}])
+    return tabular.csv_text([_("行号"), _("列"), _("问题")], rows)
+
+
+def rows_not_listed(batch: ImportBatch) -> int:
+    """Bad rows beyond the problems kept (``IMPORT_MAX_ERRORS``): the "and N more"."""
+    listed = {e.get("row") for e in batch.errors}
+    return max(0, batch.rows_failed - len(listed))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class PovertyOut(Schema):
@@ -96,6 +96,9 @@ class ImportBatchOut(Schema):
     persons_updated: int
     persons_unchanged: int
     errors: list[ImportErrorOut]
+    rows_not_listed: int = Field(
+        0, description="bad rows beyond the problems listed (the import's error limit)"
+    )
 
 
 class ImportCreateOut(ImportBatchOut):

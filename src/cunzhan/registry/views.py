@@ -18,6 +18,7 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
+from cunzhan.core.tabular import ImportLimits, read_upload
 from cunzhan.core.views import require_perm
 from cunzhan.registry import importers, selectors, services
 from cunzhan.registry.forms import (
@@ -212,7 +213,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
                 scope=scope_for_user(request.user),
                 user=request.user,
                 file_name=upload.name,
-                data=upload.read(),
+                data=read_upload(upload),
             )
         except ApplicationError as exc:
             form.add_error("file", exc.message)
@@ -231,8 +232,8 @@ def import_page(request: HttpRequest) -> HttpResponse:
             "accepted": importers.accepted_values(),
             "income_columns": importers.income_columns(),
             "example_village": village,
-            "max_mb": importers.MAX_BYTES // (1024 * 1024),
-            "max_rows": importers.MAX_ROWS,
+            "max_mb": ImportLimits.from_settings().max_bytes // (1024 * 1024),
+            "max_rows": ImportLimits.from_settings().max_rows,
         },
     )
 
@@ -250,7 +251,11 @@ def _batch_or_404(request: HttpRequest, batch_id: uuid.UUID) -> Any:
 @require_perm(Perm.VIEW_REGISTRY)
 def import_batch_page(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
-    return render(request, "registry/import_batch.html", {"batch": batch})
+    return render(
+        request,
+        "registry/import_batch.html",
+        {"batch": batch, "rows_not_listed": importers.rows_not_listed(batch)},
+    )
 
 
 @login_required
