@@ -265,7 +265,7 @@ API_CONTROL_LISTS = {
     "GET /commerce/buyers",
     "GET /commerce/sales/report",
 }
-API_CONTROL_LISTS |= {"GET /commerce/assisted"}
+API_CONTROL_LISTS |= {"GET /commerce/assisted", "GET /commerce/assisted/reviews"}
 # relapse risk: the cases and the per-township counts
 API_QUERY_PROBES["GET /impact/risk/cases"] = lambda w: [
     {"region": w.out.code},
@@ -708,7 +708,15 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     ),
     "POST /commerce/assisted/{purchase_id}/link": WriteHint(
         path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid},
-        body=lambda w: {"parcel_id": str(w.out.parcel.uuid)},  # type: ignore[union-attr]
+        body=lambda w: {"parcel_id": str(w.out.assisted["parcel"].uuid)},
+    ),
+    "POST /commerce/assisted/{purchase_id}/review": WriteHint(
+        path=lambda w: {"purchase_id": w.out.assisted["pending"].uuid},
+        body=lambda w: {"approve": False, "note": PROBE},
+    ),
+    "PUT /commerce/assisted/limits/{county_code}": WriteHint(
+        path=lambda w: {"county_code": w.out.code},
+        body=lambda w: {"max_price_fen": 400_000},
     ),
     "POST /commerce/assisted/{purchase_id}/cancel": WriteHint(
         path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid}, body=lambda w: {}
