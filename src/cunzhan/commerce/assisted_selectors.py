@@ -132,7 +132,7 @@ def station_get(*, scope: RegionScope, station_id: int) -> Station:
 def _months(end: dt.date, n: int) -> list[str]:
     y, m = end.year, end.month
     out = []
-    for _ in range(n):
+    for _i in range(n):
         out.append(f"{y:04d}-{m:02d}")
         m -= 1
         if m == 0:
