@@ -93,21 +93,26 @@ def assisted_get(*, scope: RegionScope, purchase_id: Any) -> AssistedPurchase:
 
 
 def assisted_parcel_candidates(*, scope: RegionScope, purchase: AssistedPurchase) -> list[Parcel]:
-    """Parcels waiting at the purchase's station that no purchase claims: those for the
-    villager's phone first (what the operator picks from when the match is ambiguous)."""
+    """Parcels waiting at the purchase's station that no purchase claims and that could
+    be its delivery: for the villager's phone, announced after the purchase was recorded
+    (what the operator picks from when the match is ambiguous; nothing else would link)."""
     linked = AssistedPurchase.objects.filter(
         station_id=purchase.station_id, parcel__isnull=False
     ).values("parcel_id")
     qs = (
         parcels.parcels_in_scope(scope=scope)
-        .filter(in_states(sm.AT_STATION), station_id=purchase.station_id, direction=Direction.DOWN)
+        .filter(
+            in_states(sm.AT_STATION),
+            station_id=purchase.station_id,
+            direction=Direction.DOWN,
+            recipient_phone=purchase.villager_phone,
+            created_at__gt=purchase.created_at,
+        )
         .exclude(pk__in=linked)
         .select_related("carrier")
         .order_by("-state_at", "-id")[:200]
     )
-    rows = list(qs)
-    rows.sort(key=lambda x: x.recipient_phone != purchase.villager_phone)
-    return rows
+    return list(qs)
 
 
 def assisted_figures(*, scope: RegionScope) -> dict[str, int]:
