@@ -726,15 +726,17 @@ def _sweep_link(scope: RegionScope, result: SweepResult) -> None:
             parcel__isnull=False, station_id__in=station_ids
         ).values_list("parcel_id", flat=True)
     )
-    # waiting parcels; and those already handed out, for a tracking number the purchase
-    # named before the parcel was announced (handed out before this sweep ran)
+    # waiting parcels; and those already handed out (or gone back), for a tracking
+    # number the purchase named before the parcel was announced (before this sweep ran)
     named = sorted({p.tracking_number for p in open_ if p.tracking_number})
     visible = parcels.parcels_in_scope(scope=scope).filter(
         station_id__in=station_ids, direction=Direction.DOWN
     )
     found = list(visible.filter(in_states(*LINK_STATES)))
     for i in range(0, len(named), 500):
-        found += visible.filter(in_states(sm.PICKED_UP), tracking_number__in=named[i : i + 500])
+        found += visible.filter(
+            in_states(sm.PICKED_UP, *GONE_STATES), tracking_number__in=named[i : i + 500]
+        )
     arrived = [x for x in found if x.pk not in linked_ids]
     by_tracking = {(x.station_id, x.tracking_number): x for x in arrived}
     claimed = {(p.station_id, p.tracking_number) for p in open_ if p.tracking_number}
@@ -761,7 +763,7 @@ def _sweep_link(scope: RegionScope, result: SweepResult) -> None:
         if parcel.state != sm.AT_STATION and not (
             how == "tracking" and p.tracking_at is not None and p.tracking_at < parcel.created_at
         ):
-            continue  # picked up: only for a tracking number named before it existed
+            continue  # not waiting: only for a tracking number named before it existed
         with transaction.atomic():
             locked = AssistedPurchase.objects.select_for_update(of=("self",)).get(pk=p.pk)
             if locked.status not in LINKABLE or locked.parcel_id is not None:

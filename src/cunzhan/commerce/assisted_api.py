@@ -258,7 +258,7 @@ def assisted_reviews(request: HttpRequest):
 
 
 @router.get("/assisted/anomalies", response={200: list[AnomalyOut], **ERROR_RESPONSES})
-def assisted_anomalies(request: HttpRequest, month: str = Field("", max_length=7)):
+def assisted_anomalies(request: HttpRequest, month: str = ""):
     """Operators whose assisted-purchase commission jumps in ``month`` (YYYY-MM, default
     this month): at least twice their own 3-month average, or three times the median of
     the county's other operators, and at least ¥50 above it (ADR 0016, issue 12)."""
