@@ -55,9 +55,7 @@ def test_assisted_simulation_is_consistent_and_idempotent(station):
     from cunzhan.logistics.selectors import parcels_handed_out
 
     paid = list(
-        AssistedPurchase.objects.filter(status=AssistedStatus.PICKED_UP).select_related(
-            "parcel"
-        )
+        AssistedPurchase.objects.filter(status=AssistedStatus.PICKED_UP).select_related("parcel")
     )
     handed = parcels_handed_out(parcel_ids=[p.parcel_id for p in paid])
     for p in paid:
