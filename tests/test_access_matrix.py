@@ -1250,6 +1250,8 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"status": "recorded"},
     ],
     "commerce:earnings": lambda w: [{"station": str(w.out.stations["village"].pk)}],
+    "commerce:assisted-oversight": lambda w: [{"month": "2026-11"}, {"month": "bad"}],
+    "commerce:assisted-review": lambda w: [],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -1284,7 +1286,7 @@ PAGE_CONTROL_LISTS = {
     "orders:report",
     "impact:home",
 }
-PAGE_CONTROL_LISTS |= {"commerce:assisted"}
+PAGE_CONTROL_LISTS |= {"commerce:assisted", "commerce:assisted-oversight"}
 # relapse risk: the queue (cases and per-township counts)
 PAGE_QUERY_PROBES["impact:risk"] = lambda w: [
     {"region": w.out.code},
@@ -1806,7 +1808,15 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "commerce:assisted-link": lambda w: [
         PagePost(
             {"purchase_id": w.out.assisted["recorded"].uuid},
-            {"parcel": str(w.out.parcel.uuid)},  # type: ignore[union-attr]
+            {"parcel": str(w.out.assisted["parcel"].uuid)},
+            effective=True,
+        )
+    ],
+    "commerce:assisted-oversight": lambda w: [PagePost({}, {})],
+    "commerce:assisted-review": lambda w: [
+        PagePost(
+            {"purchase_id": w.out.assisted["pending"].uuid},
+            {"decision": "reject", "note": PROBE},
             effective=True,
         )
     ],
