@@ -112,9 +112,7 @@ def _run(op: tuple, station, scope: RegionScope, state: dict) -> None:
 
 
 def _assert_every_commission_rests_on_facts(station) -> None:
-    paid = list(
-        AssistedPurchase.objects.filter(commission_fen__gt=0).select_related("parcel")
-    )
+    paid = list(AssistedPurchase.objects.filter(commission_fen__gt=0).select_related("parcel"))
     handed = parcels_handed_out(parcel_ids=[p.parcel_id for p in paid if p.parcel_id])
     for p in paid:
         parcel = p.parcel
