@@ -267,7 +267,7 @@ API_CONTROL_LISTS = {
     "GET /commerce/buyers",
     "GET /commerce/sales/report",
 }
-API_CONTROL_LISTS |= {"GET /commerce/assisted"}
+API_CONTROL_LISTS |= {"GET /commerce/assisted", "GET /commerce/assisted/reviews"}
 # relapse risk: the cases and the per-township counts
 API_QUERY_PROBES["GET /impact/risk/cases"] = lambda w: [
     {"region": w.out.code},
@@ -722,7 +722,15 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
     ),
     "POST /commerce/assisted/{purchase_id}/link": WriteHint(
         path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid},
-        body=lambda w: {"parcel_id": str(w.out.parcel.uuid)},  # type: ignore[union-attr]
+        body=lambda w: {"parcel_id": str(w.out.assisted["parcel"].uuid)},
+    ),
+    "POST /commerce/assisted/{purchase_id}/review": WriteHint(
+        path=lambda w: {"purchase_id": w.out.assisted["pending"].uuid},
+        body=lambda w: {"approve": False, "note": PROBE},
+    ),
+    "PUT /commerce/assisted/limits/{county_code}": WriteHint(
+        path=lambda w: {"county_code": w.out.code},
+        body=lambda w: {"max_price_fen": 400_000},
     ),
     "POST /commerce/assisted/{purchase_id}/cancel": WriteHint(
         path=lambda w: {"purchase_id": w.out.assisted["recorded"].uuid}, body=lambda w: {}
@@ -1254,6 +1262,8 @@ PAGE_QUERY_PROBES: dict[str, Callable[[World], list[dict[str, str]]]] = {
         {"status": "recorded"},
     ],
     "commerce:earnings": lambda w: [{"station": str(w.out.stations["village"].pk)}],
+    "commerce:assisted-oversight": lambda w: [{"month": "2026-11"}, {"month": "bad"}],
+    "commerce:assisted-review": lambda w: [],
     "core:audit": lambda w: [
         {"object_type": "tests.Probe"},
         {"personal_data": "1"},
@@ -1288,7 +1298,7 @@ PAGE_CONTROL_LISTS = {
     "orders:report",
     "impact:home",
 }
-PAGE_CONTROL_LISTS |= {"commerce:assisted"}
+PAGE_CONTROL_LISTS |= {"commerce:assisted", "commerce:assisted-oversight"}
 # relapse risk: the queue (cases and per-township counts)
 PAGE_QUERY_PROBES["impact:risk"] = lambda w: [
     {"region": w.out.code},
@@ -1825,7 +1835,15 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     "commerce:assisted-link": lambda w: [
         PagePost(
             {"purchase_id": w.out.assisted["recorded"].uuid},
-            {"parcel": str(w.out.parcel.uuid)},  # type: ignore[union-attr]
+            {"parcel": str(w.out.assisted["parcel"].uuid)},
+            effective=True,
+        )
+    ],
+    "commerce:assisted-oversight": lambda w: [PagePost({}, {})],
+    "commerce:assisted-review": lambda w: [
+        PagePost(
+            {"purchase_id": w.out.assisted["pending"].uuid},
+            {"decision": "reject", "note": PROBE},
             effective=True,
         )
     ],

@@ -17,7 +17,7 @@ _seq = itertools.count(1)
 
 
 def parcel_to_station(
-    station: Station, *, tracking_number: str = "", phone: str = "13912345678", name: str = "王芳"
+    station: Station, *, tracking_number: str = "", phone: str = "13812345678", name: str = "王芳"
 ) -> Parcel:
     """A ZTO parcel announced for ``station``'s village and scanned in at the station
     (state ``at_station``, with a pickup code)."""
@@ -61,4 +61,21 @@ def hand_out(station: Station, parcel: Parcel) -> None:
     parcel.refresh_from_db()
     logistics_services.parcel_pick_up(
         scope=RegionScope.national(), station=station, code=parcel.pickup_code
+    )
+
+
+def scan(parcel: Parcel, event_type: str, *, station: Station | None = None) -> None:
+    """A bulk scan event (the generic ingest, no code, no phone and name)."""
+    logistics_services.scan_events_record(
+        scope=RegionScope.national(),
+        events=[
+            {
+                "event_id": f"t-{parcel.tracking_number}-{event_type}",
+                "carrier": parcel.carrier.code,
+                "tracking_number": parcel.tracking_number,
+                "type": event_type,
+                "occurred_at": timezone.now(),
+                "station_code": station.code if station else "",
+            }
+        ],
     )

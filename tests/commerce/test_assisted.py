@@ -114,7 +114,7 @@ def test_link_by_tracking_number(station):
     assisted.assisted_mark_ordered(
         scope=op_scope(station), purchase=p, shop_order_no="PDD-1", tracking_number=""
     )
-    parcel = parcel_to_station(station, tracking_number="ZT7001")
+    parcel = parcel_to_station(station, tracking_number="ZT7001", phone=PHONE)
     p = assisted.assisted_link(scope=op_scope(station), purchase=p, tracking_number="zt7001")
     assert p.status == AssistedStatus.ARRIVED and p.parcel_id == parcel.pk
     assert p.linked_by == "tracking"
@@ -147,8 +147,8 @@ def test_linking_a_parcel_of_another_station_is_refused(station, other_station):
 
 
 def test_a_parcel_links_to_one_purchase_only(station):
-    parcel = parcel_to_station(station, tracking_number="ZT9001")
-    a, b = record(station), record(station, villager_phone="13700001111")
+    a, b = record(station), record(station)
+    parcel = parcel_to_station(station, tracking_number="ZT9001", phone=PHONE)
     assisted.assisted_link(scope=op_scope(station), purchase=a, parcel_id=parcel.uuid)
     with pytest.raises(ApplicationError) as exc:
         assisted.assisted_link(scope=op_scope(station), purchase=b, parcel_id=parcel.uuid)
@@ -207,12 +207,17 @@ def test_commission_accrues_once_on_pickup(station):
     assert rows[0]["total_fen"] == rows[0]["assisted_fen"] + rows[0]["down_fen"]
 
 
-def test_linking_an_already_picked_up_parcel_completes_it(station):
-    parcel = parcel_to_station(station, tracking_number="ZT6101")
-    hand_out(station, parcel)
+def test_linking_an_already_picked_up_parcel_is_refused(station):
+    """Before issue 12 this completed the purchase and paid the commission at once."""
     p = record(station, price="50")
-    p = assisted.assisted_link(scope=op_scope(station), purchase=p, tracking_number="ZT6101")
-    assert p.status == AssistedStatus.PICKED_UP and p.commission_fen == 250
+    parcel = parcel_to_station(station, tracking_number="ZT6101", phone=PHONE)
+    hand_out(station, parcel)
+    with pytest.raises(ApplicationError) as exc:
+        assisted.assisted_link(scope=op_scope(station), purchase=p, tracking_number="ZT6101")
+    assert exc.value.code == "parcel_picked_up"
+    p.refresh_from_db()
+    assert p.parcel_id is None and p.commission_fen is None
+    assert not Transaction.objects.filter(kind="assisted").exists()
 
 
 def test_cancel_before_pickup_and_not_after(station):

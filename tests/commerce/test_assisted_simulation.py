@@ -40,11 +40,28 @@ def test_assisted_simulation_is_consistent_and_idempotent(station):
     ctx = run(11)
     res = ctx.results["commerce.assisted"]
     assert res["recorded"] > 0 and res["linked"] == res["recorded"]
+    assert res["picked_up"] == res["handed_out"] > 0 and res["returned"] == res["refused"]
     first = rows()
     picked = [r for r in first if r[4] == AssistedStatus.PICKED_UP]
     assert picked and all(r[5] == r[2] * 500 // 10_000 for r in picked)
-    assert {r[4] for r in first} <= {AssistedStatus.ARRIVED, AssistedStatus.PICKED_UP}
+    assert {r[4] for r in first} <= {
+        AssistedStatus.ARRIVED,
+        AssistedStatus.PICKED_UP,
+        AssistedStatus.RETURNED,
+    }
     assert Transaction.objects.filter(kind="assisted").count() == len(picked)
+    # the real path: each paid purchase's parcel was announced after it was recorded,
+    # for its villager, and handed out at the station (code), not closed by a bulk scan
+    from cunzhan.logistics.selectors import parcels_handed_out
+
+    paid = list(
+        AssistedPurchase.objects.filter(status=AssistedStatus.PICKED_UP).select_related("parcel")
+    )
+    handed = parcels_handed_out(parcel_ids=[p.parcel_id for p in paid])
+    for p in paid:
+        assert p.parcel.created_at > p.created_at
+        assert p.parcel.recipient_phone == p.villager_phone
+        assert handed[p.parcel_id][0] == p.station_id
     again = run(11)
     assert again.results["commerce.assisted"]["recorded"] == 0
     assert again.results["commerce.assisted"]["picked_up"] == 0

@@ -595,27 +595,33 @@ def _assisted(c: County, tag: str, seq: int) -> dict[str, Any]:
 
     national = RegionScope.national()
     station = c.stations["village"]
-    phone = f"1360000{seq:04d}"
+    phone = f"1390000{seq:04d}"  # the recipient of the county's parcels (_parcel)
     out: dict[str, Any] = {"personal": [phone]}
-    for key, tn in (("recorded", ""), ("ordered", f"A{c.code}{seq:02d}")):
+    for key, tn, price in (
+        ("recorded", "", "199.9"),
+        ("ordered", f"A{c.code}{seq:02d}", "199.9"),
+        ("pending", "", "1500"),  # above the default review threshold (¥800)
+    ):
         out[key] = assisted.assisted_record(
             scope=national,
             station=station,
             villager_name=f"{tag}-村民{seq}",
             villager_phone=phone,
             item=f"{tag} 电饭煲",
-            price="199.9",
+            price=price,
             shop="taobao",
             shop_order_no=f"TB{seq}" if tn else "",
             tracking_number=tn,
         )
         if tn:
             _parcel(c, tag, seq, tn=tn)
+    # the recorded purchase's delivery: the same villager, announced after the record
+    out["parcel"] = _parcel(c, tag, seq, tn=f"B{c.code}{seq:02d}")
     return out
 
 
 def _assisted_rows(out_q: Any, rows: Any) -> dict[str, Any]:
-    from cunzhan.commerce.models import AssistedPurchase
+    from cunzhan.commerce.models import AssistedLimits, AssistedPurchase
 
     return {
         "assisted": rows(
@@ -624,9 +630,16 @@ def _assisted_rows(out_q: Any, rows: Any) -> dict[str, Any]:
             "parcel_id",
             "shop_order_no",
             "commission_fen",
+            "review_state",
             "updated_at",
         ),
         "assisted_total": AssistedPurchase.objects.count(),
+        "assisted_limits": rows(
+            AssistedLimits.objects.filter(out_q("county_id")),
+            "max_price_fen",
+            "review_above_fen",
+            "shop_max_fen",
+        ),
     }
 
 

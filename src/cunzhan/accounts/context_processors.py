@@ -20,6 +20,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         ("network:map", _("地图"), Perm.VIEW_NETWORK),
         ("logistics:home", _("物流"), Perm.VIEW_NETWORK),
         ("commerce:lots", _("农产品"), Perm.VIEW_COMMERCE),
+        ("commerce:assisted-oversight", _("代购监督"), Perm.REVIEW_ASSISTED),
         ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
         ("impact:home", _("影响监测"), Perm.VIEW_IMPACT),
         ("impact:risk", _("防返贫监测"), Perm.VIEW_RISK),

@@ -41,6 +41,7 @@ class Perm:
     MANAGE_PAYOUTS = "manage_payouts"  # payout batches, booking the station fees
     EDIT_SETTLEMENT_RULES = "edit_settlement_rules"  # a county's fee and commission rates
     EDIT_ASSISTED = "edit_assisted"  # record, order, link, cancel assisted purchases (代购)
+    REVIEW_ASSISTED = "review_assisted"  # the county's review of 代购 and their anomalies
     VIEW_ORDERS = "view_orders"  # the county's orders (buyers masked), sales report
     MANAGE_ORDERS = "manage_orders"  # confirm delivery, cancel, refund returns
     VIEW_IMPACT = "view_impact"  # indicators, dashboards and their drill-down rows
@@ -90,6 +91,9 @@ ROLE_PERMS[Role.AUDITOR] |= {Perm.VIEW_ORDERS}
 # assisted purchase (代购, ADR 0016): operators record them, county managers too
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.EDIT_ASSISTED}
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.EDIT_ASSISTED}
+# the county reviews purchases above its threshold and watches operators' commissions
+# (issue 12): county managers decide, auditors read
+ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.REVIEW_ASSISTED}
 
 # relapse-risk monitoring (防返贫监测, ADR 0019): county managers and registry officers
 # follow cases up, auditors read them

@@ -157,3 +157,21 @@ def user_by_token(key: str) -> User | None:
 
 def assignment_list(*, user: User) -> QuerySet[Assignment]:
     return Assignment.objects.filter(user=user).select_related("region", "station")
+
+
+def station_operators(*, station_ids: list[int]) -> dict[int, User]:
+    """The first active station operator assigned to each of ``station_ids`` (internal:
+    the simulators record a station's work in its operator's name)."""
+    out: dict[int, User] = {}
+    for a in (
+        Assignment.objects.filter(
+            station_id__in=list(station_ids),
+            user__role=Role.STATION_OPERATOR,
+            user__is_active=True,
+        )
+        .select_related("user")
+        .order_by("pk")
+    ):
+        if a.station_id is not None:
+            out.setdefault(a.station_id, a.user)
+    return out

@@ -51,6 +51,44 @@ class CancelIn(Schema):
     reason: str = Field("", max_length=200)
 
 
+class ReviewIn(Schema):
+    approve: bool
+    note: str = Field("", max_length=200, description="required when rejecting")
+
+
+class LimitsIn(Schema):
+    max_price_fen: int | None = Field(None, ge=1, description="the most one purchase may cost")
+    review_above_fen: int | None = Field(
+        None, ge=0, description="above this the county reviews the purchase"
+    )
+    shop_max_fen: dict[str, int] | None = Field(
+        None, description="shop platform -> the most one purchase there may cost"
+    )
+
+
+class AnomalyOut(Schema):
+    user_id: int
+    username: str
+    county_code: str
+    villages: list[str]
+    month: str
+    month_fen: int
+    month_count: int
+    trailing_avg_fen: int
+    peer_median_fen: int
+    peers: int
+    jump_fen: int
+    reasons: list[str] = Field(..., description="trailing (own 3-month average), peers")
+
+
+class LimitsOut(Schema):
+    county_code: str
+    county_name: str
+    max_price_fen: int
+    review_above_fen: int
+    shop_max_fen: dict[str, int]
+
+
 class AssistedOut(Schema):
     id: uuid.UUID
     station_id: int
@@ -69,6 +107,8 @@ class AssistedOut(Schema):
     parcel_id: uuid.UUID | None
     parcel_state: str | None
     linked_by: str
+    review_state: str
+    no_commission_reason: str
     created_at: dt.datetime
     ordered_at: dt.datetime | None
     arrived_at: dt.datetime | None
@@ -91,6 +131,7 @@ class SweepOut(Schema):
     linked_phone: int
     picked_up: int
     commission_fen: int
+    returned: int
 
 
 class EarningsMonthOut(Schema):
@@ -133,6 +174,8 @@ def assisted_out(p: AssistedPurchase) -> dict[str, Any]:
         "parcel_id": p.parcel.uuid if p.parcel_id and p.parcel else None,
         "parcel_state": p.parcel.state if p.parcel_id and p.parcel else None,
         "linked_by": p.linked_by,
+        "review_state": p.review_state,
+        "no_commission_reason": p.no_commission_reason,
         "created_at": p.created_at,
         "ordered_at": p.ordered_at,
         "arrived_at": p.arrived_at,
@@ -208,6 +251,51 @@ def assisted_sweep(request: HttpRequest):
     return r.__dict__
 
 
+@router.get("/assisted/reviews", response={200: list[AssistedOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def assisted_reviews(request: HttpRequest):
+    """Purchases above the county's threshold waiting for its review, oldest first."""
+    _, scope = _scope(request, Perm.REVIEW_ASSISTED)
+    return _Mapped(assisted_selectors.assisted_review_queue(scope=scope))
+
+
+@router.get("/assisted/anomalies", response={200: list[AnomalyOut], **ERROR_RESPONSES})
+def assisted_anomalies(request: HttpRequest, month: str = ""):
+    """Operators whose assisted-purchase commission jumps in ``month`` (YYYY-MM, default
+    this month): at least twice their own 3-month average, or three times the median of
+    the county's other operators, and at least ¥50 above it (ADR 0016, issue 12)."""
+    _, scope = _scope(request, Perm.REVIEW_ASSISTED)
+    return assisted_selectors.assisted_commission_anomalies(scope=scope, month=month[:7])
+
+
+def _limits_out(limits: Any, county: Any) -> dict[str, Any]:
+    return {
+        "county_code": limits.county_id,
+        "county_name": county.name,
+        "max_price_fen": limits.max_price_fen,
+        "review_above_fen": limits.review_above_fen,
+        "shop_max_fen": dict(limits.shop_max_fen or {}),
+    }
+
+
+@router.get("/assisted/limits/{county_code}", response={200: LimitsOut, **ERROR_RESPONSES})
+def assisted_limits(request: HttpRequest, county_code: str):
+    """The county's limits on one purchase (the defaults if it has set none)."""
+    _, scope = _scope(request, Perm.VIEW_COMMERCE)
+    county = assisted_selectors.county_get(scope=scope, county_code=county_code)
+    return _limits_out(assisted.assisted_limits(county_code=county.code), county)
+
+
+@router.put("/assisted/limits/{county_code}", response={200: LimitsOut, **ERROR_RESPONSES})
+def assisted_limits_update(request: HttpRequest, county_code: str, payload: LimitsIn):
+    """Set the county's most per purchase, its review threshold, the most per shop."""
+    user, scope = _scope(request, Perm.EDIT_SETTLEMENT_RULES)
+    limits = assisted.assisted_limits_update(
+        scope=scope, county_code=county_code, actor=user, **payload.dict()
+    )
+    return _limits_out(limits, limits.county)
+
+
 @router.get("/assisted/{purchase_id}", response={200: AssistedOut, **ERROR_RESPONSES})
 def assisted_detail(request: HttpRequest, purchase_id: uuid.UUID):
     _, scope = _scope(request, Perm.VIEW_COMMERCE)
@@ -260,6 +348,22 @@ def assisted_link(request: HttpRequest, purchase_id: uuid.UUID, payload: LinkIn)
         purchase=_get(scope, purchase_id),
         tracking_number=payload.tracking_number,
         parcel_id=payload.parcel_id,
+        actor=user,
+    )
+    return assisted_out(_get(scope, p.uuid))
+
+
+@router.post("/assisted/{purchase_id}/review", response={200: AssistedOut, **ERROR_RESPONSES})
+def assisted_review(request: HttpRequest, purchase_id: uuid.UUID, payload: ReviewIn):
+    """The county's decision on a purchase above its threshold: ``approve`` true lets
+    its commission accrue (at the hand-out), false means none; a rejection needs a
+    ``note``. Never by the person who recorded it (``same_person``)."""
+    user, scope = _scope(request, Perm.REVIEW_ASSISTED)
+    p = assisted.assisted_review(
+        scope=scope,
+        purchase=_get(scope, purchase_id),
+        approve=payload.approve,
+        note=payload.note,
         actor=user,
     )
     return assisted_out(_get(scope, p.uuid))

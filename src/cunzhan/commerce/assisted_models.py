@@ -35,6 +35,18 @@ class AssistedStatus(models.TextChoices):
     ARRIVED = "arrived", _("包裹已到站")
     PICKED_UP = "picked_up", _("已取件")
     CANCELLED = "cancelled", _("已取消")
+    # the parcel went back (refused, unclaimed, lost): no commission
+    RETURNED = "returned", _("包裹已退回")
+
+
+class ReviewState(models.TextChoices):
+    """A purchase above the county's review threshold waits for a county reviewer (not
+    the person who recorded it) before its commission may accrue."""
+
+    NONE = "none", _("无需审核")
+    PENDING = "pending", _("待县级审核")
+    APPROVED = "approved", _("审核通过")
+    REJECTED = "rejected", _("审核驳回")
 
 
 # statuses in which the inbound parcel may still be linked
@@ -57,6 +69,9 @@ class AssistedPurchase(TimeStampedModel):
     shop_order_no = models.CharField(_("店铺订单号"), max_length=64, blank=True, default="")
     # the carrier's tracking number the shop gives (entered by the operator)
     tracking_number = models.CharField(_("快递单号"), max_length=40, blank=True, default="")
+    # when the tracking number was entered (server time): a parcel announced after it and
+    # handed out before the next sweep is still this purchase's delivery
+    tracking_at = models.DateTimeField(null=True, blank=True)
     # the county's assisted-purchase rate when recorded (shown); the ledger posts the
     # rate in force at pickup, recorded in ``commission_fen``
     commission_bp = models.PositiveIntegerField(_("佣金比例（基点）"))
@@ -80,12 +95,27 @@ class AssistedPurchase(TimeStampedModel):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    review_state = models.CharField(
+        _("审核"), max_length=10, choices=ReviewState.choices, default=ReviewState.NONE
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=200, blank=True, default="")
+    # why a completed purchase earned nothing (returned parcel, rejected, facts failed)
+    no_commission_reason = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["station", "status"], name="assisted_station_status_idx"),
             models.Index(fields=["village", "status"], name="assisted_village_status_idx"),
+            models.Index(
+                fields=["review_state", "village"],
+                condition=Q(review_state="pending"),
+                name="assisted_review_pending_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(price_fen__gt=0), name="assisted_price_positive"),
@@ -117,3 +147,41 @@ class AssistedPurchase(TimeStampedModel):
     @property
     def commission_display(self) -> str:
         return format_fen(self.commission_fen) if self.commission_fen is not None else ""
+
+
+# defaults of a county without its own limits (ADR 0016, addendum): a village
+# assisted purchase is household goods, farm inputs, a phone — not a car
+DEFAULT_MAX_PRICE_FEN = 3_000_00
+DEFAULT_REVIEW_ABOVE_FEN = 800_00
+
+
+class AssistedLimits(TimeStampedModel):
+    """A county's limits on one assisted purchase: the most it may cost (over all
+    shops, and per shop platform where the county sets one), and the amount above which
+    the county reviews it before any commission accrues. A county without a row uses
+    the defaults."""
+
+    county = models.OneToOneField(
+        "network.Region", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    max_price_fen = models.BigIntegerField(default=DEFAULT_MAX_PRICE_FEN)
+    review_above_fen = models.BigIntegerField(default=DEFAULT_REVIEW_ABOVE_FEN)
+    # shop platform -> the most one purchase there may cost (fen), where the county knows
+    shop_max_fen = models.JSONField(default=dict, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["county_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_price_fen__gt=0)
+                & Q(review_above_fen__gte=0)
+                & Q(review_above_fen__lte=models.F("max_price_fen")),
+                name="assisted_limits_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assisted limits {self.county_id}"

@@ -415,8 +415,10 @@ class PriceTier(TimeStampedModel):
 
 # assisted purchase (代购, docs/adr/0016-assisted-purchase.md): its own module
 from cunzhan.commerce.assisted_models import (  # noqa: E402, F401
+    AssistedLimits,
     AssistedPurchase,
     AssistedStatus,
+    ReviewState,
     Shop,
 )
 

@@ -191,10 +191,18 @@ def assisted_detail_page(request: HttpRequest, purchase_id: uuid.UUID) -> HttpRe
             "rate_pct": f"{p.commission_bp / 100:g}",
             "expected": format_fen(p.price_fen * p.commission_bp // 10_000),
             "linkable": p.status in (AssistedStatus.RECORDED, AssistedStatus.ORDERED),
+            "no_commission_reason": NO_COMMISSION_LABELS.get(p.no_commission_reason, ""),
             "cancellable": p.status
             in (AssistedStatus.RECORDED, AssistedStatus.ORDERED, AssistedStatus.ARRIVED),
         },
     )
+
+
+NO_COMMISSION_LABELS = {
+    "returned": gettext_lazy("包裹没有被村民取走（退回、拒收或丢失）"),
+    "rejected": gettext_lazy("县级审核驳回"),
+    "identity": gettext_lazy("包裹不是这位村民在登记之后收到的"),
+}
 
 
 def _act(request: HttpRequest, purchase_id: uuid.UUID, fn: Any, done: str) -> HttpResponse:
@@ -271,6 +279,84 @@ def assisted_cancel_page(request: HttpRequest, purchase_id: uuid.UUID) -> HttpRe
 
 
 @login_required
+@require_perm(Perm.REVIEW_ASSISTED)
+def assisted_oversight_page(request: HttpRequest) -> HttpResponse:
+    """The county's oversight of 代购: its limits, the purchases above the review
+    threshold waiting for a decision, and the operators whose commissions jump."""
+    scope = scope_for_user(request.user)
+    month = request.GET.get("month", "")[:7]
+    try:
+        anomalies = assisted_selectors.assisted_commission_anomalies(scope=scope, month=month)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        month = ""
+        anomalies = assisted_selectors.assisted_commission_anomalies(scope=scope)
+    queue = assisted_selectors.assisted_review_queue(scope=scope)
+    limits = [
+        assisted.assisted_limits(county_code=code)
+        for code in (() if scope.everything else scope.prefixes)
+        if len(code) == 6
+    ]
+    for row in anomalies:
+        for k in ("month_fen", "trailing_avg_fen", "peer_median_fen", "jump_fen"):
+            row[k[:-4] + "_yuan"] = format_fen(row[k])
+    return render(
+        request,
+        "commerce/assisted/oversight.html",
+        {
+            "queue": list(queue[:200]),
+            "queue_total": queue.count(),
+            "anomalies": anomalies,
+            "month": month,
+            "limits": [
+                {
+                    "county": x.county_id,
+                    "max": format_fen(x.max_price_fen),
+                    "review": format_fen(x.review_above_fen),
+                    "shops": [
+                        (Shop(k).label if k in Shop.values else k, format_fen(int(v)))
+                        for k, v in sorted((x.shop_max_fen or {}).items())
+                    ],
+                }
+                for x in limits
+            ],
+            "rule": {
+                "trailing": assisted_selectors.TRAILING_MONTHS,
+                "jump": assisted_selectors.JUMP_FACTOR,
+                "peer": assisted_selectors.PEER_FACTOR,
+                "floor": format_fen(assisted_selectors.MIN_JUMP_FEN),
+            },
+        },
+    )
+
+
+@login_required
+@require_perm(Perm.REVIEW_ASSISTED)
+@require_POST
+def assisted_review_page(request: HttpRequest, purchase_id: uuid.UUID) -> HttpResponse:
+    p = _purchase(request, purchase_id)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        assisted.assisted_review(
+            scope=scope_for_user(request.user),
+            purchase=p,
+            approve=approve,
+            note=request.POST.get("note", "")[:200],
+            actor=request.user,
+        )
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            (_("已通过：%(i)s") if approve else _("已驳回：%(i)s")) % {"i": p.item},
+        )
+    return redirect("commerce:assisted-oversight")
+
+
+@login_required
 @require_perm(Perm.VIEW_LEDGER)
 def earnings_page(request: HttpRequest) -> HttpResponse:
     """A station's earnings per month by source (operator: its station; county manager:
@@ -344,6 +430,11 @@ def assisted_panel(*, user: Any, scope: RegionScope) -> dict[str, Any] | None:
         "links": [
             {"label": _("登记代购"), "url": reverse("commerce:assisted-create")},
             {"label": _("站点收入"), "url": reverse("commerce:earnings")},
+            *(
+                [{"label": _("代购监督"), "url": reverse("commerce:assisted-oversight")}]
+                if user.can(Perm.REVIEW_ASSISTED)
+                else []
+            ),
         ],
     }
 
@@ -355,5 +446,7 @@ urlpatterns = [
     path("assisted/<uuid:purchase_id>/ordered/", assisted_ordered_page, name="assisted-ordered"),
     path("assisted/<uuid:purchase_id>/link/", assisted_link_page, name="assisted-link"),
     path("assisted/<uuid:purchase_id>/cancel/", assisted_cancel_page, name="assisted-cancel"),
+    path("assisted/oversight/", assisted_oversight_page, name="assisted-oversight"),
+    path("assisted/<uuid:purchase_id>/review/", assisted_review_page, name="assisted-review"),
     path("earnings/", earnings_page, name="earnings"),
 ]

@@ -3,6 +3,7 @@ contains its village (and, for station-level scopes, its station)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.db.models import Q, QuerySet
@@ -90,3 +91,29 @@ def county_settings(*, county_code: str) -> CountyLogisticsSettings:
     code = county_code[:6]
     found = CountyLogisticsSettings.objects.filter(county_id=code).first()
     return found if found is not None else CountyLogisticsSettings(county_id=code)
+
+
+# the event id prefix of a hand-out (``services.parcel_pick_up``: pickup code or phone
+# and name at the station): what a person can prove, unlike a bulk ``picked_up`` scan
+HANDOUT_EVENT_PREFIX = "pickup:"
+
+
+def parcels_handed_out(*, parcel_ids: list[int]) -> dict[int, tuple[int | None, dt.datetime]]:
+    """For each of ``parcel_ids`` handed out to its recipient through the hand-out
+    service: ``parcel id -> (station id, time)`` of that hand-out. A parcel closed by a
+    bulk ``picked_up`` scan (no code, no phone and name) is not in the result.
+    Internal to the domains that pay for a hand-out (代购 commission); no scope."""
+    out: dict[int, tuple[int | None, dt.datetime]] = {}
+    if not parcel_ids:
+        return out
+    for pid, station_id, at in (
+        ScanEvent.objects.filter(
+            parcel_id__in=list(parcel_ids),
+            type=sm.PICKED_UP,
+            event_id__startswith=HANDOUT_EVENT_PREFIX,
+        )
+        .order_by("occurred_at", "id")
+        .values_list("parcel_id", "station_id", "occurred_at")
+    ):
+        out.setdefault(pid, (station_id, at))
+    return out
