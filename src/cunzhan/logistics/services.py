@@ -22,11 +22,15 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
+from cunzhan.accounts.roles import Role
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.logistics import scan_rights
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     Carrier,
@@ -577,6 +581,7 @@ def scan_events_record(
         raise ApplicationError("the batch has no events", code="invalid_batch")
     parsed, errors = _parse_events(events)
     _raise_if(errors, "the batch is not valid", "invalid_batch")
+    _check_rights(parsed, actor)
 
     def run() -> list[dict[str, Any]]:
         try:
@@ -596,6 +601,59 @@ def scan_events_record(
     # to a read while another connection writes (the batch is one transaction: safe
     # to repeat)
     return _retry_locked(run)
+
+
+def _check_rights(parsed: list[EventIn], actor: Any) -> None:
+    """The role × event-type matrix (``scan_rights``), before anything is read or
+    written: a ``picked_up`` event needs its proof (the hand-out), another type outside
+    the actor's work is refused. The error names every offending event."""
+    proof, other = scan_rights.refused_events(parsed, actor)
+    if proof:
+        raise ApplicationError(
+            gettext("%(n)d 个取件事件没有凭证，整批未写入：取件须在村站凭取件码或手机号与姓名交付")
+            % {"n": len(proof)},
+            code="pickup_proof_required",
+            status=422,
+            details={"errors": proof[:1000]},
+        )
+    if other:
+        raise ApplicationError(
+            gettext("%(n)d 个事件不属于您的角色的工作，整批未写入；允许的事件类型：%(types)s")
+            % {
+                "n": len(other),
+                "types": ", ".join(sorted(scan_rights.allowed_types(actor))) or "-",
+            },
+            code="event_type_not_allowed",
+            status=403,
+            details={"errors": other[:1000]},
+        )
+
+
+def _check_driver_runs(rows: list[_Row], actor: Any) -> list[dict[str, Any]]:
+    """A driver scans only the parcels on his own runs: items of a route whose run he
+    drives or whose vehicle is his. One query per 5,000 parcels (drivers only)."""
+    from cunzhan.logistics.plan_models import PlanItem
+
+    pids = sorted({r[1] for r in rows})
+    mine: set[int] = set()
+    for chunk in _chunks(pids):
+        mine.update(
+            PlanItem.objects.filter(parcel_id__in=list(chunk))
+            .filter(Q(stop__route__run__driver=actor) | Q(stop__route__vehicle__driver=actor))
+            .order_by()
+            .values_list("parcel_id", flat=True)
+        )
+    return [
+        {
+            "row": i,
+            "event_id": r[0].event_id,
+            "type": r[0].type,
+            "message": gettext("包裹 %(p)s 不在您的车次上")
+            % {"p": f"{r[0].carrier}:{r[0].tracking_number}"},
+        }
+        for i, r in enumerate(rows, start=1)
+        if r[1] not in mine
+    ]
 
 
 def _index_paths() -> Callable[[], None]:
@@ -651,7 +709,8 @@ def _resolve_and_apply(
         for pk, code, region_id in Station.objects.filter(code__in=list(st_codes))
         .order_by()
         .values_list("pk", "code", "region_id")
-        if scope.contains_code(region_id)
+        # an operator scans at his own station(s) only
+        if scope.contains_code(region_id) and (scope.station_ids is None or pk in scope.station_ids)
     }
     in_batch: dict[str, tuple] = {}
     rows: list[_Row] = []
@@ -674,6 +733,15 @@ def _resolve_and_apply(
             continue
         rows.append((e, pid, st_id, region_id, content))
     _raise_if(errors, "the batch is not valid", "invalid_batch")
+    if scan_rights.actor_role(actor) == Role.DRIVER:
+        not_mine = _check_driver_runs(rows, actor)
+        if not_mine:
+            raise ApplicationError(
+                gettext("%(n)d 个事件的包裹不在您的车次上，整批未写入") % {"n": len(not_mine)},
+                code="parcel_not_on_run",
+                status=403,
+                details={"errors": not_mine[:1000]},
+            )
     return _scan_events_apply(rows, in_batch, actor)
 
 
@@ -1293,11 +1361,15 @@ def parcel_pick_up(
     actor: Any = None,
     device: str = "",
     at: dt.datetime | None = None,
+    event_id: str = "",
 ) -> list[Parcel]:
     """Hand out what waits at ``station``: the parcel with pickup ``code``, or every
     parcel for the recipient with phone ending ``phone_last4`` AND named ``name``.
-    Records a ``picked_up`` event for each. Concurrent hand-outs of the same parcel:
-    exactly one succeeds (the parcel row is locked and re-checked)."""
+    Records a ``picked_up`` event for each — the only way a parcel is picked up (the
+    generic ingest refuses ``picked_up``: docs/adr/0023). ``event_id``: the caller's
+    idempotency key (a device's request id, the simulator's stable id); several parcels
+    get ``<event_id>:<n>``. Concurrent hand-outs of the same parcel: exactly one
+    succeeds (the parcel row is locked and re-checked)."""
     if not scope.contains_code(station.region_id) or (
         scope.station_ids is not None and station.pk not in scope.station_ids
     ):
@@ -1318,12 +1390,19 @@ def parcel_pick_up(
             "give the pickup code, or the phone's last 4 digits and the name",
             code="invalid_code",
         )
+    if event_id and not EVENT_ID_RE.match(event_id):
+        raise ApplicationError("event_id: 1-64 letters, digits or _.:-", code="invalid_event_id")
     when = at or timezone.now()
-    return _retry_locked(lambda: _pick_up_locked(station, filters, when, actor, device))
+    return _retry_locked(lambda: _pick_up_locked(station, filters, when, actor, device, event_id))
 
 
 def _pick_up_locked(
-    station: Station, filters: dict[str, Any], when: dt.datetime, actor: Any, device: str
+    station: Station,
+    filters: dict[str, Any],
+    when: dt.datetime,
+    actor: Any,
+    device: str,
+    event_id: str,
 ) -> list[Parcel]:
     with transaction.atomic():
         parcels = list(
@@ -1340,7 +1419,11 @@ def _pick_up_locked(
         ScanEvent.objects.bulk_create(
             [
                 ScanEvent(
-                    event_id=f"pickup:{uuid.uuid4().hex}",
+                    event_id=(
+                        (event_id if len(parcels) == 1 else f"{event_id}:{n}")
+                        if event_id
+                        else f"pickup:{uuid.uuid4().hex}"
+                    )[:64],
                     parcel=p,
                     type=sm.PICKED_UP,
                     occurred_at=when,
@@ -1349,7 +1432,7 @@ def _pick_up_locked(
                     actor=actor if getattr(actor, "pk", None) else None,
                     device=device[:60],
                 )
-                for p in parcels
+                for n, p in enumerate(parcels, start=1)
             ]
         )
         _recompute_many(parcels)
