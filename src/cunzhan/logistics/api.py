@@ -260,10 +260,15 @@ def parcel_detail(request: HttpRequest, parcel_id: uuid.UUID):
     }
 
 
-@router.post("/stations/{station_id}/pickup", response={200: schemas.PickupOut, **ERROR_RESPONSES})
+@router.post(
+    "/stations/{station_id}/pickup",
+    response={200: schemas.PickupOut, 429: ErrorOut, **ERROR_RESPONSES},
+)
 def pickup_post(request: HttpRequest, station_id: int, payload: schemas.PickupIn):
     """Hand out what waits at the station: by pickup ``code``, or by ``phone_last4``
-    plus the recipient's ``name``. Two operators at once: exactly one succeeds."""
+    plus the recipient's ``name``. Two operators at once: exactly one succeeds. After
+    too many failed attempts at the station or against a parcel within the window, 429
+    ``pickup_locked`` (``details.retry_at``), even for the right code."""
     user = _user(request, PICKUP_ROLES)
     scope = scope_for_user(user)
     station = Station.objects.filter(pk=station_id).first()
