@@ -55,7 +55,7 @@ def deliver(
         }
         for i, t in enumerate(STEPS)
     ]
-    if then:
+    if then and then != "picked_up":
         events.append(
             {
                 "event_id": f"imp-{tn}-then",
@@ -67,6 +67,11 @@ def deliver(
             }
         )
     logistics_services.scan_events_record(scope=national, events=events)
+    if then == "picked_up":  # a hand-out needs its proof: the code, at the station
+        from cunzhan.logistics.models import Parcel
+        from tests.factories.handout import hand_out
+
+        hand_out(Parcel.objects.get(tracking_number=tn), at=local(then_day or day, 15))
 
 
 def builtin_indicators() -> None:

@@ -140,21 +140,24 @@ def test_drivers_and_operators_scan_only_their_event_types(station, manager, mak
     before = ScanEvent.objects.count()
     driver = api_client(make_user(Role.DRIVER, regions=["520204"]))
     operator = api_client(make_user(Role.STATION_OPERATOR, stations=[station.pk]))
-    # a hand-out skips the code check: never through the bulk endpoint for them
-    for client in (driver, operator):
+    # a hand-out skips the code check: never through the bulk endpoint (ADR 0023)
+    for client in (driver, operator, m):
         r = post(client, "/api/v1/logistics/events", [ev("ZT0000000000", sm.PICKED_UP, 30)])
-        assert r.status_code == 403 and "picked_up" in r.json()["message"]
+        assert r.status_code == 422 and r.json()["code"] == "pickup_proof_required"
     r = post(
         operator,
         "/api/v1/logistics/events",
         [ev("ZT0000000001", sm.RECEIVED_AT_COUNTY, 5), ev("ZT0000000001", sm.SORTED, 6)],
     )
-    assert r.status_code == 403 and "event 1" in r.json()["message"]
+    assert r.status_code == 403 and r.json()["code"] == "event_type_not_allowed"
+    assert [e["row"] for e in r.json()["details"]["errors"]] == [1, 2]
     assert ScanEvent.objects.count() == before
     parcel.refresh_from_db()
     assert parcel.state == sm.AT_STATION
-    # what they may scan goes through
+    # a driver does not mark parcels lost (the county centre does)
     r = post(driver, "/api/v1/logistics/events", [ev("ZT0000000001", sm.LOST, 7)])
+    assert r.status_code == 403 and r.json()["code"] == "event_type_not_allowed"
+    r = post(m, "/api/v1/logistics/events", [ev("ZT0000000001", sm.LOST, 7)])
     assert r.status_code == 200 and r.json()["applied"] == 1
     assert Parcel.objects.get(tracking_number="ZT0000000001").state == sm.LOST
     # the pickup code is the hand-out secret: drivers do not read it

@@ -13,6 +13,7 @@ from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import epcis, services
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Parcel, ParcelException, ScanEvent, SmsMessage
+from tests.factories.handout import hand_out
 from tests.logistics.conftest import row
 
 NATIONAL = RegionScope.national()
@@ -46,12 +47,17 @@ def world(station):
     events = []
     for n in range(5):
         tn = f"ZT{n:010d}"
-        steps = path[: n + 1] if n < 4 else [*path, sm.PICKED_UP]
+        steps = path[: n + 1]
         for i, t in enumerate(steps):
             events.append(ev(tn, t, i + 1, station.code if t == sm.AT_STATION else ""))
     events.append(ev("ZT0000000000", sm.LOADED, 30))  # illegal in received_at_county
     events.append(ev("ZT0000000002", sm.MISROUTED, 30))  # sorted -> sorted
     services.scan_events_record(scope=NATIONAL, events=events)
+    # parcel 4 is handed out with its code (a hand-out is never a bare scan)
+    assert hand_out(Parcel.objects.get(tracking_number="ZT0000000004"), at=T0 + MIN5) == "applied"
+
+
+MIN5 = dt.timedelta(minutes=5)
 
 
 def snapshot():
@@ -151,10 +157,24 @@ def test_round_trip_export_import_gives_the_same_states(station, manager, api_cl
     ScanEvent.objects.all().delete()
     Parcel.objects.update(state="", state_at=None, pickup_code="", shelf_slot="")
     assert snapshot() != before
+    # the hand-out (dispensing) carries no proof: the whole document is refused, the
+    # error names the event, nothing is written
+    r = c.post(URL, json.dumps(doc).encode(), content_type="application/ld+json")
+    assert r.status_code == 422 and r.json()["code"] == "pickup_proof_required", r.content
+    (bad,) = r.json()["details"]["errors"]
+    assert bad["type"] == sm.PICKED_UP and doc["epcisBody"]["eventList"][bad["row"] - 1][
+        "eventID"
+    ].endswith(bad["event_id"])
+    assert ScanEvent.objects.count() == 0
+    # without it the scans round-trip; the parcel is then handed out with its new code
+    doc["epcisBody"]["eventList"] = [
+        e for e in doc["epcisBody"]["eventList"] if e["bizStep"] != "dispensing"
+    ]
     body = json.dumps(doc).encode()
     r = c.post(URL, body, content_type="application/ld+json")
     assert r.status_code == 200, r.content
     assert r.json()["illegal"] == len(before[1]) == 1
+    assert hand_out(Parcel.objects.get(tracking_number="ZT0000000004"), at=T0 + MIN5) == "applied"
     assert snapshot() == before
     # the import is idempotent, and an EPCIS object sent as plain JSON is recognised
     again = c.post(URL, body, content_type="application/json").json()

@@ -169,8 +169,8 @@ def _random_batch(rnd: random.Random, tns: list[str], stations: list[str]) -> li
             path = [*path[:2], sm.DAMAGED, sm.RETURNED]
         elif roll < 0.55:
             path += [sm.SORTED]  # illegal after at_station
-        elif roll < 0.75:
-            path += [sm.PICKED_UP]
+        elif roll < 0.75:  # a hand-out is not a scan (ADR 0023): sent back instead
+            path += [sm.RETURN_DUE]
         for i, t in enumerate(path):
             st = rnd.choice(stations) if t == sm.AT_STATION else ""
             events.append(ev(tn, t, 10 * i + rnd.randint(0, 5), st, eid=f"{tn}-{n}-{i}"))
@@ -280,17 +280,17 @@ def test_in_order_and_late_events_in_one_batch_equal_a_clean_derivation(
             ev(tn, sm.SORTED, 20),
             ev(tn, sm.LOADED, 30),
         ]
-    first += [ev(tn, sm.PICKED_UP, 25) for tn in tns[30:]]  # illegal: exceptions open
+    first += [ev(tn, sm.RETURN_DUE, 25) for tn in tns[30:]]  # illegal: exceptions open
     services.scan_events_record(scope=NATIONAL, events=first)
     rnd = random.Random(11)
     second = []
     for n, tn in enumerate(tns):
         st = rnd.choice([station.code, other.code])
-        second += [ev(tn, sm.AT_STATION, 40, st), ev(tn, sm.PICKED_UP, 50)]
+        second += [ev(tn, sm.AT_STATION, 40, st), ev(tn, sm.RETURN_DUE, 50)]
         if 10 <= n < 20:  # odd: late (sorts before what is stored); even: in order
             second.append(ev(tn, sm.MISROUTED, 15 if n % 2 else 35))
         elif 20 <= n < 25:  # late and illegal
-            second.append(ev(tn, sm.PICKED_UP, 5))
+            second.append(ev(tn, sm.RETURN_DUE, 5))
     second += rnd.sample(second, 10) + first[:5]  # repeats and stored duplicates
     rnd.shuffle(second)
     full: list[int] = []
@@ -307,7 +307,7 @@ def test_in_order_and_late_events_in_one_batch_equal_a_clean_derivation(
     assert Counter(s["status"] for s in statuses)["duplicate"] == 15
     monkeypatch.undo()
     _check_against_clean_derivation()
-    assert Parcel.objects.filter(state=sm.PICKED_UP).count() >= 15
+    assert Parcel.objects.filter(state=sm.RETURN_DUE).count() >= 15
 
 
 def test_the_migration_fills_the_last_event_key(station, regions):
@@ -323,12 +323,12 @@ def test_the_migration_fills_the_last_event_key(station, regions):
             ev("ZT0000000000", sm.RECEIVED_AT_COUNTY, 10),
             ev("ZT0000000000", sm.SORTED, 20, eid="b"),
             ev("ZT0000000000", sm.LOADED, 20, eid="a"),  # same time: the id decides
-            ev("ZT0000000001", sm.PICKED_UP, 5),  # illegal, still the last event
+            ev("ZT0000000001", sm.RETURN_DUE, 5),  # illegal, still the last event
         ],
     )
     keys = list(Parcel.objects.order_by("pk").values_list("last_event_at", "last_event_id"))
     assert keys[0] == (T0 + dt.timedelta(minutes=20), "b")
-    assert keys[1][1] == "ZT0000000001-picked_up-5" and keys[2] == (None, "")
+    assert keys[1][1] == "ZT0000000001-return_due-5" and keys[2] == (None, "")
     Parcel.objects.update(last_event_at=None, last_event_id="")
     migration.fill_last_event(apps, None)
     assert list(Parcel.objects.order_by("pk").values_list("last_event_at", "last_event_id")) == keys

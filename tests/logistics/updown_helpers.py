@@ -9,6 +9,7 @@ from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import services
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Parcel
+from tests.factories.handout import hand_out
 from tests.logistics.conftest import row
 
 NATIONAL = RegionScope.national()
@@ -46,6 +47,8 @@ def parcel_at_station(station, n: int, at: dt.datetime = T0, **kw) -> Parcel:
 
 
 def event(parcel: Parcel, type_: str, at: dt.datetime, station=None) -> str:
+    if type_ == sm.PICKED_UP:  # a hand-out needs its proof: the code, at the station
+        return hand_out(parcel, at=at, station=station)
     statuses = services.scan_events_record(
         scope=NATIONAL,
         events=[

@@ -226,6 +226,37 @@ class ParcelException(TimeStampedModel):
         return f"{self.parcel} {self.problem} ({self.status})"
 
 
+class PickupFailure(TimeStampedModel):
+    """A failed hand-out attempt at a station: a pickup code that matches no waiting
+    parcel, or a phone and name that match none. The attempt limits count these rows in
+    a sliding window, per station and per parcel (a phone's last four digits that match
+    a waiting parcel but not its recipient's name count against that parcel): a table,
+    so the limits hold across processes (docs/adr/0023)."""
+
+    class Method(models.TextChoices):
+        CODE = "code", "取件码"
+        PHONE_NAME = "phone_name", "手机号与姓名"
+
+    station = models.ForeignKey("network.Station", on_delete=models.CASCADE, related_name="+")
+    parcel = models.ForeignKey(
+        Parcel, null=True, blank=True, on_delete=models.CASCADE, related_name="pickup_failures"
+    )
+    method = models.CharField(max_length=12, choices=Method.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["station", "created_at"], name="pickupfail_station_at"),
+            models.Index(fields=["parcel", "created_at"], name="pickupfail_parcel_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.method} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class SmsMessage(models.Model):
     """An SMS as sent by the default backend (console + this table)."""
 

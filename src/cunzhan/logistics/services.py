@@ -22,17 +22,23 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
+from cunzhan.accounts.roles import Role
+from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.logistics import scan_rights
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     Carrier,
     ExceptionStatus,
     Parcel,
     ParcelException,
+    PickupFailure,
     ScanEvent,
     SizeClass,
     SmsMessage,
@@ -577,6 +583,7 @@ def scan_events_record(
         raise ApplicationError("the batch has no events", code="invalid_batch")
     parsed, errors = _parse_events(events)
     _raise_if(errors, "the batch is not valid", "invalid_batch")
+    _check_rights(parsed, actor)
 
     def run() -> list[dict[str, Any]]:
         try:
@@ -596,6 +603,59 @@ def scan_events_record(
     # to a read while another connection writes (the batch is one transaction: safe
     # to repeat)
     return _retry_locked(run)
+
+
+def _check_rights(parsed: list[EventIn], actor: Any) -> None:
+    """The role × event-type matrix (``scan_rights``), before anything is read or
+    written: a ``picked_up`` event needs its proof (the hand-out), another type outside
+    the actor's work is refused. The error names every offending event."""
+    proof, other = scan_rights.refused_events(parsed, actor)
+    if proof:
+        raise ApplicationError(
+            gettext("%(n)d 个取件事件没有凭证，整批未写入：取件须在村站凭取件码或手机号与姓名交付")
+            % {"n": len(proof)},
+            code="pickup_proof_required",
+            status=422,
+            details={"errors": proof[:1000]},
+        )
+    if other:
+        raise ApplicationError(
+            gettext("%(n)d 个事件不属于您的角色的工作，整批未写入；允许的事件类型：%(types)s")
+            % {
+                "n": len(other),
+                "types": ", ".join(sorted(scan_rights.allowed_types(actor))) or "-",
+            },
+            code="event_type_not_allowed",
+            status=403,
+            details={"errors": other[:1000]},
+        )
+
+
+def _check_driver_runs(rows: list[_Row], actor: Any) -> list[dict[str, Any]]:
+    """A driver scans only the parcels on his own runs: items of a route whose run he
+    drives or whose vehicle is his. One query per 5,000 parcels (drivers only)."""
+    from cunzhan.logistics.plan_models import PlanItem
+
+    pids = sorted({r[1] for r in rows})
+    mine: set[int] = set()
+    for chunk in _chunks(pids):
+        mine.update(
+            PlanItem.objects.filter(parcel_id__in=list(chunk))
+            .filter(Q(stop__route__run__driver=actor) | Q(stop__route__vehicle__driver=actor))
+            .order_by()
+            .values_list("parcel_id", flat=True)
+        )
+    return [
+        {
+            "row": i,
+            "event_id": r[0].event_id,
+            "type": r[0].type,
+            "message": gettext("包裹 %(p)s 不在您的车次上")
+            % {"p": f"{r[0].carrier}:{r[0].tracking_number}"},
+        }
+        for i, r in enumerate(rows, start=1)
+        if r[1] not in mine
+    ]
 
 
 def _index_paths() -> Callable[[], None]:
@@ -651,7 +711,8 @@ def _resolve_and_apply(
         for pk, code, region_id in Station.objects.filter(code__in=list(st_codes))
         .order_by()
         .values_list("pk", "code", "region_id")
-        if scope.contains_code(region_id)
+        # an operator scans at his own station(s) only
+        if scope.contains_code(region_id) and (scope.station_ids is None or pk in scope.station_ids)
     }
     in_batch: dict[str, tuple] = {}
     rows: list[_Row] = []
@@ -674,6 +735,15 @@ def _resolve_and_apply(
             continue
         rows.append((e, pid, st_id, region_id, content))
     _raise_if(errors, "the batch is not valid", "invalid_batch")
+    if scan_rights.actor_role(actor) == Role.DRIVER:
+        not_mine = _check_driver_runs(rows, actor)
+        if not_mine:
+            raise ApplicationError(
+                gettext("%(n)d 个事件的包裹不在您的车次上，整批未写入") % {"n": len(not_mine)},
+                code="parcel_not_on_run",
+                status=403,
+                details={"errors": not_mine[:1000]},
+            )
     return _scan_events_apply(rows, in_batch, actor)
 
 
@@ -1283,6 +1353,61 @@ def pickup_code_resend(*, scope: RegionScope, parcel: Parcel) -> None:
     _notify(parcel)
 
 
+# attempt limits of the hand-out (docs/adr/0023): failures in a sliding window, per
+# station and per parcel; settings may override them
+PICKUP_WINDOW = dt.timedelta(minutes=15)
+PICKUP_MAX_FAILURES_STATION = 20
+PICKUP_MAX_FAILURES_PARCEL = 5
+
+
+def _pickup_limits() -> tuple[dt.timedelta, int, int]:
+    return (
+        dt.timedelta(
+            seconds=int(
+                getattr(settings, "CUNZHAN_PICKUP_WINDOW_SECONDS", PICKUP_WINDOW.total_seconds())
+            )
+        ),
+        int(getattr(settings, "CUNZHAN_PICKUP_MAX_FAILURES_STATION", PICKUP_MAX_FAILURES_STATION)),
+        int(getattr(settings, "CUNZHAN_PICKUP_MAX_FAILURES_PARCEL", PICKUP_MAX_FAILURES_PARCEL)),
+    )
+
+
+def _locked_until(filters: dict[str, Any], limit: int, now: dt.datetime) -> dt.datetime | None:
+    """When the ``limit``-th latest failure matching ``filters`` leaves the window (None:
+    fewer than ``limit`` failures in it)."""
+    window, _st, _p = _pickup_limits()
+    times = list(
+        PickupFailure.objects.filter(created_at__gt=now - window, **filters)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    return times[-1] + window if len(times) >= limit else None
+
+
+def _refuse_locked(station: Station, until: dt.datetime, actor: Any, *, per_parcel: bool) -> None:
+    audit_record(
+        action="pickup_refused_locked",
+        object_type="network.Station",
+        object_id=station.pk,
+        object_repr=station.name,
+        region_code=station.region_id,
+        note="parcel" if per_parcel else "station",
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    local = f"{timezone.localtime(until):%H:%M}"
+    message = (
+        gettext("该包裹的取件尝试失败次数过多，已暂停交付，请于 %(time)s 后再试")
+        if per_parcel
+        else gettext("本站取件尝试失败次数过多，已暂停取件，请于 %(time)s 后再试")
+    )
+    raise ApplicationError(
+        message % {"time": local},
+        code="pickup_locked",
+        status=429,
+        details={"retry_at": until.isoformat()},
+    )
+
+
 def parcel_pick_up(
     *,
     scope: RegionScope,
@@ -1293,11 +1418,21 @@ def parcel_pick_up(
     actor: Any = None,
     device: str = "",
     at: dt.datetime | None = None,
+    event_id: str = "",
 ) -> list[Parcel]:
     """Hand out what waits at ``station``: the parcel with pickup ``code``, or every
     parcel for the recipient with phone ending ``phone_last4`` AND named ``name``.
-    Records a ``picked_up`` event for each. Concurrent hand-outs of the same parcel:
-    exactly one succeeds (the parcel row is locked and re-checked)."""
+    Records a ``picked_up`` event for each — the only way a parcel is picked up (the
+    generic ingest refuses ``picked_up``: docs/adr/0023). ``event_id``: the caller's
+    idempotency key (a device's request id, the simulator's stable id); several parcels
+    get ``<event_id>:<n>``. Concurrent hand-outs of the same parcel: exactly one
+    succeeds (the parcel row is locked and re-checked).
+
+    Attempts are limited: after ``PICKUP_MAX_FAILURES_STATION`` failures at the station,
+    or ``PICKUP_MAX_FAILURES_PARCEL`` against one parcel, within ``PICKUP_WINDOW``, the
+    hand-out is refused (``pickup_locked``, 429) — even with the right code — until the
+    window has passed. Every failure, every refusal and every hand-out by phone and
+    name is audited."""
     if not scope.contains_code(station.region_id) or (
         scope.station_ids is not None and station.pk not in scope.station_ids
     ):
@@ -1309,22 +1444,85 @@ def parcel_pick_up(
         if not re.fullmatch(r"\d{6}", code):
             raise ApplicationError("the pickup code has 6 digits", code="invalid_code")
         filters: dict[str, Any] = {"pickup_code": code}
+        method = PickupFailure.Method.CODE
     elif phone_last4 and name:
         if not re.fullmatch(r"\d{4}", phone_last4):
             raise ApplicationError("phone_last4: 4 digits", code="invalid_code")
         filters = {"phone_last4": phone_last4, "recipient_name": name}
+        method = PickupFailure.Method.PHONE_NAME
     else:
         raise ApplicationError(
             "give the pickup code, or the phone's last 4 digits and the name",
             code="invalid_code",
         )
-    when = at or timezone.now()
-    return _retry_locked(lambda: _pick_up_locked(station, filters, when, actor, device))
+    if event_id and not EVENT_ID_RE.match(event_id):
+        raise ApplicationError("event_id: 1-64 letters, digits or _.:-", code="invalid_event_id")
+    now = timezone.now()
+    _window, max_station, max_parcel = _pickup_limits()
+    until = _locked_until({"station": station}, max_station, now)
+    if until is not None:
+        _refuse_locked(station, until, actor, per_parcel=False)
+    when = at or now
+    outcome, parcels = _retry_locked(
+        lambda: _pick_up_locked(station, filters, when, actor, device, event_id, max_parcel, now)
+    )
+    if outcome == "locked":
+        until = max(
+            u
+            for p in parcels
+            if (u := _locked_until({"parcel_id": p.pk}, max_parcel, now)) is not None
+        )
+        _refuse_locked(station, until, actor, per_parcel=True)
+    if outcome == "no_match":
+        _pickup_failed(station, method, parcels, actor, phone_last4)
+    return parcels
+
+
+def _pickup_failed(
+    station: Station, method: str, candidates: list[Parcel], actor: Any, phone_last4: str
+) -> None:
+    """Record and audit a failed attempt (its own transaction: it stays when the
+    request fails), then answer it."""
+    user = actor if getattr(actor, "pk", None) else None
+    with transaction.atomic():
+        PickupFailure.objects.bulk_create(
+            [
+                PickupFailure(station=station, parcel=p, method=method, actor=user)
+                for p in ([*candidates] if candidates else [None])  # type: ignore[list-item]
+            ]
+        )
+        audit_record(
+            action="pickup_failed",
+            object_type="network.Station",
+            object_id=station.pk,
+            object_repr=station.name,
+            region_code=station.region_id,
+            after={
+                "method": method,
+                "phone_last4": phone_last4,
+                "parcels": [str(p.uuid) for p in candidates],
+            },
+            actor=user,
+        )
+    raise ApplicationError(
+        gettext("本站没有与该取件码或收件人相符的待取包裹"),
+        code="no_match",
+        status=404,
+    )
 
 
 def _pick_up_locked(
-    station: Station, filters: dict[str, Any], when: dt.datetime, actor: Any, device: str
-) -> list[Parcel]:
+    station: Station,
+    filters: dict[str, Any],
+    when: dt.datetime,
+    actor: Any,
+    device: str,
+    event_id: str,
+    max_parcel: int,
+    now: dt.datetime,
+) -> tuple[str, list[Parcel]]:
+    """``("ok", handed out)``, ``("no_match", parcels the attempt counts against)`` or
+    ``("locked", parcels locked by their failures)``; nothing written but the hand-out."""
     with transaction.atomic():
         parcels = list(
             Parcel.objects.select_for_update()
@@ -1332,15 +1530,36 @@ def _pick_up_locked(
             .order_by("pk")
         )
         if not parcels:
-            raise ApplicationError(
-                "no parcel waits at this station for that code or recipient",
-                code="no_match",
-                status=404,
-            )
+            # a phone whose last digits match a waiting parcel, with the wrong name:
+            # the attempt counts against that parcel too
+            candidates: list[Parcel] = []
+            if "phone_last4" in filters:
+                candidates = list(
+                    Parcel.objects.filter(
+                        in_states(sm.AT_STATION),
+                        station=station,
+                        phone_last4=filters["phone_last4"],
+                    ).order_by("pk")
+                )
+            return "no_match", candidates
+        window, _st, _p = _pickup_limits()
+        counts = dict(
+            PickupFailure.objects.filter(parcel__in=parcels, created_at__gt=now - window)
+            .values_list("parcel_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        locked = [p for p in parcels if counts.get(p.pk, 0) >= max_parcel]
+        if locked:
+            return "locked", locked
         ScanEvent.objects.bulk_create(
             [
                 ScanEvent(
-                    event_id=f"pickup:{uuid.uuid4().hex}",
+                    event_id=(
+                        (event_id if len(parcels) == 1 else f"{event_id}:{n}")
+                        if event_id
+                        else f"pickup:{uuid.uuid4().hex}"
+                    )[:64],
                     parcel=p,
                     type=sm.PICKED_UP,
                     occurred_at=when,
@@ -1349,11 +1568,27 @@ def _pick_up_locked(
                     actor=actor if getattr(actor, "pk", None) else None,
                     device=device[:60],
                 )
-                for p in parcels
+                for n, p in enumerate(parcels, start=1)
             ]
         )
         _recompute_many(parcels)
-    return parcels
+        if "phone_last4" in filters:  # no code: who took what, on whose word
+            for p in parcels:
+                audit_record(
+                    action="pickup_by_phone_name",
+                    object_type="logistics.Parcel",
+                    object_id=p.uuid,
+                    object_repr=f"{p.tracking_number}",
+                    region_code=p.village_id,
+                    after={
+                        "station": station.code,
+                        "recipient_name": p.recipient_name,
+                        "phone_last4": p.phone_last4,
+                    },
+                    personal_data=True,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                )
+    return "ok", parcels
 
 
 def exception_resolve(*, scope: RegionScope, exc: ParcelException, actor: Any, note: str) -> None:

@@ -52,7 +52,7 @@ from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.core.simulation import CHINA, SimulationContext, demo_cut, register
 from cunzhan.logistics import aging, services, shipments
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.models import Shipment, ShipmentState
+from cunzhan.logistics.models import Parcel, Shipment, ShipmentState, in_states
 from cunzhan.network.models import Kind, Level, Region, Station, StationKind, StationStatus
 from cunzhan.registry.models import Household, Person
 from cunzhan.registry.simulation import PHONE_PREFIXES, person_name
@@ -250,11 +250,15 @@ def generate_parcels(ctx: SimulationContext) -> dict[str, Any]:
             created += len(result.created)
     line_haul = {c: ctx.rng(f"logistics.linehaul:{c}").uniform(4.5, 6.0) for c in carriers}
     events: list[dict[str, Any]] = []
+    handouts: list[tuple[str, str, dt.datetime, str]] = []
     for carrier, tn, target, rng, offset in plans:
         timeline = _parcel_timeline(rng, day, line_haul[carrier], target, offset)
         for type_, at, station_code in timeline:
             if at > until:
                 break
+            if type_ == sm.PICKED_UP:  # the recipient comes with the SMS's code
+                handouts.append((carrier, tn, at, station_code))
+                continue
             events.append(
                 {
                     "event_id": f"sim:{carrier}:{tn}:{type_}",
@@ -267,7 +271,44 @@ def generate_parcels(ctx: SimulationContext) -> dict[str, Any]:
                 }
             )
     applied = _send(scope, events) if events else 0
+    applied += _hand_out(scope, handouts)
     return {"parcels": created, "planned": len(plans), "events": applied}
+
+
+def _hand_out(scope: RegionScope, handouts: list[tuple[str, str, dt.datetime, str]]) -> int:
+    """The recipients collect their parcels the way a person does: at the station, with
+    the pickup code of the arrival SMS (``services.parcel_pick_up``, the hand-out path
+    of the station's page and API) — never a bare ``picked_up`` scan. A parcel already
+    handed out (a second run) is skipped; the event id is stable, so the run stays
+    deterministic."""
+    if not handouts:
+        return 0
+    waiting = {
+        (c, tn): (code, sid)
+        for c, tn, code, sid in Parcel.objects.filter(
+            in_states(sm.AT_STATION),
+            tracking_number__in=[tn for _c, tn, _a, _s in handouts],
+        )
+        .order_by()
+        .values_list("carrier__code", "tracking_number", "pickup_code", "station_id")
+    }
+    stations = Station.objects.in_bulk({sid for _code, sid in waiting.values()})
+    done = 0
+    for carrier, tn, at, _station_code in sorted(handouts, key=lambda h: (h[2], h[1])):
+        found = waiting.get((carrier, tn))
+        if found is None or not found[0]:
+            continue
+        code, sid = found
+        services.parcel_pick_up(
+            scope=scope,
+            station=stations[sid],
+            code=code,
+            at=at,
+            device="sim",
+            event_id=f"sim:{carrier}:{tn}:{sm.PICKED_UP}",
+        )
+        done += 1
+    return done
 
 
 def _parcel_timeline(

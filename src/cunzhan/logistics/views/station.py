@@ -227,7 +227,10 @@ def station_handout(request: HttpRequest, pk: int) -> HttpResponse:
             raise Http404(exc.message) from exc
         except ApplicationError as exc:
             status = 400
-            if exc.code == "no_match" and mode == "code":
+            if exc.code == "pickup_locked":  # too many failures: the service's message
+                status = 429
+                error = exc.message
+            elif exc.code == "no_match" and mode == "code":
                 error = _("取件码 %(code)s 不对：本站没有这个取件码的包裹，请核对短信") % {
                     "code": code
                 }
