@@ -33,6 +33,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import scan_rights
 from cunzhan.logistics import statemachine as sm
+from cunzhan.logistics.selectors import HANDOUT_EVENT_PREFIX
 from cunzhan.logistics.models import (
     Carrier,
     ExceptionStatus,
@@ -55,6 +56,8 @@ MAX_COD_FEN = 10**10
 TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{4,40}$")
 PHONE_RE = re.compile(r"^\+?\d{7,15}$")
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # \Z: no trailing newline
+# a hand-out's own id: the prefix, the caller's key, ``:<n>`` for a parcel of several
+HANDOUT_ID_MAX = 64 - len(HANDOUT_EVENT_PREFIX) - len(":999")
 # a scan's time: not before the platform's era, not days ahead (a device's wrong clock
 # would otherwise fix a parcel's final state), and always convertible to UTC
 EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -1455,8 +1458,11 @@ def parcel_pick_up(
             "give the pickup code, or the phone's last 4 digits and the name",
             code="invalid_code",
         )
-    if event_id and not EVENT_ID_RE.match(event_id):
-        raise ApplicationError("event_id: 1-64 letters, digits or _.:-", code="invalid_event_id")
+    if event_id and (not EVENT_ID_RE.match(event_id) or len(event_id) > HANDOUT_ID_MAX):
+        raise ApplicationError(
+            gettext("event_id：1 到 %(n)s 个字母、数字或 _.:-") % {"n": HANDOUT_ID_MAX},
+            code="invalid_event_id",
+        )
     now = timezone.now()
     _window, max_station, max_parcel = _pickup_limits()
     until = _locked_until({"station": station}, max_station, now)
@@ -1555,11 +1561,15 @@ def _pick_up_locked(
         ScanEvent.objects.bulk_create(
             [
                 ScanEvent(
-                    event_id=(
+                    # every hand-out's event id carries the hand-out prefix, the caller's
+                    # idempotency key after it: commissions and fingerprints recognise a
+                    # hand-out by it (logistics.selectors.parcels_handed_out)
+                    event_id=HANDOUT_EVENT_PREFIX
+                    + (
                         (event_id if len(parcels) == 1 else f"{event_id}:{n}")
                         if event_id
-                        else f"pickup:{uuid.uuid4().hex}"
-                    )[:64],
+                        else uuid.uuid4().hex
+                    ),
                     parcel=p,
                     type=sm.PICKED_UP,
                     occurred_at=when,
