@@ -366,7 +366,9 @@ def _orders(c: County, tag: str, seq: int) -> dict[str, Any]:
         else:
             pay(order)
         if name == "delivered":
-            order_services.order_deliver(scope=RegionScope.national(), order=order)
+            from tests.factories.orders import deliver
+
+            deliver(order)
         order.refresh_from_db()
         out[name] = order
         out["personal"] += [buyer, phone, f"{tag} 收货地址 {i}"]

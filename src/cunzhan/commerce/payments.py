@@ -116,6 +116,10 @@ def payment_start(*, order: Order, provider: PaymentProvider | None = None) -> P
             code="wrong_state",
             status=409,
         )
+    if locked.expires_at is not None and locked.expires_at <= timezone.now():
+        raise ApplicationError(
+            _("订单已超时未付款，库存已释放，请重新下单"), code="order_expired", status=409
+        )
     open_ = locked.payments.filter(
         status=PaymentStatus.CREATED, provider=provider.code, amount_fen=locked.total_fen
     ).first()
