@@ -343,7 +343,7 @@ def _stock(county: str, day: dt.date) -> list[_Stock]:
 
 def _pay(order: Order, at: dt.datetime, event_id: str) -> None:
     """Pay as the buyer would: the sandbox provider signs its event, the webhook applies it."""
-    payment = payments.payment_start(order=order)
+    payment = payments.payment_start(order=order, at=at)
     provider = payments.SandboxProvider()
     body = provider.event_body(payment, event_id=event_id, at=at)
     payments.payment_webhook(
