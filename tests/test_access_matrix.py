@@ -668,10 +668,10 @@ API_WRITE_HINTS: dict[str, WriteHint] = {
         path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
     ),
     "POST /commerce/orders/{order_id}/ship": WriteHint(
-        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+        path=lambda w: {"order_id": w.out.orders["handed"].uuid}, body=lambda w: {}
     ),
     "POST /commerce/orders/{order_id}/deliver": WriteHint(
-        path=lambda w: {"order_id": w.out.orders["paid"].uuid}, body=lambda w: {}
+        path=lambda w: {"order_id": w.out.orders["shipped"].uuid}, body=lambda w: {}
     ),
     "POST /commerce/orders/{order_id}/return": WriteHint(
         path=lambda w: {"order_id": w.out.orders["delivered"].uuid},
@@ -1758,7 +1758,9 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     ],
     "orders:detail": lambda w: [PagePost({"order_id": w.out.orders["paid"].uuid}, {})],
     "orders:action": lambda w: [
-        PagePost({"order_id": w.out.orders["paid"].uuid, "action": "deliver"}, {}, effective=True),
+        PagePost(
+            {"order_id": w.out.orders["shipped"].uuid, "action": "deliver"}, {}, effective=True
+        ),
         PagePost(
             {"order_id": w.out.orders["pending"].uuid, "action": "cancel"}, {}, effective=True
         ),

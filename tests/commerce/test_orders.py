@@ -11,7 +11,7 @@ from cunzhan.commerce.orders_models import Order, OrderAllocation, OrderState
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger.models import Transaction
-from tests.factories.orders import graded_lot, kiwi_special_price, pay, place
+from tests.factories.orders import deliver, graded_lot, kiwi_special_price, pay, place
 
 COUNTY = "520204"
 NATIONAL = RegionScope.national()
@@ -112,7 +112,7 @@ def test_cancel_after_payment_refunds_it(stock):
 def test_deliver_settles_each_lot_and_records_the_delivered_event(stock):
     order = place(COUNTY, 25)
     pay(order)
-    order = orders.order_deliver(scope=NATIONAL, order=order)
+    order = deliver(order)
     assert order.state == OrderState.DELIVERED
     sales = Transaction.objects.filter(kind="sale")
     assert sales.count() == 2

@@ -7,7 +7,8 @@ import pytest
 
 from cunzhan.accounts.roles import Role
 from cunzhan.commerce.orders_models import Order, OrderState
-from tests.factories.orders import graded_lot, kiwi_special_price, pay, place
+from cunzhan.ledger.models import Transaction
+from tests.factories.orders import graded_lot, kiwi_special_price, pay, place, ship
 
 COUNTY = "520204"
 BASE = "/api/v1/commerce/orders"
@@ -52,8 +53,16 @@ def test_manager_places_lists_and_delivers(stock, manager, api_client):
     r = c.post(f"{BASE}/{order.uuid}/deliver", content_type="application/json")
     assert r.status_code == 409 and r.json()["code"] == "wrong_state"
     pay(order)
+    # paid but not shipped: delivery is refused, nothing settled (finding: a paid order
+    # "delivered" without being shipped paid the producer)
+    r = c.post(f"{BASE}/{order.uuid}/deliver", content_type="application/json")
+    assert r.status_code == 409 and r.json()["code"] == "wrong_state"
+    assert not Transaction.objects.filter(kind="sale").exists()
+    assert c.get(f"{BASE}/{order.uuid}").json()["actions"] == ["fulfil", "cancel"]
+    ship(order)
     r = c.post(f"{BASE}/{order.uuid}/deliver", content_type="application/json")
     assert r.status_code == 200 and r.json()["state"] == "delivered"
+    assert r.json()["actions"] == ["return"]
     r = c.post(
         f"{BASE}/{order.uuid}/return",
         {"amount_fen": 60001},
@@ -111,6 +120,17 @@ def test_order_pages_for_the_manager(stock, manager, client):
     r = client.get(f"/orders/{order.uuid}/")
     body = r.content.decode()
     assert r.status_code == 200 and "139****1111" in body and "13900001111" not in body
+    # paid, not shipped: no delivery button, and a forged POST is refused (nothing paid
+    # to the producer)
+    assert 'id="deliver"' not in body and 'id="fulfil"' in body
+    r = client.post(f"/orders/{order.uuid}/deliver/", follow=True)
+    assert "不能确认送达" in r.content.decode()
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    assert not Transaction.objects.filter(kind="sale").exists()
+    ship(order)
+    body = client.get(f"/orders/{order.uuid}/").content.decode()
+    assert 'id="deliver"' in body and 'id="fulfil"' not in body
     r = client.post(f"/orders/{order.uuid}/deliver/")
     assert r.status_code == 302
     order.refresh_from_db()

@@ -65,3 +65,37 @@ def pay(order: Order) -> Payment:
     payments.payment_webhook(provider_code="sandbox", body=body, signature=sig)
     payment.refresh_from_db()
     return payment
+
+
+def ship(order: Order, at: dt.datetime | None = None) -> Order:
+    """Fulfil a paid order and move its upward shipments through the county centre to
+    the outbound carrier (the logistics scans delivery rests on): the order is shipped."""
+    from cunzhan.commerce import orders
+
+    order = orders.order_fulfil(scope=NATIONAL, order=order)
+    hand_over(order, at=at)
+    return orders.order_sync_shipments(order=order)
+
+
+def hand_over(order: Order, at: dt.datetime | None = None) -> None:
+    """Scan a fulfilling order's shipments in at the county centre and hand them to the
+    outbound carrier (the order is not read again: it stays fulfilling until synced)."""
+    from cunzhan.logistics import shipments as logistics_shipments
+
+    for i, link in enumerate(order.shipments.select_related("shipment").order_by("id")):
+        kw: dict[str, Any] = {"at": at} if at is not None else {}
+        s = logistics_shipments.shipment_scan_in(scope=NATIONAL, shipment=link.shipment, **kw)
+        logistics_shipments.shipment_hand_over(
+            scope=NATIONAL,
+            shipment=s,
+            carrier="SF",
+            tracking_number=f"SF{order.number[-8:]}{i:02d}",
+            **kw,
+        )
+
+
+def deliver(order: Order, at: dt.datetime | None = None) -> Order:
+    """Pay-and-ship is the caller's; this ships a paid order, then confirms delivery."""
+    from cunzhan.commerce import orders
+
+    return orders.order_deliver(scope=NATIONAL, order=ship(order, at=at), at=at)

@@ -384,15 +384,17 @@ def _ledger(c: County, tag: str) -> dict[str, Any]:
 
 
 def _orders(c: County, tag: str, seq: int) -> dict[str, Any]:
-    """Three storefront orders of the county's kiwifruit (its price tier): one waiting
-    for payment (a sandbox payment open), one paid through the signed webhook, one
-    delivered (its sales settled in the ledger). The buyers' names and phones are
+    """Storefront orders of the county's kiwifruit (its price tier): one waiting for
+    payment (a sandbox payment open), one paid through the signed webhook, one
+    delivered (its sales settled in the ledger), one shipped (its shipments handed to
+    the carrier) and one fulfilling whose shipments were all handed over (ready to be
+    marked shipped). The buyers' names and phones are
     personal data (never on a public page)."""
     from cunzhan.commerce import orders as order_services
     from tests.factories.orders import pay
 
     out: dict[str, Any] = {"personal": []}
-    for i, name in enumerate(("pending", "paid", "delivered")):
+    for i, name in enumerate(("pending", "paid", "delivered", "shipped", "handed")):
         buyer, phone = f"{tag}-买家{seq}{i}", f"1590000{seq:02d}{i:02d}"
         order = order_services.order_place(
             channel="storefront",
@@ -410,7 +412,17 @@ def _orders(c: County, tag: str, seq: int) -> dict[str, Any]:
         else:
             pay(order)
         if name == "delivered":
-            order_services.order_deliver(scope=RegionScope.national(), order=order)
+            from tests.factories.orders import deliver
+
+            deliver(order)
+        elif name == "shipped":
+            from tests.factories.orders import ship
+
+            ship(order)
+        elif name == "handed":  # every shipment handed to the carrier, not yet synced
+            from tests.factories.orders import hand_over
+
+            hand_over(order_services.order_fulfil(scope=RegionScope.national(), order=order))
         order.refresh_from_db()
         out[name] = order
         out["personal"] += [buyer, phone, f"{tag} 收货地址 {i}"]

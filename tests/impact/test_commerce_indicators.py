@@ -52,10 +52,9 @@ def sales(regions):
     O3: 3 from B, paid, not delivered            -> not a sale
     O4: 5 of 六枝's lot C in OUT_V, delivered D1 -> OUT_V D1 5,000
     """
-    from cunzhan.commerce import orders as order_services
     from cunzhan.registry import services as reg
     from tests.factories.commerce import make_producer, seed_catalogue
-    from tests.factories.orders import graded_lot, kiwi_special_price, pay, place
+    from tests.factories.orders import deliver, graded_lot, kiwi_special_price, pay, place
     from tests.factories.stations import make_station
 
     kiwi = seed_catalogue()["kiwifruit-red"]
@@ -75,7 +74,7 @@ def sales(regions):
     def delivered(county: str, qty: int, at: dt.datetime):
         order = place(county, qty)
         pay(order)
-        return order_services.order_deliver(scope=NATIONAL, order=order, at=at)
+        return deliver(order, at=at)
 
     o1 = delivered("520204", 4, local(D1, 9))
     o2 = delivered("520204", 8, local(D2, 23))  # 23:00 local is D2, 15:00 UTC

@@ -173,10 +173,9 @@ def sales(regions):
     days: A 10 units in June, 7 in September (-30 %); B 10 in June, 6 in September
     (-40 %). Orders take the oldest lot of the county, so each lot is sold whole
     before the next is recorded."""
-    from cunzhan.commerce.orders import order_deliver
     from cunzhan.commerce.orders_models import Order
     from tests.factories.commerce import make_producer, seed_catalogue
-    from tests.factories.orders import graded_lot, kiwi_special_price, pay, place
+    from tests.factories.orders import deliver, graded_lot, kiwi_special_price, pay, place
     from tests.factories.stations import make_station
 
     products = seed_catalogue()
@@ -192,9 +191,7 @@ def sales(regions):
             graded_lot(producer, kiwi, quantity=units, days_ago=1)
             order = place("520204", units)
             pay(order)
-            order_deliver(
-                scope=NATIONAL, order=order, at=dt.datetime.combine(day, dt.time(10), tzinfo=tz)
-            )
+            deliver(order, at=dt.datetime.combine(day, dt.time(10), tzinfo=tz))
             assert Order.objects.get(pk=order.pk).delivered_at.date() == day
         out[key] = hh
     return out

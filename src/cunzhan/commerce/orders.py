@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,6 +48,7 @@ from cunzhan.commerce.orders_models import (
     Payment,
     PaymentStatus,
 )
+from cunzhan.commerce.orders_states import transition_check
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
@@ -191,14 +193,61 @@ def sellable_lots(*, county_code: str, grade: Grade) -> Any:
     ).order_by("harvest_date", "id")
 
 
-def _allocate(order: Order, lines: list[tuple[OrderLine, LineRequest]]) -> None:
-    """Reserve every line's quantity, oldest harvest first; all or nothing (the caller's
-    transaction is rolled back by the error)."""
-    candidate_ids = set()
-    for _line, req in lines:
-        candidate_ids |= set(
-            sellable_lots(county_code=order.county_id, grade=req.grade).values_list("id", flat=True)
+def _candidate_lot_ids(county_code: str, grades: Iterable[Grade]) -> set[int]:
+    """Every lot a line of these grades may take in the county, including the units
+    that overdue unpaid orders still hold (they are released before allocating)."""
+    grade_ids = {g.pk for g in grades}
+    free = set(
+        Lot.objects.filter(
+            prefix_q("village_id", county_code),
+            grade_id__in=grade_ids,
+            status__in=SELLABLE,
+            quantity_available__gt=0,
+        ).values_list("id", flat=True)
+    )
+    held = set(
+        OrderAllocation.objects.filter(
+            line__order__county_id=county_code,
+            line__order__state=OrderState.PENDING_PAYMENT,
+            released=False,
+            lot__grade_id__in=grade_ids,
+        ).values_list("lot_id", flat=True)
+    )
+    return free | held
+
+
+def _release_overdue(*, lot_ids: set[int], now: dt.datetime, exclude: int) -> int:
+    """Expire the unpaid orders past their time that hold units of these lots, so a sweep
+    that has not run yet does not keep stock from a buyer (orders locked in id order,
+    then their lots in id order: the order ``order_cancel`` locks in)."""
+    overdue = (
+        Order.objects.filter(
+            state=OrderState.PENDING_PAYMENT,
+            expires_at__lte=now,
+            lines__allocations__lot_id__in=lot_ids,
+            lines__allocations__released=False,
         )
+        .exclude(pk=exclude)
+        .values_list("pk", flat=True)
+        .distinct()
+        .order_by("pk")
+    )
+    n = 0
+    for order in Order.objects.select_for_update().filter(pk__in=list(overdue)).order_by("pk"):
+        if order.state == OrderState.PENDING_PAYMENT:
+            _expire(order, now=now)
+            n += 1
+    return n
+
+
+def _allocate(
+    order: Order, lines: list[tuple[OrderLine, LineRequest]], *, now: dt.datetime
+) -> None:
+    """Reserve every line's quantity, oldest harvest first; all or nothing (the caller's
+    transaction is rolled back by the error). Unpaid orders past their expiry that hold
+    units of the candidate lots are expired first (their units count as available)."""
+    candidate_ids = _candidate_lot_ids(order.county_id, [req.grade for _l, req in lines])
+    _release_overdue(lot_ids=candidate_ids, now=now, exclude=order.pk)
     # one lock, in lot id order, over every lot any line may take
     locked = {
         lot.pk: lot
@@ -236,7 +285,10 @@ def _allocate(order: Order, lines: list[tuple[OrderLine, LineRequest]]) -> None:
             take = min(need, lot.quantity_available)
             lot.quantity_available -= take
             lot.save(update_fields=["quantity_available", "updated_at"])
-            OrderAllocation.objects.create(line=line, lot=lot, quantity=take)
+            # an expired order paid late is allocated again: its released row is reused
+            OrderAllocation.objects.update_or_create(
+                line=line, lot=lot, defaults={"quantity": take, "released": False}
+            )
             need -= take
 
 
@@ -329,11 +381,21 @@ def order_place(
         )
         total += line.total_fen
         made.append((line, req))
-    _allocate(order, made)
+    _allocate(order, made, now=now)
     order.total_fen = total
-    order.save(update_fields=["total_fen", "updated_at"])
+    order.expires_at = now + unpaid_ttl(channel)
+    order.save(update_fields=["total_fen", "expires_at", "updated_at"])
     _audit("create", order, None, {"state": order.state, "total_fen": total}, actor)
     return order
+
+
+def unpaid_ttl(channel: str) -> dt.timedelta:
+    """How long an unpaid order of this channel holds its stock (settings): a
+    storefront or marketplace order ``ORDER_UNPAID_TTL_MINUTES``, a wholesale purchase
+    order (an institution pays by transfer) ``ORDER_WHOLESALE_UNPAID_TTL_HOURS``."""
+    if channel == Channel.WHOLESALE:
+        return dt.timedelta(hours=settings.ORDER_WHOLESALE_UNPAID_TTL_HOURS)
+    return dt.timedelta(minutes=settings.ORDER_UNPAID_TTL_MINUTES)
 
 
 def _locked(order: Order) -> Order:
@@ -347,21 +409,26 @@ def _check_scope(scope: RegionScope, order: Order) -> None:
         raise NotFound()
 
 
-def _wrong_state(order: Order, action: str) -> ApplicationError:
-    return ApplicationError(
-        _("订单状态为“%(s)s”，不能%(a)s") % {"s": order.get_state_display(), "a": action},
-        code="wrong_state",
-        details={"state": order.state},
-        status=409,
-    )
-
-
 def order_mark_paid(*, order: Order, payment: Payment, at: dt.datetime) -> Order:
     """Called by ``payments.payment_webhook`` inside its transaction, with the payment
     locked: post ``payment_receive`` to the ledger (idempotent by the payment's key) and
     mark the order paid. An order cancelled meanwhile stays cancelled and the money is
-    refunded at once."""
+    refunded at once. An order that expired meanwhile is allocated again when the
+    stock allows (it is paid after all), else the money is refunded at once. A second
+    payment of an order already paid is refunded at once (the order keeps its state)."""
     locked = _locked(order)
+    if locked.state == OrderState.PENDING_PAYMENT:
+        target: str = OrderState.PAID
+    elif locked.state == OrderState.EXPIRED:
+        realloc = _reallocate(locked, now=timezone.now())
+        target = OrderState.PAID if realloc else OrderState.REFUNDED
+    elif locked.state in (OrderState.CANCELLED, OrderState.REFUNDED):
+        target = OrderState.REFUNDED
+    else:  # paid twice: the order keeps its state, the second payment is paid back
+        target = locked.state
+    transition_check(locked, action="pay", to=target)
+    keep = target == OrderState.PAID and locked.state != OrderState.PAID
+    before = {"state": locked.state}
     tx = ledger.payment_receive(
         county=locked.county_id,
         idempotency_key=payment.ledger_idempotency_key,
@@ -376,19 +443,36 @@ def order_mark_paid(*, order: Order, payment: Payment, at: dt.datetime) -> Order
     payment.ledger_key = tx.idempotency_key
     payment.save(update_fields=["status", "paid_at", "ledger_key", "updated_at"])
     locked.paid_fen += payment.amount_fen
-    fields = ["paid_fen", "updated_at"]
-    if locked.state == OrderState.PENDING_PAYMENT:
+    locked.save(update_fields=["paid_fen", "updated_at"])
+    if keep:
         locked.state = OrderState.PAID
         locked.paid_at = at
-        fields += ["state", "paid_at"]
-    locked.save(update_fields=fields)
-    if locked.state in (OrderState.CANCELLED, OrderState.REFUNDED):
-        # paid after a cancellation: give it back
+        locked.save(update_fields=["state", "paid_at", "updated_at"])
+    else:
+        # paid after a cancellation, after an expiry whose stock is gone, or a second
+        # time: give it back at once
         _refund_payment(locked, payment, payment.amount_fen)
-        locked.state = OrderState.REFUNDED
+        locked.state = target
         locked.save(update_fields=["state", "updated_at"])
-    _audit("transition", locked, None, {"state": locked.state, "paid_fen": locked.paid_fen}, None)
+    _audit("transition", locked, before, {"state": locked.state, "paid_fen": locked.paid_fen}, None)
     return locked
+
+
+def _reallocate(order: Order, *, now: dt.datetime) -> bool:
+    """Allocate an expired order's lines again (a payment arrived after its expiry).
+    True when the stock allowed it; False (nothing allocated) when it did not."""
+    made = [
+        (line, LineRequest(product=line.product, grade=line.grade, quantity=line.quantity))
+        for line in order.lines.select_related("product", "grade").order_by("id")
+    ]
+    try:
+        with transaction.atomic():
+            _allocate(order, made, now=now)
+    except ApplicationError as exc:
+        if exc.code != "insufficient_stock":
+            raise
+        return False
+    return True
 
 
 def _refund_payment(order: Order, payment: Payment, amount: int) -> None:
@@ -426,8 +510,8 @@ def order_cancel(*, scope: RegionScope, order: Order, reason: str = "", actor: A
     is refunded in full through the ledger (back to the buyer's provider)."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state not in (OrderState.PENDING_PAYMENT, OrderState.PAID):
-        raise _wrong_state(locked, _("取消"))
+    target = OrderState.REFUNDED if locked.state == OrderState.PAID else OrderState.CANCELLED
+    transition_check(locked, action="cancel", to=target)
     reason = _text(reason, field="reason", max_len=200, required=False)
     before = {"state": locked.state}
     _release(locked)
@@ -437,7 +521,7 @@ def order_cancel(*, scope: RegionScope, order: Order, reason: str = "", actor: A
         elif payment.status == PaymentStatus.CREATED:
             payment.status = PaymentStatus.CANCELLED
             payment.save(update_fields=["status", "updated_at"])
-    locked.state = OrderState.REFUNDED if locked.refunded_fen else OrderState.CANCELLED
+    locked.state = target
     locked.cancelled_at = timezone.now()
     locked.save(update_fields=["state", "cancelled_at", "updated_at"])
     _audit("transition", locked, before, {"state": locked.state}, actor, note=reason)
@@ -446,16 +530,35 @@ def order_cancel(*, scope: RegionScope, order: Order, reason: str = "", actor: A
 
 @transaction.atomic
 def order_ship(*, scope: RegionScope, order: Order, actor: Any = None) -> Order:
-    """The county centre handed the order's goods to the outbound carrier."""
+    """The order is shipped: only a fulfilling order whose every upward shipment the
+    county centre has handed to the outbound carrier (logistics' scans: the fact the
+    shipping rests on), at the last hand-over. Otherwise ``shipments_not_handed_over``
+    naming how many are still on their way."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state not in (OrderState.PAID, OrderState.FULFILLING):
-        raise _wrong_state(locked, _("发货"))
+    transition_check(locked, action="ship", to=OrderState.SHIPPED)
+    last = _handed_over_at(locked)
     locked.state = OrderState.SHIPPED
-    locked.shipped_at = timezone.now()
+    locked.shipped_at = last
     locked.save(update_fields=["state", "shipped_at", "updated_at"])
     _audit("transition", locked, None, {"state": locked.state}, actor)
     return locked
+
+
+def _handed_over_at(order: Order) -> dt.datetime:
+    """When the last of the order's shipments was handed to the outbound carrier; an
+    order with none, or one still on its way, is refused."""
+    rows = list(order.shipments.values_list("shipment__state", "shipment__handed_over_at"))
+    waiting = sum(1 for s, at in rows if s != ShipmentState.HANDED_OVER or at is None)
+    if not rows or waiting:
+        raise ApplicationError(
+            _("订单的上行发运还没有全部交给承运商（%(n)s 件未交接）")
+            % {"n": waiting if rows else 0},
+            code="shipments_not_handed_over",
+            details={"shipments": len(rows), "waiting": waiting},
+            status=409,
+        )
+    return max(at for _s, at in rows if at is not None)
 
 
 # grams per unit for the booking's weight estimate (the station weighs at collection)
@@ -471,8 +574,7 @@ def order_fulfil(*, scope: RegionScope, order: Order, actor: Any = None) -> Orde
     of them to the outbound carrier (:func:`order_sync_shipments`)."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state != OrderState.PAID:
-        raise _wrong_state(locked, _("备货发运"))
+    transition_check(locked, action="fulfil", to=OrderState.FULFILLING)
     groups: dict[int, list[OrderAllocation]] = {}
     for a in (
         OrderAllocation.objects.filter(line__order=locked, released=False)
@@ -522,11 +624,10 @@ def order_sync_shipments(*, order: Order) -> Order:
         locked = _locked(order)
         if locked.state != OrderState.FULFILLING:
             return locked
+        transition_check(locked, action="ship", to=OrderState.SHIPPED)
         locked.state = OrderState.SHIPPED
         # shipped when the last of its shipments was handed to the carrier
-        locked.shipped_at = max((at for _s, at in rows if at is not None), default=None) or (
-            timezone.now()
-        )
+        locked.shipped_at = _handed_over_at(locked)
         locked.save(update_fields=["state", "shipped_at", "updated_at"])
         _audit("transition", locked, None, {"state": locked.state}, None)
         return locked
@@ -536,14 +637,15 @@ def order_sync_shipments(*, order: Order) -> Order:
 def order_deliver(
     *, scope: RegionScope, order: Order, actor: Any = None, at: dt.datetime | None = None
 ) -> Order:
-    """Delivery confirmed: the order is delivered, each allocation's sale is settled in
-    the ledger (the producer's share of that lot, the station's commission, the
-    platform's fee; key derived from the allocation) and each lot gets a ``delivered``
-    event (once per order)."""
+    """Delivery confirmed: only a ``shipped`` order (every shipment handed to the
+    outbound carrier — see ``orders_states``), never a paid order nobody shipped. The
+    order is delivered, each allocation's sale is settled in the ledger (the producer's
+    share of that lot, the station's commission, the platform's fee; key derived from
+    the allocation) and each lot gets a ``delivered`` event (once per order)."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state not in (OrderState.PAID, OrderState.FULFILLING, OrderState.SHIPPED):
-        raise _wrong_state(locked, _("确认送达"))
+    transition_check(locked, action="deliver", to=OrderState.DELIVERED)
+    _handed_over_at(locked)  # the facts the shipped state rests on, read again
     now = at or timezone.now()
     allocs = list(
         OrderAllocation.objects.filter(line__order=locked, released=False)
@@ -592,8 +694,7 @@ def order_return(
     yet refunded (``refund_exceeds_paid``)."""
     _check_scope(scope, order)
     locked = _locked(order)
-    if locked.state not in (OrderState.DELIVERED, OrderState.RETURNED):
-        raise _wrong_state(locked, _("退货退款"))
+    transition_check(locked, action="return", to=OrderState.RETURNED)
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         raise _err("amount_fen", _("退款金额必须是大于 0 的整数（分）"), "invalid_amount")
     left = locked.paid_fen - locked.refunded_fen
@@ -639,3 +740,117 @@ def order_return(
         note=reason,
     )
     return locked
+
+
+def _expire(order: Order, *, now: dt.datetime) -> None:
+    """``order`` is locked and unpaid: release its stock, close its open payments, mark
+    it expired (audited)."""
+    transition_check(order, action="expire", to=OrderState.EXPIRED)
+    _release(order)
+    for payment in order.payments.select_for_update().filter(status=PaymentStatus.CREATED):
+        payment.status = PaymentStatus.CANCELLED
+        payment.save(update_fields=["status", "updated_at"])
+    order.state = OrderState.EXPIRED
+    order.cancelled_at = now
+    order.save(update_fields=["state", "cancelled_at", "updated_at"])
+    _audit(
+        "transition",
+        order,
+        {"state": OrderState.PENDING_PAYMENT},
+        {"state": order.state},
+        None,
+        note=_("超时未付款，库存已释放"),
+    )
+
+
+@transaction.atomic
+def order_expire(*, order: Order, now: dt.datetime | None = None) -> Order:
+    """Expire one unpaid order past its time (``not_yet_expired`` before it)."""
+    now = now or timezone.now()
+    locked = _locked(order)
+    transition_check(locked, action="expire", to=OrderState.EXPIRED)
+    if locked.expires_at is None or locked.expires_at > now:
+        when = (
+            timezone.localtime(locked.expires_at).strftime("%Y-%m-%d %H:%M")
+            if locked.expires_at
+            else "—"
+        )
+        raise ApplicationError(
+            _("订单尚未到期，到期时间：%(t)s") % {"t": when},
+            code="not_yet_expired",
+            details={"expires_at": locked.expires_at.isoformat() if locked.expires_at else None},
+            status=409,
+        )
+    _expire(locked, now=now)
+    return locked
+
+
+@dataclass(frozen=True)
+class ExpirySweep:
+    expired: int
+    released_units: int
+
+
+def orders_expire_overdue(
+    *, scope: RegionScope | None = None, now: dt.datetime | None = None, batch: int = 500
+) -> ExpirySweep:
+    """The sweep: every unpaid order past its expiry (in the scope) expires and its stock
+    goes back to the lots. Idempotent: an order already expired, paid or cancelled is
+    left alone; one transaction per order (a long sweep holds no lock for long)."""
+    now = now or timezone.now()
+    qs = Order.objects.filter(state=OrderState.PENDING_PAYMENT, expires_at__lte=now)
+    if scope is not None:
+        qs = qs.filter(scope.q("county_id"))
+    expired = units = 0
+    while True:
+        ids = list(qs.order_by("id").values_list("id", flat=True)[:batch])
+        if not ids:
+            break
+        for pk in ids:
+            with transaction.atomic():
+                order = Order.objects.select_for_update().filter(pk=pk).first()
+                if order is None or order.state != OrderState.PENDING_PAYMENT:
+                    continue
+                held = sum(
+                    OrderAllocation.objects.filter(line__order=order, released=False).values_list(
+                        "quantity", flat=True
+                    )
+                )
+                _expire(order, now=now)
+                expired += 1
+                units += held
+        if len(ids) < batch:
+            break
+    return ExpirySweep(expired=expired, released_units=units)
+
+
+def store_unpaid_check(
+    *, order_ids: Iterable[Any], units: int, now: dt.datetime | None = None
+) -> None:
+    """The storefront's limits per buyer session (settings): at most
+    ``STORE_MAX_UNPAID_ORDERS`` unpaid orders not yet expired, and at most
+    ``STORE_MAX_UNPAID_UNITS`` units held by them together with the new one's ``units``.
+    Over a limit: ``too_many_unpaid_orders`` / ``too_many_unpaid_units`` (429)."""
+    now = now or timezone.now()
+    ids = [str(i) for i in order_ids][:100]
+    open_ = Order.objects.filter(uuid__in=ids, state=OrderState.PENDING_PAYMENT, expires_at__gt=now)
+    count = open_.count()
+    limit = settings.STORE_MAX_UNPAID_ORDERS
+    if count >= limit:
+        raise ApplicationError(
+            _("您已有 %(n)s 个未付款的订单（最多 %(m)s 个），请先付款或等待其超时关闭")
+            % {"n": count, "m": limit},
+            code="too_many_unpaid_orders",
+            details={"unpaid_orders": count, "limit": limit},
+            status=429,
+        )
+    held = sum(OrderLine.objects.filter(order__in=open_).values_list("quantity", flat=True))
+    cap = settings.STORE_MAX_UNPAID_UNITS
+    if held + units > cap:
+        raise ApplicationError(
+            _("未付款订单合计最多 %(m)s 件（已占 %(h)s 件，本单 %(u)s 件）")
+            % {"m": cap, "h": held, "u": units},
+            code="too_many_unpaid_units",
+            details={"held": held, "requested": units, "limit": cap},
+            status=429,
+        )

@@ -19,7 +19,14 @@ from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.commerce import marketplace, orders, orders_selectors, payments, wholesale
+from cunzhan.commerce import (
+    marketplace,
+    orders,
+    orders_selectors,
+    orders_states,
+    payments,
+    wholesale,
+)
 from cunzhan.commerce.api import mask_phone
 from cunzhan.commerce.orders_models import Buyer, Order
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
@@ -81,6 +88,10 @@ class OrderOut(Schema):
     refunded_fen: int
     note: str
     created_at: dt.datetime
+    # an unpaid order expires then and its stock is released
+    expires_at: dt.datetime | None = None
+    # the staff actions the order's state allows (the state machine, orders_states.py)
+    actions: list[str] = []
 
 
 class OrderDetailOut(OrderOut):
@@ -122,6 +133,8 @@ def order_out(o: Order) -> dict[str, Any]:
         "refunded_fen": o.refunded_fen,
         "note": o.note,
         "created_at": o.created_at,
+        "expires_at": o.expires_at,
+        "actions": orders_states.actions_allowed(o),
     }
 
 

@@ -35,6 +35,7 @@ class OrderState(models.TextChoices):
     CANCELLED = "cancelled", _("已取消")
     RETURNED = "returned", _("已退货")
     REFUNDED = "refunded", _("已退款")
+    EXPIRED = "expired", _("超时未付款已关闭")
 
 
 class BuyerKind(models.TextChoices):
@@ -100,6 +101,9 @@ class Order(TimeStampedModel):
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # an unpaid order holds its stock until then (settings.ORDER_UNPAID_TTL_MINUTES),
+    # then it expires and the stock goes back to the lots (orders.orders_expire_overdue)
+    expires_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(_("备注"), max_length=200, blank=True, default="")
     # wholesale: the institutional buyer and the agreed delivery date
     buyer = models.ForeignKey(
@@ -115,7 +119,10 @@ class Order(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["county", "state"], name="order_county_state_idx")]
+        indexes = [
+            models.Index(fields=["county", "state"], name="order_county_state_idx"),
+            models.Index(fields=["state", "expires_at"], name="order_state_expiry_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(currency="CNY"), name="order_currency_cny"),
             models.CheckConstraint(

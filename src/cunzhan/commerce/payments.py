@@ -132,8 +132,11 @@ def provider_default() -> PaymentProvider:
 
 
 @transaction.atomic
-def payment_start(*, order: Order, provider: PaymentProvider | None = None) -> Payment:
-    """The payment of a pending order with the provider (the open one if there is one)."""
+def payment_start(
+    *, order: Order, provider: PaymentProvider | None = None, at: dt.datetime | None = None
+) -> Payment:
+    """The payment of a pending order with the provider (the open one if there is one);
+    refused for an order past its expiry at ``at`` (default now; the simulator's time)."""
     provider = provider_get(provider.code) if provider else provider_default()
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.state != OrderState.PENDING_PAYMENT:
@@ -141,6 +144,10 @@ def payment_start(*, order: Order, provider: PaymentProvider | None = None) -> P
             _("订单状态为“%(s)s”，无需付款") % {"s": locked.get_state_display()},
             code="wrong_state",
             status=409,
+        )
+    if locked.expires_at is not None and locked.expires_at <= (at or timezone.now()):
+        raise ApplicationError(
+            _("订单已超时未付款，库存已释放，请重新下单"), code="order_expired", status=409
         )
     open_ = locked.payments.filter(
         status=PaymentStatus.CREATED, provider=provider.code, amount_fen=locked.total_fen

@@ -22,9 +22,11 @@
 5. Progress of the county's simulated orders (placed on earlier days): paid → fulfilled
    (shipments booked through logistics) → the shipments collected, scanned in and handed
    to the outbound carrier the next day (as ``logistics.shipments`` does) → shipped →
-   delivered 2-5 days after placing (the sale settles in the ledger); unpaid orders are
-   cancelled after a day, 3 % of paid ones cancelled before fulfilment (refunded), 5 % of
-   delivered ones returned (half or all refunded).
+   delivered 2-5 days after placing (the sale settles in the ledger); unpaid orders
+   expire the next day (``orders.order_expire``, the sweep's service; an order placed
+   later the same day may already release an overdue one's stock), 3 % of paid ones
+   cancelled before fulfilment (refunded), 5 % of delivered ones returned (half or
+   all refunded).
 
 A run cut at ``until`` (``ctx.until()``, as the demo's history up to its cut-off) makes
 no step scheduled after it: a lot harvested later is not made, one graded or packed
@@ -350,7 +352,7 @@ def _sandbox() -> payments.SandboxProvider:
 def _pay(order: Order, at: dt.datetime, event_id: str) -> None:
     """Pay as the buyer would: the sandbox provider signs its event, the webhook applies it."""
     provider = _sandbox()
-    payment = payments.payment_start(order=order, provider=provider)
+    payment = payments.payment_start(order=order, provider=provider, at=at)
     body = provider.event_body(payment, event_id=event_id, at=at)
     payments.payment_webhook(
         provider_code=provider.code,
@@ -490,12 +492,19 @@ def _progress(ctx: SimulationContext) -> dict[str, int]:
     schedule gives for ``ctx.day`` (each step at its own scheduled day, so running a day
     again, or the days in another order, changes nothing):
 
-    - age 1: unpaid → cancelled; paid → cancelled (3 %) or fulfilled;
+    - age 1: unpaid → expired (past its time); paid → cancelled (3 %) or fulfilled;
     - age 2: the shipments collected, scanned in and handed over → shipped;
     - age 3-5 (per order): delivered; the day after, 5 % returned."""
     county = ctx.county_code
     scope = RegionScope.for_regions([county])
-    out = {"fulfilled": 0, "shipped": 0, "delivered": 0, "cancelled": 0, "returned": 0}
+    out = {
+        "fulfilled": 0,
+        "shipped": 0,
+        "delivered": 0,
+        "cancelled": 0,
+        "expired": 0,
+        "returned": 0,
+    }
     until = ctx.until()
     live = Order.objects.filter(
         county_id=county,
@@ -520,8 +529,15 @@ def _progress(ctx: SimulationContext) -> dict[str, int]:
             continue
         while True:
             if order.state == OrderState.PENDING_PAYMENT:
-                order = orders.order_cancel(scope=scope, order=order, reason="超时未付款")
-                out["cancelled"] += 1
+                # unpaid past its time: the expiry the sweep (orders-expire) applies
+                when = _at(ctx.day, 0)
+                if order.expires_at is None or order.expires_at > when:
+                    break
+                if until is not None and when > until:
+                    break
+                order = orders.order_expire(order=order, now=when)
+                out["expired"] += 1
+                break
             elif order.state == OrderState.PAID:
                 if (h % 1000) < CANCEL_PAID_SHARE * 1000:
                     order = orders.order_cancel(scope=scope, order=order, reason="买家取消")

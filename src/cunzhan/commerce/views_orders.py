@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.commerce import orders, orders_selectors, wholesale
+from cunzhan.commerce import orders, orders_selectors, orders_states, wholesale
 from cunzhan.commerce.api import mask_phone
 from cunzhan.commerce.models import Product
 from cunzhan.commerce.orders_api import _mask_name
@@ -77,11 +77,11 @@ def order_page(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
             "phone": mask_phone(o.buyer_phone),
             "shipments": list(o.shipments.select_related("shipment", "station")),
             "can_manage": request.user.can(Perm.MANAGE_ORDERS),  # type: ignore[union-attr]
+            # only what the state machine allows; "ship" follows the carrier hand-overs
+            # (order_sync_shipments above), so it is never a button
+            "actions": [a for a in orders_states.actions_allowed(o) if a != "ship"],
         },
     )
-
-
-ACTIONS = ("fulfil", "ship", "deliver", "cancel", "return")
 
 
 @login_required

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -29,6 +30,9 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
 
 CART = "store_cart"
+# the orders this session placed (their uuids): the limits on unpaid orders per buyer
+# session (orders.store_unpaid_check) count those still unpaid
+PLACED = "store_orders"
 MAX_CART_ITEMS = 20
 
 
@@ -175,9 +179,11 @@ def store_checkout(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         cart = _cart(request)
+        placed = [str(x) for x in (request.session.get(PLACED) or [])][-20:]
         try:
             # no provider to pay through: refuse before the order holds any stock
             provider = payments.provider_default()
+            orders.store_unpaid_check(order_ids=placed, units=sum(r["quantity"] for r in rows))
             order = orders.order_place(
                 channel="storefront",
                 county_code=cart["county"],
@@ -198,7 +204,8 @@ def store_checkout(request: HttpRequest) -> HttpResponse:
             error = exc.message
         else:
             request.session[CART] = {"county": "", "items": {}}
-            return redirect(provider.pay_url(payment))
+            request.session[PLACED] = [*placed, str(order.uuid)][-20:]
+            return redirect(payments.provider_get(payment.provider).pay_url(payment))
     return render(
         request,
         "commerce/store/checkout.html",
@@ -214,7 +221,9 @@ def store_order(request: HttpRequest, order_link: str) -> HttpResponse:
     except NotFound as exc:
         raise Http404(_("没有这个订单")) from exc
     pay_url = ""
-    if order.state == OrderState.PENDING_PAYMENT:
+    if order.state == OrderState.PENDING_PAYMENT and (
+        order.expires_at is None or order.expires_at > timezone.now()
+    ):
         open_ = order.payments.filter(status=PaymentStatus.CREATED).first()
         if open_ is not None and payments.provider_enabled(open_.provider):
             pay_url = payments.provider_get(open_.provider).pay_url(open_)

@@ -287,6 +287,15 @@ if not PAYMENT_SANDBOX_SECRET and PAYMENTS_SANDBOX_ENABLED:
             "CUNZHAN_PAYMENT_SANDBOX_SECRET must be set when the sandbox is enabled with DEBUG off"
         )
     PAYMENT_SANDBOX_SECRET = "cunzhan-sandbox-webhook-secret-for-development"  # noqa: S105
+# commerce orders (ADR 0015, addendum): an unpaid order holds its stock this long, then
+# expires (the stock goes back to the lots); a storefront session may hold at most so
+# many unpaid orders and units at a time
+ORDER_UNPAID_TTL_MINUTES = int(os.environ.get("CUNZHAN_ORDER_UNPAID_TTL_MINUTES", "30"))
+ORDER_WHOLESALE_UNPAID_TTL_HOURS = int(
+    os.environ.get("CUNZHAN_ORDER_WHOLESALE_UNPAID_TTL_HOURS", "72")
+)
+STORE_MAX_UNPAID_ORDERS = int(os.environ.get("CUNZHAN_STORE_MAX_UNPAID_ORDERS", "2"))
+STORE_MAX_UNPAID_UNITS = int(os.environ.get("CUNZHAN_STORE_MAX_UNPAID_UNITS", "50"))
 # external marketplaces (ADR 0015): "code:secret,code:secret" — each signs its order
 # webhooks with its own HMAC secret
 MARKETPLACE_SECRETS = {
