@@ -1,5 +1,5 @@
 """Hand a parcel out the way a person does: with its pickup code, at its station
-(``services.parcel_pick_up``). The generic ingest refuses ``picked_up`` events (ADR 0023)."""
+(``services.parcel_pick_up``). The generic ingest refuses ``picked_up`` events (ADR 0028)."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def test_drivers_and_operators_scan_only_their_event_types(station, manager, mak
     before = ScanEvent.objects.count()
     driver = api_client(make_user(Role.DRIVER, regions=["520204"]))
     operator = api_client(make_user(Role.STATION_OPERATOR, stations=[station.pk]))
-    # a hand-out skips the code check: never through the bulk endpoint (ADR 0023)
+    # a hand-out skips the code check: never through the bulk endpoint (ADR 0028)
     for client in (driver, operator, m):
         r = post(client, "/api/v1/logistics/events", [ev("ZT0000000000", sm.PICKED_UP, 30)])
         assert r.status_code == 422 and r.json()["code"] == "pickup_proof_required"

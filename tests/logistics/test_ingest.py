@@ -169,7 +169,7 @@ def _random_batch(rnd: random.Random, tns: list[str], stations: list[str]) -> li
             path = [*path[:2], sm.DAMAGED, sm.RETURNED]
         elif roll < 0.55:
             path += [sm.SORTED]  # illegal after at_station
-        elif roll < 0.75:  # a hand-out is not a scan (ADR 0023): sent back instead
+        elif roll < 0.75:  # a hand-out is not a scan (ADR 0028): sent back instead
             path += [sm.RETURN_DUE]
         for i, t in enumerate(path):
             st = rnd.choice(stations) if t == sm.AT_STATION else ""

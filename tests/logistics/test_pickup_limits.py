@@ -1,4 +1,4 @@
-"""Pickup-code guessing is limited (ADR 0023): failures per station and per parcel in a
+"""Pickup-code guessing is limited (ADR 0028): failures per station and per parcel in a
 sliding window, then the hand-out is refused — even with the right code — until the
 window has passed; every failure and every hand-out by phone and name is audited."""
 

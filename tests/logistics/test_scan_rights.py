@@ -1,4 +1,4 @@
-"""Who may record which scan event, checked in the service (ADR 0023): every role ×
+"""Who may record which scan event, checked in the service (ADR 0028): every role ×
 every event type; ``picked_up`` needs its proof (the hand-out), never a bare scan; a
 driver scans only the parcels on his own runs; a refused batch names its events and
 writes nothing."""
@@ -23,7 +23,7 @@ COUNTY = "520204"
 AT = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
 CENTRE = set(sm.EVENT_TYPES) - {sm.PICKED_UP}
 
-# the matrix of docs/adr/0023, written out here on purpose (not imported)
+# the matrix of docs/adr/0028, written out here on purpose (not imported)
 EXPECTED: dict[str, set[str]] = {
     Role.NETWORK_ADMIN: CENTRE,
     Role.COUNTY_MANAGER: CENTRE,

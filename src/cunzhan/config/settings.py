@@ -269,7 +269,7 @@ PAYMENT_PROVIDERS = [
     ).split(",")
     if p.strip()
 ]
-# Spreadsheet imports (core/tabular.py, ADR 0023): every CSV/XLSX upload is read within
+# Spreadsheet imports (core/tabular.py, ADR 0026): every CSV/XLSX upload is read within
 # these limits; an importer may be stricter, never looser.
 IMPORT_MAX_BYTES = int(os.environ.get("CUNZHAN_IMPORT_MAX_BYTES", 20 * 1024 * 1024))
 IMPORT_MAX_UNPACKED_BYTES = int(

@@ -1,5 +1,5 @@
 """Spreadsheets in and out: the ONE reader every CSV/XLSX import uses and the ONE writer
-every CSV/XLSX export uses (docs/adr/0023-hostile-files-in-safe-files-out.md).
+every CSV/XLSX export uses (docs/adr/0026-hostile-files-in-safe-files-out.md).
 
 Reading (``read_table``) treats every upload as hostile:
 

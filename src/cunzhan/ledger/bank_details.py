@@ -1,5 +1,5 @@
 """Bank details of the accounts that receive payouts, and of a county's cash account
-(the account payouts are paid from) — docs/adr/0023-ledger-fees-bank-details-payout-file.md.
+(the account payouts are paid from) — docs/adr/0027-ledger-fees-bank-details-payout-file.md.
 
 Four-eyes rule: a county person with the payouts permission enters the details
 (:func:`bank_details_submit`, ``pending``); they take effect only when ANOTHER such

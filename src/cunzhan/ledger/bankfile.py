@@ -1,5 +1,5 @@
 """The bank file of a payout batch: an ISO 20022 customer credit transfer initiation,
-``pain.001.001.03`` (docs/adr/0023-ledger-fees-bank-details-payout-file.md;
+``pain.001.001.03`` (docs/adr/0027-ledger-fees-bank-details-payout-file.md;
 source: ISO 20022 message catalogue, "Payments Initiation", message definition
 pain.001.001.03, https://www.iso20022.org/catalogue-messages — the version that the
 Common Global Implementation (CGI-MP) guide and the bank-to-corporate channels of

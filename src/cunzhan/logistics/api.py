@@ -33,7 +33,7 @@ SCAN_ROLES = frozenset(
     {Role.NETWORK_ADMIN, Role.COUNTY_MANAGER, Role.STATION_OPERATOR, Role.DRIVER}
 )
 PICKUP_ROLES = frozenset({Role.NETWORK_ADMIN, Role.COUNTY_MANAGER, Role.STATION_OPERATOR})
-# What each role may scan is checked by the service (logistics/scan_rights.py, ADR 0023):
+# What each role may scan is checked by the service (logistics/scan_rights.py, ADR 0028):
 # ``picked_up`` is refused on this path for everyone — a hand-out needs its proof and goes
 # through ``POST /stations/{id}/pickup``.
 

@@ -231,7 +231,7 @@ class PickupFailure(TimeStampedModel):
     parcel, or a phone and name that match none. The attempt limits count these rows in
     a sliding window, per station and per parcel (a phone's last four digits that match
     a waiting parcel but not its recipient's name count against that parcel): a table,
-    so the limits hold across processes (docs/adr/0023)."""
+    so the limits hold across processes (docs/adr/0028)."""
 
     class Method(models.TextChoices):
         CODE = "code", "取件码"

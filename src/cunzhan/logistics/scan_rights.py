@@ -1,4 +1,4 @@
-"""Who may record which scan event (docs/adr/0023-scan-rights-and-pickup-proof.md).
+"""Who may record which scan event (docs/adr/0028-scan-rights-and-pickup-proof.md).
 
 The matrix is checked by the service (``services.scan_events_record``), whatever the
 caller: the API, the desks, the runs, EPCIS import, the simulators. It is pure (no

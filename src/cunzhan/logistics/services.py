@@ -1356,7 +1356,7 @@ def pickup_code_resend(*, scope: RegionScope, parcel: Parcel) -> None:
     _notify(parcel)
 
 
-# attempt limits of the hand-out (docs/adr/0023): failures in a sliding window, per
+# attempt limits of the hand-out (docs/adr/0028): failures in a sliding window, per
 # station and per parcel; settings may override them
 PICKUP_WINDOW = dt.timedelta(minutes=15)
 PICKUP_MAX_FAILURES_STATION = 20
@@ -1426,7 +1426,7 @@ def parcel_pick_up(
     """Hand out what waits at ``station``: the parcel with pickup ``code``, or every
     parcel for the recipient with phone ending ``phone_last4`` AND named ``name``.
     Records a ``picked_up`` event for each — the only way a parcel is picked up (the
-    generic ingest refuses ``picked_up``: docs/adr/0023). ``event_id``: the caller's
+    generic ingest refuses ``picked_up``: docs/adr/0028). ``event_id``: the caller's
     idempotency key (a device's request id, the simulator's stable id); several parcels
     get ``<event_id>:<n>``. Concurrent hand-outs of the same parcel: exactly one
     succeeds (the parcel row is locked and re-checked).

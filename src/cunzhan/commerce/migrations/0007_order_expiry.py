@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0005_wholesale_marketplace'),
+        ('commerce', '0006_assisted_review_limits'),
         ('network', '0003_station_helper'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -19,6 +19,6 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("commerce", "0006_order_expiry")]
+    dependencies = [("commerce", "0007_order_expiry")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]
