@@ -33,7 +33,6 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import scan_rights
 from cunzhan.logistics import statemachine as sm
-from cunzhan.logistics.selectors import HANDOUT_EVENT_PREFIX
 from cunzhan.logistics.models import (
     Carrier,
     ExceptionStatus,
@@ -45,6 +44,7 @@ from cunzhan.logistics.models import (
     SmsMessage,
     in_states,
 )
+from cunzhan.logistics.selectors import HANDOUT_EVENT_PREFIX
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 
 logger = logging.getLogger("cunzhan.logistics")
