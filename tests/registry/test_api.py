@@ -66,7 +66,7 @@ def test_detail_masks_ids_and_hides_other_scopes(world):
     assert world["number"] not in text
     assert (
         r.json()["members"][0]["id_number_masked"]
-        == world["number"][:4] + "*" * 10 + world["number"][-4:]
+        == world["number"][:2] + "*" * 14 + world["number"][-2:]
     )
     r = c.get(f"{BASE}/households/{world['outside'].uuid}")
     assert r.status_code == 404 and r.json()["code"] == "household_not_found"
