@@ -268,6 +268,9 @@ API_CONTROL_LISTS = {
     "GET /commerce/sales/report",
 }
 API_CONTROL_LISTS |= {"GET /commerce/assisted", "GET /commerce/assisted/reviews"}
+# the village directory (names only, issue 12): station operators' view of the register
+API_QUERY_PROBES["GET /registry/residents"] = lambda w: [{"q": "1"}, {"page_size": 500}]
+API_CONTROL_LISTS |= {"GET /registry/residents"}
 # relapse risk: the cases and the per-township counts
 API_QUERY_PROBES["GET /impact/risk/cases"] = lambda w: [
     {"region": w.out.code},
@@ -1280,6 +1283,7 @@ PAGE_CONTROL_LISTS = {
     "logistics:plans",
     "logistics:vehicles",
     "registry:households",
+    "registry:residents",
     "registry:import",
     "logistics:shipments",
     "logistics:fees",
@@ -1450,6 +1454,7 @@ PAGE_POSTS: dict[str, Callable[[World], list[PagePost]]] = {
     ],
     "network:map": lambda w: [PagePost({}, {"region": w.out.code})],
     "registry:households": lambda w: [PagePost({}, {"region": w.out.code})],
+    "registry:residents": lambda w: [PagePost({}, {"q": "1"})],
     "registry:household_create": lambda w: [
         PagePost({}, {"village_code": w.out.village, "address": PROBE}, effective=True)
     ],

@@ -181,7 +181,7 @@ def test_masked_id_reveal_and_the_audit_log(guizhou, desktop, make_user):
     assert "建档立卡户" in page.locator("h1").inner_text()
     assert "因病" in page.locator("main").inner_text()
     row = page.locator("#member-table tbody tr", has_text="杨国强")
-    masked = head[:4] + "*" * 10 + head[-4:]
+    masked = head[:2] + "*" * 14 + head[-2:]
     assert row.locator("code").first.inner_text() == masked
     assert head not in page.content()
 

@@ -5,6 +5,7 @@ against hand-computed fixtures, drill-down totals equal to the numbers, tree sum
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
@@ -28,8 +29,13 @@ def refresh_both(since: dt.date = OCT, codes: list[str] | None = None) -> None:
         indicators_refresh(county_code=county, today=TODAY, since=since, indicator_codes=codes)
 
 
+# a reader of the register (household rows are listed to such users only)
+REGISTER_READER = SimpleNamespace(can=lambda perm: True, is_authenticated=False)
+
+
 def drill(code: str, region: str, pt: str, ps: dt.date, scope=None, part="numerator"):
     return selectors.drilldown(
+        user=REGISTER_READER,
         scope=scope or RegionScope.for_regions([region[:6]]),
         indicator=Indicator.objects.get(code=code),
         region_code=region,

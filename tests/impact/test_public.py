@@ -84,14 +84,16 @@ def test_a_village_of_4_households_is_suppressed_and_of_5_shown(regions, n, show
     refresh()
     html = page(f"/open/r/{TOWNSHIP}/", indicator="poor_income_fen", year="2025")
     values = children_values(html)
-    assert values["玉舍村村民委员会"] == "¥6,000.00"
     if shown:
+        assert values["玉舍村村民委员会"] == "¥6,000.00"
         assert values["海坪村村民委员会"] == "¥5,000.00"
         assert card(html, "poor_income_fen") == "¥11,000.00"  # the township
     else:
         assert values["海坪村村民委员会"] == "&lt;5"
-        # the township is V1 + V2: shown, it would give V1 away (complementary)
-        assert card(html, "poor_income_fen") == "&lt;5"
+        # the township is V1 + V2: with V2 shown it would give V1 away, so V2 (the
+        # cheapest complement) is hidden too and the township's total stays
+        assert values["玉舍村村民委员会"] == "&lt;5"
+        assert card(html, "poor_income_fen") == "¥10,000.00"
     # the village's own page agrees with the table
     own = page(f"/open/r/{V1}/", indicator="poor_income_fen", year="2025")
     assert (card(own, "poor_income_fen") != "&lt;5") is shown
@@ -108,26 +110,34 @@ def test_two_small_siblings_leave_their_parent_shown(regions):
     assert card(html, "poor_income_fen") == "¥7,000.00"
 
 
-def test_complementary_suppression_goes_up_the_tree(regions):
-    """V1 small, V2 shown -> the township (the county's only township with data) is
-    suppressed, so the county is too (its value would equal the township's); 六枝特区
-    (6 households) is shown; the prefecture has one suppressed county: suppressed."""
+def test_complementary_suppression_hides_the_cheapest_sibling(regions):
+    """V1 small, V2 shown -> the township minus V2 would give V1 away: V2, the cheapest
+    published sibling, is hidden too (ADR 0023), and everything above stays shown."""
     households(V1, 2, tag="甲")
     households(V2, 6, tag="乙")
     households(OUT_V, 6, tag="丙")
     refresh()
     ind = Indicator.objects.get(code="poor_income_fen")
     hidden = public.suppressed_codes(ind, "", 2025)
-    assert hidden == {
-        V1: "small",
-        TOWNSHIP: "complementary",
-        "520204": "complementary",
-        "5202": "complementary",
-        "52": "complementary",
-        "": "complementary",
-    }
+    assert hidden == {V1: "small", V2: "complementary"}
     html = page("/open/r/5202/", indicator="poor_income_fen", year="2025")
-    assert children_values(html) == {"水城区": "&lt;5", "六枝特区": "¥6,000.00"}
+    assert children_values(html) == {"水城区": "¥8,000.00", "六枝特区": "¥6,000.00"}
+
+
+def test_complementary_suppression_goes_up_the_tree(regions):
+    """Two small villages of a count whose township shows their sum exactly at the
+    lower bound (1 + 1 = 2: each "<5" holds at least 1) are given away: the township is
+    hidden, and then the county (its only township), and so on up while a level's
+    siblings cannot absorb it; 六枝特区 (6 households) is the prefecture's complement."""
+    households(V1, 1, tag="甲")
+    households(V2, 1, tag="乙")
+    households(OUT_V, 6, tag="丙")
+    refresh()
+    ind = Indicator.objects.get(code="households_registered_poor")
+    hidden = public.suppressed_codes(ind, "", 2025)
+    assert hidden[V1] == hidden[V2] == "small"
+    assert hidden[TOWNSHIP] == "complementary"
+    assert "520203" in hidden or "5202" in hidden
 
 
 def test_sales_and_household_shares_are_not_published(regions):
@@ -203,9 +213,9 @@ def test_public_api_suppresses_like_the_page(regions):
     kids = {c["region_code"]: c for c in body["children"]}
     assert kids[V1]["suppressed"] and kids[V1]["value"] is None and kids[V1]["numerator"] is None
     assert kids[V1]["reason"] == "small"
-    assert kids[V2]["numerator"] == 500_000 and not kids[V2]["suppressed"]
+    assert kids[V2]["suppressed"] and kids[V2]["reason"] == "complementary"
     mine = next(i for i in body["indicators"] if i["code"] == "poor_income_fen")["cell"]
-    assert mine["suppressed"] and mine["reason"] == "complementary"
+    assert not mine["suppressed"] and mine["numerator"] == 900_000
 
 
 def test_bad_input_is_a_clear_error(regions):

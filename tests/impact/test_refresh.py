@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -305,6 +306,7 @@ def test_income_of_registered_households_per_year(regions):
     assert cell("poor_income_ecommerce_share", "520204", "year", y) == (200_000, 800_000, 25.0)
     ind = Indicator.objects.get(code="poor_income_fen")
     out = selectors.drilldown(
+        user=SimpleNamespace(can=lambda perm: True, is_authenticated=False),
         scope=RegionScope.for_regions(["520204"]),
         indicator=ind,
         region_code="520204",

@@ -25,7 +25,7 @@ def world(regions, make_user, api_client):
     outside = make_household(village="520203101201")
     out_person = make_person(household=outside, name="外人", birth_year=1990)
     officer = make_user("registry_officer", regions=["520204"])
-    operator = make_user("station_operator", regions=["520204"])
+    reader = make_user("county_manager", regions=["520204"])
     driver = make_user("driver", regions=["520204"])
     return {
         "inside": inside,
@@ -34,7 +34,7 @@ def world(regions, make_user, api_client):
         "number": number,
         "out_person": out_person,
         "officer": api_client(officer),
-        "operator": api_client(operator),
+        "reader": api_client(reader),
         "driver": api_client(driver),
     }
 
@@ -59,14 +59,14 @@ def test_list_is_scoped_filtered_and_paginated(world, make_user, api_client):
 
 
 def test_detail_masks_ids_and_hides_other_scopes(world):
-    c = world["operator"]
+    c = world["reader"]
     r = c.get(f"{BASE}/households/{world['inside'].uuid}")
     assert r.status_code == 200
     text = r.content.decode()
     assert world["number"] not in text
     assert (
         r.json()["members"][0]["id_number_masked"]
-        == world["number"][:4] + "*" * 10 + world["number"][-4:]
+        == world["number"][:2] + "*" * 14 + world["number"][-2:]
     )
     r = c.get(f"{BASE}/households/{world['outside'].uuid}")
     assert r.status_code == 404 and r.json()["code"] == "household_not_found"
@@ -75,7 +75,7 @@ def test_detail_masks_ids_and_hides_other_scopes(world):
 
 def test_reveal_needs_permission_and_scope_and_is_audited(world):
     url = f"{BASE}/persons/{world['person'].uuid}/id-number"
-    r = world["operator"].get(url)
+    r = world["reader"].get(url)
     assert r.status_code == 403 and r.json()["code"] == "permission_denied"
     r = world["officer"].get(url)
     assert r.status_code == 200 and r.json()["id_number"] == world["number"]
@@ -139,7 +139,7 @@ def test_create_household_and_person(world):
         content_type="application/json",
     )
     assert r.status_code == 404
-    r = world["operator"].post(
+    r = world["reader"].post(
         f"{BASE}/households", {"village_code": "520204106202"}, content_type="application/json"
     )
     assert r.status_code == 403

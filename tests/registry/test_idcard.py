@@ -84,10 +84,11 @@ def test_each_rule_has_its_own_clear_error(raw, rule):
     assert raw not in exc.value.message
 
 
-def test_mask_shows_only_first_and_last_four():
+def test_mask_shows_only_first_and_last_two():
     number = make_id_number(region="520204", birth_date=dt.date(1990, 1, 1), sequence=123)
     masked = mask(number)
-    assert masked == number[:4] + "*" * 10 + number[-4:]
+    assert masked == number[:2] + "*" * 14 + number[-2:]
+    assert mask(number[:4] + "*" * 10 + number[-4:]) == masked  # an old mask re-masks
     assert len(masked) == 18
     assert "19900101" not in masked
     assert mask("") == ""

@@ -52,7 +52,7 @@ def data(regions, make_user):
         "person": person,
         "other": other,
         "officer": make_user("registry_officer", regions=["520204"]),
-        "operator": make_user("station_operator", regions=["520204"]),
+        "reader": make_user("county_manager", regions=["520204"]),
         "auditor": make_user("auditor", regions=["520204"]),
         "admin": make_user("network_admin"),
     }
@@ -224,7 +224,7 @@ def test_person_edit_page(data):
 
 def test_person_edit_denied_for_viewer_and_out_of_scope(data):
     url = reverse("registry:person_edit", args=[data["person"].uuid])
-    assert _login(data["operator"]).get(url).status_code == 403
+    assert _login(data["reader"]).get(url).status_code == 403
     other = data["other"].members.first()
     r = _login(data["officer"]).get(reverse("registry:person_edit", args=[other.uuid]))
     assert r.status_code == 404
@@ -335,6 +335,6 @@ def test_consent_pages_permissions_and_scope(data):
     assert consent.withdrawn_at is None
     # a viewer sees the consents but no forms
     services.consent_grant(person=person, purpose="sms", method="verbal")
-    html = _login(data["operator"]).get(reverse("registry:household", args=[data["hh"].uuid]))
+    html = _login(data["reader"]).get(reverse("registry:household", args=[data["hh"].uuid]))
     text = html.content.decode()
     assert "短信通知" in text and "记录同意" not in text

@@ -51,7 +51,7 @@ def test_id_number_is_encrypted_at_rest_and_never_in_the_audit_log(regions):
     flat = " ".join(str(v) for v in row)
     assert number not in flat
     assert number[6:14] not in flat  # not even the birth date part
-    assert person.id_masked == number[:4] + "*" * 10 + number[-4:]
+    assert person.id_masked == number[:2] + "*" * 14 + number[-2:]
     assert person.id_last4 == number[-4:]
     for ev in AuditEvent.objects.all():
         assert number not in str(ev.before) + str(ev.after) + ev.note + ev.object_repr

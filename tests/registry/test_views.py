@@ -37,13 +37,13 @@ def data(regions, make_user):
         "number": number,
         "other": other,
         "officer": make_user("registry_officer", regions=["520204"]),
-        "operator": make_user("station_operator", regions=["520204"]),
+        "reader": make_user("county_manager", regions=["520204"]),
         "driver": make_user("driver", regions=["520204"]),
     }
 
 
 def test_list_page_filters_and_scope(data):
-    c = _login(data["operator"])
+    c = _login(data["reader"])
     r = c.get(reverse("registry:households"))
     html = r.content.decode()
     assert r.status_code == 200 and "杨德福" in html and "520203101201" not in html
@@ -65,7 +65,7 @@ def test_list_page_filters_and_scope(data):
 
 def test_detail_masks_and_reveal_is_audited(data):
     url = reverse("registry:household", args=[data["hh"].uuid])
-    r = _login(data["operator"]).get(url)
+    r = _login(data["reader"]).get(url)
     html = r.content.decode()
     assert r.status_code == 200 and data["number"] not in html
     assert data["person"].id_masked in html and "显示身份证号" not in html
@@ -80,7 +80,7 @@ def test_detail_masks_and_reveal_is_audited(data):
     assert r["Cache-Control"] == "no-store"
     id_reads = AuditEvent.objects.filter(action="read", personal_data=True, note="id_number")
     assert id_reads.count() == 1
-    assert _login(data["operator"]).post(reveal).status_code == 403
+    assert _login(data["reader"]).post(reveal).status_code == 403
     assert officer.get(reverse("registry:household", args=[data["other"].uuid])).status_code == 404
 
 
@@ -102,7 +102,7 @@ def test_create_form_shows_clear_errors(data):
     assert r.status_code == 200 and "校验位" in r.content.decode()
     r = c.post(purl, {"name": "龙英", "sex": "female", "relation": "head", "birth_year": 1990})
     assert r.status_code == 302
-    assert _login(data["operator"]).get(url).status_code == 403
+    assert _login(data["reader"]).get(url).status_code == 403
 
 
 def test_import_page_report_and_csv(data):

@@ -8,6 +8,17 @@ from django.utils.translation import gettext as _
 
 from cunzhan.accounts.roles import Perm
 
+# the village directory is listed for those who do not see the register (which has it all)
+RESIDENTS_ONLY = "residents_only"
+
+
+def _allowed(user: Any, perm: str | None) -> bool:
+    if perm is None:
+        return True
+    if perm == RESIDENTS_ONLY:
+        return bool(user.can(Perm.VIEW_RESIDENTS) and not user.can(Perm.VIEW_REGISTRY))
+    return bool(user.can(perm))
+
 
 def nav(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
@@ -22,6 +33,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         ("commerce:lots", _("农产品"), Perm.VIEW_COMMERCE),
         ("commerce:assisted-oversight", _("代购监督"), Perm.REVIEW_ASSISTED),
         ("registry:households", _("建档立卡"), Perm.VIEW_REGISTRY),
+        ("registry:residents", _("村民名单"), RESIDENTS_ONLY),
         ("impact:home", _("影响监测"), Perm.VIEW_IMPACT),
         ("impact:risk", _("防返贫监测"), Perm.VIEW_RISK),
         ("core:audit", _("审计日志"), Perm.VIEW_AUDIT),
@@ -31,7 +43,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
     out = []
     path = request.path
     for name, label, perm in items:
-        if perm is not None and not user.can(perm):
+        if not _allowed(user, perm):
             continue
         try:
             url = reverse(name)

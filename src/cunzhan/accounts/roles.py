@@ -27,7 +27,8 @@ class Perm:
     MANAGE_STATIONS = "manage_stations"  # review, activate, suspend, close
     APPLY_STATION = "apply_station"  # file an onboarding application
     EDIT_STATION = "edit_station"  # hours, services, phone, address, point (own station)
-    VIEW_REGISTRY = "view_registry"
+    VIEW_REGISTRY = "view_registry"  # the register: phones, birth years, poverty, incomes
+    VIEW_RESIDENTS = "view_residents"  # the village's names and household numbers only
     EDIT_REGISTRY = "edit_registry"
     VIEW_ID_NUMBERS = "view_id_numbers"
     VIEW_AUDIT = "view_audit"
@@ -63,13 +64,18 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.MANAGE_USERS,
         }
     ),
-    Role.STATION_OPERATOR: frozenset({Perm.VIEW_NETWORK, Perm.EDIT_STATION, Perm.VIEW_REGISTRY}),
+    # an operator's work (hand-out, producers, enrolment) needs names, not the register
+    Role.STATION_OPERATOR: frozenset({Perm.VIEW_NETWORK, Perm.EDIT_STATION, Perm.VIEW_RESIDENTS}),
     Role.DRIVER: frozenset({Perm.VIEW_NETWORK}),
     Role.REGISTRY_OFFICER: frozenset(
         {Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.EDIT_REGISTRY, Perm.VIEW_ID_NUMBERS}
     ),
     Role.AUDITOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.VIEW_AUDIT}),
 }
+# whoever sees the register sees the names in it (issue 12: need-to-know, ADR 0023)
+for _role, _perms in ROLE_PERMS.items():
+    if Perm.VIEW_REGISTRY in _perms:
+        ROLE_PERMS[_role] = _perms | {Perm.VIEW_RESIDENTS}
 # commerce catalogue (docs/adr/0014-commerce-catalogue.md); network admins hold ALL_PERMS
 ROLE_PERMS[Role.COUNTY_MANAGER] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS, Perm.MANAGE_PRICES}
 ROLE_PERMS[Role.STATION_OPERATOR] |= {Perm.VIEW_COMMERCE, Perm.EDIT_PRODUCERS}

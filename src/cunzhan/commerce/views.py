@@ -176,6 +176,7 @@ def producer_page(request: HttpRequest, producer_id: uuid.UUID) -> HttpResponse:
             "lots": selectors.lot_list(scope=scope, producer_id=p.uuid)[:50],
             "form": form,
             "can_edit": _can(request, Perm.EDIT_PRODUCERS),
+            "can_view_register": _can(request, Perm.VIEW_REGISTRY),
         },
         status=status,
     )

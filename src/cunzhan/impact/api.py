@@ -176,8 +176,10 @@ def region_rows(
     part: str = "numerator",
 ):
     """The drill-down: the rows that make the number (parcels, shipments, stations,
-    households without personal data), inside the caller's scope; at most 500 rows,
-    ``total`` counts them all."""
+    households without names), inside the caller's scope; at most 500 rows, ``total``
+    counts them all. Household rows are personal data: listed (and the read audited)
+    for callers with ``view_registry``, one row per village (``kind`` "village") for
+    anyone else."""
     user = require(request, Perm.VIEW_IMPACT)
     indicator = selectors.indicator_get(code=indicator_code)
     pt = selectors.check_period_type(indicator, period_type)
@@ -189,6 +191,7 @@ def region_rows(
         period_type=pt,
         period_start=ps,
         part=part,
+        user=user,
     )
     return {
         "indicator": indicator.code,

@@ -26,7 +26,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
-from cunzhan.core.scope import prefix_q
 from cunzhan.impact.models import Indicator, IndicatorValue
 from cunzhan.impact.services import cell_value
 from cunzhan.impact.sources import HOUSEHOLDS, source_get
@@ -122,36 +121,132 @@ def _parent(code: str) -> str:
     return {2: "", 4: code[:2], 6: code[:4], 9: code[:6], 12: code[:9]}[len(code)]
 
 
+INF = float("inf")
+
+
 def suppressed_codes(indicator: Indicator, region_code: str, year: int) -> dict[str, str]:
     """The cells of the region's subtree (the region included) that are not published
     for the year, with the reason ("small" or "complementary"). Empty for an indicator
-    that does not rest on households."""
+    that does not rest on households.
+
+    Computed over the WHOLE tree (the nation's cells), whatever page asks, so every page
+    and the API hide the same cells (a cell hidden on one page and shown on another would
+    be given away). Then :func:`protect` adds complementary suppressions until no small
+    cell can be recovered by subtraction (ADR 0023)."""
     if not household_based(indicator):
         return {}
     qs = IndicatorValue.objects.filter(
         indicator=indicator, period_type=PERIOD_TYPE, period_start=dt.date(year, 1, 1)
     )
+    rows = list(qs.values_list("region_code", "households", "numerator", "denominator"))
+    cells = {code: hh for code, hh, _n, _d in rows if code is not None}
+    small = {code for code, hh in cells.items() if hh is None or 0 < hh < MIN_HOUSEHOLDS}
+    counts_households = bool(rows) and all(hh is not None and n == hh for _c, hh, n, _d in rows)
+    parts = [{code: float(n or 0) for code, _h, n, _d in rows if code is not None}]
+    if indicator.is_ratio:
+        parts.append({code: float(d or 0) for code, _h, _n, d in rows if code is not None})
+    hidden = protect(
+        parts, small, small_bounds=(1.0, MIN_HOUSEHOLDS - 1.0), counts=counts_households
+    )
+    out = {c: ("small" if c in small else "complementary") for c in hidden}
     if region_code:
-        qs = qs.filter(prefix_q("region_code", region_code))
-    cells = {
-        code: hh for code, hh in qs.values_list("region_code", "households") if code is not None
-    }
-    out: dict[str, str] = {}
-    for code, hh in cells.items():
-        if hh is None or 0 < hh < MIN_HOUSEHOLDS:
-            out[code] = "small"
-    # bottom-up: villages (12) first, the nation ("") last
-    children: dict[str, list[str]] = defaultdict(list)
-    for code in cells:
-        if code:
-            children[_parent(code)].append(code)
-    for length in (9, 6, 4, 2, 0):
-        for code in [c for c in cells if len(c) == length]:
-            if code in out:
-                continue
-            if sum(1 for c in children.get(code, []) if c in out) == 1:
-                out[code] = "complementary"
+        out = {c: r for c, r in out.items() if c.startswith(region_code)}
     return out
+
+
+def _children_map(codes: Any) -> dict[str, list[str]]:
+    children: dict[str, list[str]] = defaultdict(list)
+    known = set(codes)
+    for code in known:
+        if code and _parent(code) in known:
+            children[_parent(code)].append(code)
+    return children
+
+
+def attacker_bounds(
+    values: dict[str, float],
+    hidden: set[str],
+    bounds: dict[str, tuple[float, float]],
+    children: dict[str, list[str]],
+) -> dict[str, tuple[float, float]]:
+    """What someone who sees every published cell can infer about the hidden ones:
+    the interval of each, narrowed through every ``parent = sum(children)`` until
+    nothing changes (interval propagation; exact on a tree of sums)."""
+    lo = {c: (values[c] if c not in hidden else bounds[c][0]) for c in values}
+    hi = {c: (values[c] if c not in hidden else bounds[c][1]) for c in values}
+    for _round in range(50):
+        changed = False
+        for parent, kids in children.items():
+            s_lo = sum(lo[k] for k in kids)
+            s_hi = sum(hi[k] for k in kids)
+            if s_lo > lo[parent]:
+                lo[parent], changed = s_lo, True
+            if s_hi < hi[parent]:
+                hi[parent], changed = s_hi, True
+            for k in kids:
+                k_lo = lo[parent] - (s_hi - hi[k])
+                k_hi = hi[parent] - (s_lo - lo[k])
+                if k_lo > lo[k]:
+                    lo[k], changed = k_lo, True
+                if k_hi < hi[k]:
+                    hi[k], changed = k_hi, True
+        if not changed:
+            break
+    return {c: (lo[c], hi[c]) for c in values}
+
+
+def protect(
+    parts: list[dict[str, float]],
+    small: set[str],
+    *,
+    small_bounds: tuple[float, float],
+    counts: bool,
+) -> set[str]:
+    """The cells to hide: the small ones, and complementary ones added one at a time
+    until no small cell's value (in any of ``parts``: the numerator, the denominator) is
+    pinned to one number by the published cells. A small cell of a count of households
+    is known to lie in ``small_bounds`` (it is shown "<5", and zero is shown as 0);
+    any other hidden value only in [0, ∞)."""
+    hidden = set(small)
+    for _step in range(10_000):
+        pinned = None
+        for values in parts:
+            children = _children_map(values)
+            bounds = {
+                c: (small_bounds if counts and c in small and values is parts[0] else (0.0, INF))
+                for c in values
+            }
+            found = attacker_bounds(values, hidden, bounds, children)
+            pinned = next(
+                (c for c in sorted(small) if c in found and found[c][0] == found[c][1]), None
+            )
+            if pinned is not None:
+                extra = _complement_for(pinned, values, hidden)
+                if extra is None:
+                    return hidden
+                hidden.add(extra)
+                break
+        if pinned is None:
+            return hidden
+    return hidden
+
+
+def _complement_for(code: str, values: dict[str, float], hidden: set[str]) -> str | None:
+    """The cheapest published cell whose hiding breaks the subtraction that pins
+    ``code``: its smallest published sibling, else (all siblings hidden) the parent; and
+    the same one level up when the parent is hidden already."""
+    node = code
+    while node:
+        parent = _parent(node)
+        siblings = [
+            c for c in values if c and c != node and _parent(c) == parent and c not in hidden
+        ]
+        if siblings:
+            return min(siblings, key=lambda c: (values[c], c))
+        if parent in values and parent not in hidden:
+            return parent
+        node = parent
+    return None
 
 
 def _public_cell(

@@ -11,13 +11,16 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from cunzhan.accounts.roles import Perm
+from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
 from cunzhan.impact import periods
 from cunzhan.impact.models import Indicator, IndicatorValue
 from cunzhan.impact.services import cell_value
-from cunzhan.impact.sources import source_get
+from cunzhan.impact.sources import HOUSEHOLDS, DataSource, source_get
 
 DEFAULT_SPAN = {"day": 30, "week": 12, "month": 12, "quarter": 8, "year": 5}
 # The whole country in URLs and the API; its cells are stored under region code "".
@@ -122,7 +125,7 @@ def latest_period(
 def default_range(period_type: str, today: dt.date) -> tuple[dt.date, dt.date]:
     last = periods.period_start(today, period_type)
     first = last
-    for _ in range(DEFAULT_SPAN[period_type] - 1):
+    for _step in range(DEFAULT_SPAN[period_type] - 1):
         first = periods.period_start(first - dt.timedelta(days=1), period_type)
     return first, last
 
@@ -252,11 +255,17 @@ def drilldown(
     region_code: str,
     period_type: str,
     period_start: dt.date,
+    user: Any,
     part: str = "numerator",
     limit: int = 500,
 ) -> dict[str, Any]:
     """The rows behind a number (parcels, shipments, stations, households), inside the
-    caller's scope. ``total`` counts them all; ``rows`` holds the first ``limit``."""
+    caller's scope. ``total`` counts them all; ``rows`` holds the first ``limit``.
+
+    Rows of a household-based source (one per household: its number, its income) are
+    personal data: a ``user`` who may read the register (``view_registry``) gets them
+    and the read is audited like opening a household's record; anyone else gets one
+    row per village (households and total), never a household's own figure."""
     region = region_get(scope=scope, code=region_code)
     period_type = check_period_type(indicator, period_type)
     periods.check_aligned(period_start, period_type)
@@ -281,10 +290,86 @@ def drilldown(
         for province in region_children(scope=scope, code=None).order_by("code"):
             inner = scope.narrowed_to(province.code)
             rows.extend(source.rows(inner, province.code, period_start, end))
+    total = sum(r["amount"] for r in rows)
+    aggregated = False
+    if _household_rows(indicator, source):
+        if user is not None and user.can(Perm.VIEW_REGISTRY):
+            _audit_household_rows(
+                user=user,
+                indicator=indicator,
+                region=region,
+                source=source,
+                period_start=period_start,
+                rows=rows[:limit],
+            )
+        else:
+            rows, aggregated = _village_totals(rows), True
     return {
         "region": region,
         "source": source,
         "period_end": end,
-        "total": sum(r["amount"] for r in rows),
+        "total": total,
         "rows": rows[:limit],
+        "aggregated": aggregated,
     }
+
+
+def _household_rows(indicator: Indicator, source: DataSource) -> bool:
+    """Whether the drill-down lists households (not counties over a threshold)."""
+    return source.unit == HOUSEHOLDS and not indicator.is_count_over
+
+
+def _village_totals(rows: list[dict]) -> list[dict]:
+    """One row per village: how many household rows and their total, no household."""
+    by_village: dict[str, dict] = {}
+    for r in rows:
+        v = by_village.setdefault(
+            r["region_code"],
+            {
+                "kind": "village",
+                "id": r["region_code"],
+                "day": "",
+                "region_code": r["region_code"],
+                "region_name": r["region_name"],
+                "label": r["region_name"],
+                "households": set(),
+                "amount": 0,
+            },
+        )
+        v["households"].add(r["id"])
+        v["amount"] += r["amount"]
+    out = []
+    for code in sorted(by_village):
+        v = by_village[code]
+        n = len(v.pop("households"))
+        v["detail"] = _("%(n)d户") % {"n": n}
+        out.append(v)
+    return out
+
+
+def _audit_household_rows(
+    *,
+    user: Any,
+    indicator: Indicator,
+    region: Any,
+    source: DataSource,
+    period_start: dt.date,
+    rows: list[dict],
+) -> None:
+    """One personal-data read per call, naming what was listed and how many households."""
+    households = sorted({str(r["id"]) for r in rows})
+    audit_record(
+        action="read",
+        object_type="impact.Indicator",
+        object_id=indicator.code,
+        object_repr=indicator.name_zh,
+        region_code=region.code,
+        after={
+            "source": source.key,
+            "period_start": period_start.isoformat(),
+            "households": households,
+        },
+        note=_("指标明细：%(n)d户的逐户数据") % {"n": len(households)},
+        personal_data=True,
+        actor=user,
+    )

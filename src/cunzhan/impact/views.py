@@ -421,6 +421,7 @@ def rows(request: HttpRequest, code: str) -> HttpResponse:
             period_type=pt,
             period_start=ps,
             part=request.GET.get("part", "numerator"),
+            user=request.user,
         )
     except ApplicationError as exc:
         return bad_request(request, exc)

@@ -125,6 +125,30 @@ def households_list(request: HttpRequest, region: str = "", poor_only: bool = Fa
     return _Mapped(qs, household_out)
 
 
+def resident_household_out(h: Household) -> dict:
+    return {
+        "id": h.uuid,
+        "village_code": h.village_id,
+        "village_name": h.village.name,
+        "number": h.number,
+        "members": [
+            {"id": m.uuid, "name": m.name, "relation": m.relation}
+            for m in getattr(h, "residents", [])
+        ],
+    }
+
+
+@router.get("/residents", response={200: list[schemas.ResidentHouseholdOut], **ERROR_RESPONSES})
+@paginate(Pagination)
+def residents_list(request: HttpRequest, q: str = ""):
+    """The village directory for station work (hand-out, producers, enrolment): the
+    households in the caller's scope with their members' names and relations; ``q``
+    searches names and the household number. No phone, birth year, ID number, poverty
+    status or income: those are the register's (``/registry/households``)."""
+    user = require(request, Perm.VIEW_RESIDENTS)
+    return _Mapped(selectors.resident_list(scope=scope_for_user(user), q=q), resident_household_out)
+
+
 @router.post("/households", response={201: schemas.HouseholdCreateOut, **ERROR_RESPONSES})
 def households_create(request: HttpRequest, data: schemas.HouseholdCreateIn):
     user = require(request, Perm.EDIT_REGISTRY)

@@ -12,12 +12,18 @@ Structure of the 18 characters::
 - ``C``: check character, ISO 7064 MOD 11-2 over the first 17 digits
   (weights 2^(17-i) mod 11), written ``0``-``9`` or ``X`` (for 10).
 
-Masking (the form shown everywhere a user lacks ``view_id_numbers``): the first
-four characters (province and prefecture, which the household's village already
-tells) and the last four (end of the sequence and the check character) stay, the
-ten characters in between, which hold the county and the full date of birth, are
-replaced by ``*``: ``5202**********123X``. The last four are what people quote on
-the phone to tell two records apart.
+Masking (the form shown everywhere a user lacks ``view_id_numbers``): only the first
+two characters (the province, which the household's village already tells) and the
+last two (the last digit of the sequence and the check character) stay; the fourteen
+in between are replaced by ``*``: ``52**************3X``. The mask is shown beside
+the person's birth year, sex and village, so it must not combine with them into the
+number: with the old four-and-four mask (``5202**********123X``) the whole sequence
+and the check character were visible, and knowing the county (from the village) and
+the birth year left only the day of birth, cut by the check character to about
+366 / 11 ≈ 33 candidates. Now the county, the day of birth and two of the three
+sequence digits are hidden: about 366 × 100 / 11 ≈ 3,300 candidates even for someone
+who knows the county, the birth year and the sex (a test counts them). Two
+characters are still enough to tell the members of one household apart on the phone.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ PROVINCE_CODES = frozenset(
         "83",
     ]
 )
-MASK_KEEP = 4
+MASK_HEAD = 2  # the province
+MASK_TAIL = 2  # the last sequence digit and the check character
 
 
 @dataclass(frozen=True)
@@ -140,12 +147,15 @@ def is_valid(raw: str) -> bool:
 
 
 def mask(number: str) -> str:
-    """``520221199001011234`` -> ``5202**********1234`` (empty stays empty)."""
+    """``520221199001011234`` -> ``52**************34`` (empty stays empty).
+
+    Also re-masks an older, wider mask (``5202**********1234``): the result depends
+    only on the characters this mask keeps."""
     if not number:
         return ""
-    if len(number) <= 2 * MASK_KEEP:
+    if len(number) <= MASK_HEAD + MASK_TAIL:
         return "*" * len(number)
-    return number[:MASK_KEEP] + "*" * (len(number) - 2 * MASK_KEEP) + number[-MASK_KEEP:]
+    return number[:MASK_HEAD] + "*" * (len(number) - MASK_HEAD - MASK_TAIL) + number[-MASK_TAIL:]
 
 
 def make_id_number(*, region: str, birth_date: dt.date, sequence: int) -> str:

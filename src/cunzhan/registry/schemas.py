@@ -23,6 +23,22 @@ class HouseholdOut(Schema):
     poverty: PovertyOut | None
 
 
+class ResidentOut(Schema):
+    id: uuid.UUID
+    name: str
+    relation: str
+
+
+class ResidentHouseholdOut(Schema):
+    """A household in the village directory: names only, nothing of the register."""
+
+    id: uuid.UUID
+    village_code: str
+    village_name: str
+    number: str
+    members: list[ResidentOut]
+
+
 class PersonOut(Schema):
     id: uuid.UUID
     name: str

@@ -113,6 +113,24 @@ def household_list(
     )
 
 
+def resident_list(*, scope: RegionScope, q: str = "") -> QuerySet[Household]:
+    """The village directory (村民名单) for station work: households in ``scope`` with
+    their members' names and relations only (prefetched as ``residents``); ``q``
+    searches member names and the household number. Nothing else of the register
+    (phones, birth years, ID numbers, poverty status, incomes) is loaded."""
+    qs = Household.objects.filter(scope.q("village_id")).select_related("village")
+    q = (q or "").strip()
+    if q:
+        member = Person.objects.filter(household=OuterRef("pk"), name__contains=q)
+        qs = qs.filter(Q(Exists(member)) | Q(number=q))
+    names = Person.objects.only("uuid", "household", "name", "relation").order_by("id")
+    return (
+        qs.only("uuid", "number", "village_id", "village__name", "village__code")
+        .prefetch_related(Prefetch("members", queryset=names, to_attr="residents"))
+        .order_by("village_id", "number")
+    )
+
+
 def household_get(*, scope: RegionScope, household_id: Any) -> Household:
     key = _uuid(household_id)
     household = (

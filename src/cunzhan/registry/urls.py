@@ -5,6 +5,7 @@ from cunzhan.registry import views
 app_name = "registry"
 urlpatterns = [
     path("", views.household_list_page, name="households"),
+    path("residents/", views.resident_list_page, name="residents"),
     path("households/new/", views.household_create_page, name="household_create"),
     path("households/<uuid:household_id>/", views.household_detail_page, name="household"),
     path(

@@ -107,6 +107,26 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, template, ctx)
 
 
+@login_required
+@require_perm(Perm.VIEW_RESIDENTS)
+def resident_list_page(request: HttpRequest) -> HttpResponse:
+    """The village directory (村民名单) for station work: names and household numbers,
+    nothing of the register; 50 households a page."""
+    q = (request.GET.get("q") or "").strip()[:40]
+    qs = selectors.resident_list(scope=scope_for_user(request.user), q=q)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/residents.html",
+        {
+            "page": page,
+            "q": q,
+            "query": f"q={quote(q)}" if q else "",
+            "can_view_register": request.user.can(Perm.VIEW_REGISTRY),  # type: ignore[union-attr]
+        },
+    )
+
+
 def _without(params: Any, key: str) -> str:
     rest = params.copy()
     rest.pop(key, None)
