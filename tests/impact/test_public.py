@@ -112,7 +112,7 @@ def test_two_small_siblings_leave_their_parent_shown(regions):
 
 def test_complementary_suppression_hides_the_cheapest_sibling(regions):
     """V1 small, V2 shown -> the township minus V2 would give V1 away: V2, the cheapest
-    published sibling, is hidden too (ADR 0023), and everything above stays shown."""
+    published sibling, is hidden too (ADR 0030), and everything above stays shown."""
     households(V1, 2, tag="甲")
     households(V2, 6, tag="乙")
     households(OUT_V, 6, tag="丙")

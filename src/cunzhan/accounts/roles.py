@@ -72,7 +72,7 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
     ),
     Role.AUDITOR: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_REGISTRY, Perm.VIEW_AUDIT}),
 }
-# whoever sees the register sees the names in it (issue 12: need-to-know, ADR 0023)
+# whoever sees the register sees the names in it (issue 12: need-to-know, ADR 0030)
 for _role, _perms in ROLE_PERMS.items():
     if Perm.VIEW_REGISTRY in _perms:
         ROLE_PERMS[_role] = _perms | {Perm.VIEW_RESIDENTS}

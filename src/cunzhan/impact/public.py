@@ -132,7 +132,7 @@ def suppressed_codes(indicator: Indicator, region_code: str, year: int) -> dict[
     Computed over the WHOLE tree (the nation's cells), whatever page asks, so every page
     and the API hide the same cells (a cell hidden on one page and shown on another would
     be given away). Then :func:`protect` adds complementary suppressions until no small
-    cell can be recovered by subtraction (ADR 0023)."""
+    cell can be recovered by subtraction (ADR 0030)."""
     if not household_based(indicator):
         return {}
     qs = IndicatorValue.objects.filter(
