@@ -21,6 +21,7 @@ from cunzhan.core.errors import ApplicationError, PermissionDenied
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger.models import Account, Transaction
 from cunzhan.logistics import statemachine as sm
+from cunzhan.logistics.models import Parcel
 from tests.commerce.assisted_helpers import hand_out, parcel_to_station, scan
 
 PHONE = "13812345678"
@@ -175,12 +176,17 @@ def test_a_tracking_number_named_before_the_parcel_links_even_after_its_hand_out
 
 
 def test_commission_is_held_until_the_real_hand_out(station):
-    """A parcel closed by a bulk ``picked_up`` scan (no code, no phone and name) earns
-    nothing; the purchase stays held."""
+    """A bulk ``picked_up`` scan (no code, no phone and name) is refused by the ingest
+    (ADR 0028); a parcel closed that way before the rule (no hand-out event) earns
+    nothing, and the purchase stays held."""
     p = record(station, price="100", tracking_number="ZT2000001")
     parcel = parcel_to_station(station, tracking_number="ZT2000001", phone=PHONE)
     assisted.assisted_sweep(scope=county())
-    scan(parcel, sm.PICKED_UP, station=station)
+    with pytest.raises(ApplicationError) as exc:
+        scan(parcel, sm.PICKED_UP, station=station)
+    assert exc.value.code == "pickup_proof_required"
+    # the state an older bulk scan left behind, without a hand-out
+    Parcel.objects.filter(pk=parcel.pk).update(state=sm.PICKED_UP)
     parcel.refresh_from_db()
     assert parcel.state == sm.PICKED_UP
     r = assisted.assisted_sweep(scope=county())
