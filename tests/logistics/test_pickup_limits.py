@@ -119,3 +119,22 @@ def test_the_limits_hold_on_the_api_with_a_clear_answer(station, manager, api_cl
     r = c.post(url, {"code": p.pickup_code}, content_type="application/json")
     assert r.status_code == 429 and r.json()["code"] == "pickup_locked"
     assert r.json()["details"]["retry_at"]
+
+
+def test_a_retried_hand_out_with_its_key_is_the_same_hand_out(station):
+    """A device retries a hand-out that went through (the answer was lost): the same key
+    gives the same parcels, writes no second event and counts no failed attempt; the
+    event id carries the hand-out prefix the commissions recognise."""
+    p = parcel_at_station(station, 1, at=timezone.now() - dt.timedelta(hours=1))
+    first = services.parcel_pick_up(
+        scope=NATIONAL, station=station, code=p.pickup_code, event_id="dev-7:req-1"
+    )
+    again = services.parcel_pick_up(
+        scope=NATIONAL, station=station, code=p.pickup_code, event_id="dev-7:req-1"
+    )
+    assert [x.pk for x in first] == [x.pk for x in again] == [p.pk]
+    events = p.events.filter(type=sm.PICKED_UP)
+    assert list(events.values_list("event_id", flat=True)) == ["pickup:dev-7:req-1"]
+    assert PickupFailure.objects.count() == 0
+    # another key for the same code is a new attempt: nothing waits any more
+    assert _try(station, code=p.pickup_code, event_id="dev-7:req-2") == "no_match"

@@ -264,11 +264,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 PAYMENTS_SANDBOX_ENABLED = env_bool("CUNZHAN_PAYMENTS_SANDBOX_ENABLED", DEBUG or TESTING)
 PAYMENT_PROVIDERS = [
     p.strip()
-    for p in os.environ.get(
-        "CUNZHAN_PAYMENT_PROVIDERS", "sandbox" if PAYMENTS_SANDBOX_ENABLED else ""
+    # an empty variable (as .env.example leaves it) means the default, not "no provider"
+    for p in (
+        os.environ.get("CUNZHAN_PAYMENT_PROVIDERS", "")
+        or ("sandbox" if PAYMENTS_SANDBOX_ENABLED else "")
     ).split(",")
     if p.strip()
 ]
+# Pickup-code guessing (logistics.services.parcel_pick_up, ADR 0028): after this many
+# failures at one station, or against one parcel, within the window, hand-outs there are
+# refused until the window has passed
+CUNZHAN_PICKUP_WINDOW_SECONDS = int(os.environ.get("CUNZHAN_PICKUP_WINDOW_SECONDS", "900"))
+CUNZHAN_PICKUP_MAX_FAILURES_STATION = int(
+    os.environ.get("CUNZHAN_PICKUP_MAX_FAILURES_STATION", "20")
+)
+CUNZHAN_PICKUP_MAX_FAILURES_PARCEL = int(os.environ.get("CUNZHAN_PICKUP_MAX_FAILURES_PARCEL", "5"))
 # Spreadsheet imports (core/tabular.py, ADR 0026): every CSV/XLSX upload is read within
 # these limits; an importer may be stricter, never looser.
 IMPORT_MAX_BYTES = int(os.environ.get("CUNZHAN_IMPORT_MAX_BYTES", 20 * 1024 * 1024))

@@ -1463,6 +1463,12 @@ def parcel_pick_up(
             gettext("event_id：1 到 %(n)s 个字母、数字或 _.:-") % {"n": HANDOUT_ID_MAX},
             code="invalid_event_id",
         )
+    if event_id:
+        replayed = _handout_replayed(station, event_id)
+        if replayed:
+            # a device's retry of a hand-out that went through: the same answer, no new
+            # event and no failed attempt
+            return replayed
     now = timezone.now()
     _window, max_station, max_parcel = _pickup_limits()
     until = _locked_until({"station": station}, max_station, now)
@@ -1482,6 +1488,24 @@ def parcel_pick_up(
     if outcome == "no_match":
         _pickup_failed(station, method, parcels, actor, phone_last4)
     return parcels
+
+
+def _handout_replayed(station: Station, event_id: str) -> list[Parcel]:
+    """The parcels an earlier hand-out at ``station`` with the caller's key ``event_id``
+    recorded (``pickup:<key>``, or ``pickup:<key>:<n>`` for several), in their order."""
+    key = HANDOUT_EVENT_PREFIX + event_id
+    found = ScanEvent.objects.filter(
+        Q(event_id=key) | Q(event_id__startswith=key + ":"),
+        type=sm.PICKED_UP,
+        station=station,
+    ).values_list("event_id", "parcel_id")
+    ids = [
+        pid
+        for eid, pid in sorted(found)
+        if eid == key or (eid[len(key) + 1 :].isascii() and eid[len(key) + 1 :].isdigit())
+    ]
+    by_id = Parcel.objects.in_bulk(ids)
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def _pickup_failed(

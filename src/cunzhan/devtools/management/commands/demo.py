@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
@@ -36,7 +35,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["days"] < 1:
             raise CommandError("--days must be at least 1")
-        if not settings.PAYMENTS_SANDBOX_ENABLED:
+        from cunzhan.commerce import payments
+
+        if not payments.provider_enabled(payments.SandboxProvider.code):
             # the demo pays its orders through the sandbox and prints its logins' one
             # password: never on a production database (ADR 0023)
             raise CommandError(
