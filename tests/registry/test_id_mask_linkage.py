@@ -72,3 +72,50 @@ def test_the_household_page_does_not_narrow_the_number(client, make_user, region
     assert candidates(person.id_masked, region="520204", birth_year=1990, sex="male") >= (
         MIN_CANDIDATES
     )
+
+
+def test_the_audit_log_keeps_no_piece_of_the_number(regions):
+    """The audit snapshot of a person beside the birth year would narrow the number just
+    as a wide mask would: no last four characters in it, and the narrow mask."""
+    from cunzhan.core.models import AuditEvent
+
+    household = make_household()
+    number = id_number(born=dt.date(1975, 3, 9), sex="female")
+    make_person(household=household, sex="female", birth_year=1975, id_number_value=number)
+    snaps = [
+        s
+        for e in AuditEvent.objects.filter(object_type="registry.Person")
+        for s in (e.before, e.after)
+        if s
+    ]
+    assert snaps
+    for snap in snaps:
+        assert "id_last4" not in snap
+        assert number[-4:] not in str(snap) and number[:6] not in str(snap)
+
+
+def test_old_audit_snapshots_are_scrubbed_by_the_migration(regions):
+    """Rows written before the fix (last four, wide mask) are narrowed by migration 0004."""
+    import importlib
+
+    from django.apps import apps
+
+    from cunzhan.core.audit import audit_record
+
+    scrub = importlib.import_module("cunzhan.registry.migrations.0004_audit_person_id_scrub")
+    audit_record(
+        action="create",
+        object_type="registry.Person",
+        object_id="1",
+        after={
+            "name": "测试",
+            "birth_year": 1975,
+            "id_last4": "005X",
+            "id_masked": "5202**********005X",
+        },
+    )
+    scrub.scrub(apps, None)
+    from cunzhan.core.models import AuditEvent
+
+    after = AuditEvent.objects.get(object_type="registry.Person", object_id="1").after
+    assert after == {"name": "测试", "birth_year": 1975, "id_masked": "52**************5X"}
