@@ -28,7 +28,11 @@ def _name(ind: Indicator) -> str:
 
 
 def _show(ind: Indicator, c: public.PublicCell) -> str:
-    return SUPPRESSED if c.suppressed else fmt(ind, c.value)
+    """A small cell shows "<5"; a cell withheld so that a small one cannot be worked out
+    by subtraction says so (it is not small: "<5" would be false)."""
+    if not c.suppressed:
+        return fmt(ind, c.value)
+    return SUPPRESSED if c.reason != "complementary" else _("隐去")
 
 
 def _url(code: str, ind: Indicator | None = None, year: int | None = None) -> str:
