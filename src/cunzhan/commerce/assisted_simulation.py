@@ -136,7 +136,10 @@ def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
             if not pick:
                 continue
             seq += 1
-            tn = f"DG{ctx.day:%y%m%d}{st.code[-6:]}{seq:03d}"
+            # unique per station and day: the village's whole code and the station's
+            # number in it (the code's last six characters repeat across townships)
+            digits = "".join(ch for ch in st.code if ch.isascii() and ch.isdigit())
+            tn = f"DG{ctx.day:%y%m%d}{digits}{seq:03d}"
             if AssistedPurchase.objects.filter(tracking_number=tn, station=st).exists():
                 continue  # this day ran before
             # 1. the operator records the villager's order (the shop gives both numbers)
