@@ -57,7 +57,7 @@ def test_the_201st_guess_is_refused_and_the_right_code_waits_for_the_window(stat
         AuditEvent.objects.filter(action="pickup_failed").count()
         == services.PICKUP_MAX_FAILURES_STATION
     )
-    assert AuditEvent.objects.filter(action="pickup_refused_locked").count() == 181
+    assert AuditEvent.objects.filter(action="pickup_locked").count() == 181
     # the right code is refused too, with a clear message and the time to come back
     with pytest.raises(ApplicationError) as err:
         services.parcel_pick_up(scope=NATIONAL, station=station, code=p.pickup_code)

@@ -1389,7 +1389,7 @@ def _locked_until(filters: dict[str, Any], limit: int, now: dt.datetime) -> dt.d
 
 def _refuse_locked(station: Station, until: dt.datetime, actor: Any, *, per_parcel: bool) -> None:
     audit_record(
-        action="pickup_refused_locked",
+        action="pickup_locked",
         object_type="network.Station",
         object_id=station.pk,
         object_repr=station.name,
