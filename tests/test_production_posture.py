@@ -59,8 +59,7 @@ def test_pages_carry_a_csp_without_inline_script(db, client, url):
 def test_logged_in_pages_carry_the_csp(regions, client, make_user):
     from cunzhan.accounts.roles import Role
 
-    make_user(Role.COUNTY_MANAGER, regions=["520204"], username="cm")
-    client.login(username="cm", password="pw-secret-1")
+    client.force_login(make_user(Role.COUNTY_MANAGER, regions=["520204"], username="cm"))
     from django.urls import reverse
 
     for name in ("accounts:home", "network:map", "registry:households", "accounts:users"):
