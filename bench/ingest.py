@@ -82,6 +82,7 @@ def server_env(db_url: str) -> dict[str, str]:
         CUNZHAN_FIELD_KEYS=FIELD_KEY,
         CUNZHAN_PAYMENT_SANDBOX_SECRET="bench-ingest-sandbox-secret",  # noqa: S106
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        CUNZHAN_HTTPS="0",  # plain HTTP on the loopback: no redirect to HTTPS (ADR 0023)
     )
     return env
 

@@ -91,6 +91,7 @@ def _env(db_url: str) -> dict[str, str]:
         SECRET_KEY="crash-test-secret-key-0123456789-not-for-production",
         CUNZHAN_FIELD_KEYS="ZGV2LW9ubHktZmllbGQta2V5LWN1bnpoYW4tMDAwMDA=",
         CUNZHAN_PAYMENT_SANDBOX_SECRET="crash-test-sandbox-secret",
+        CUNZHAN_HTTPS="0",  # plain HTTP on the loopback: no redirect to HTTPS (ADR 0023)
         PYTHONPATH=str(ROOT),
     )
     return env
