@@ -171,7 +171,14 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The production environment README and .env.example document."""
     from cryptography.fernet import Fernet
 
-    drop = {"DEBUG", "CUNZHAN_TESTING", "DATABASE_URL", "PYTEST_CURRENT_TEST"}
+    # and the test harness's own variables (the browser tests allow async-unsafe calls)
+    drop = {
+        "DEBUG",
+        "CUNZHAN_TESTING",
+        "DATABASE_URL",
+        "PYTEST_CURRENT_TEST",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    }
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("CUNZHAN_")}
     env.update(
         DJANGO_SETTINGS_MODULE="cunzhan.config.settings",

@@ -35,12 +35,15 @@ def test_public_page_suppresses_small_villages(page, regions):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto("/open/r/520204106/?indicator=households_registered_poor")
     children = page.inner_text("#pub-children")
-    assert "<5" in children and "6" in children
+    # 3 shows "<5"; the 6 is withheld, or the township's 9 minus it would give the 3 away;
+    # the township's 9 pins neither and is shown (ADR 0030)
+    assert "<5" in children and "隐去" in children and "6" not in children
     card = page.locator("[data-indicator=households_registered_poor] b")
-    assert card.inner_text() == "<5"  # 3 + 6: the township would give the 3 away
+    assert card.inner_text() == "9"
     html = page.content()
     assert "/rows/" not in html and "公开测试户主" not in html
     page.screenshot(path=str(SHOTS / "impact-open-township.png"), full_page=True)
     page.click("#pub-children a:has-text('玉舍村')")
     page.wait_for_url("**/open/r/520204106202/**")
-    assert page.locator("[data-indicator=households_registered_poor] b").inner_text() == "6"
+    # withheld alike on the village's own page
+    assert page.locator("[data-indicator=households_registered_poor] b").inner_text() == "隐去"
