@@ -38,11 +38,12 @@ serve-prod: install ## production: migrate, collectstatic, gunicorn (set the env
 	$(BIN)/cunzhan collectstatic --no-input -v0
 	$(BIN)/gunicorn -c python:cunzhan.config.gunicorn
 
-test: install ## install everything and run the whole suite on SQLite, then on PostgreSQL, then the date-sensitive tests under a shifted clock
+test: install ## install everything and run the whole suite on SQLite and on PostgreSQL (side by side), then the date-sensitive tests under a shifted clock
 	bin/provision-test
 	$(MAKE) --no-print-directory check
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	@# the two databases' runs share nothing (an in-memory SQLite, PostgreSQL's test_cunzhan)
+	@# and each is one process: side by side they use both cores (ADR 0031)
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 	$(MAKE) --no-print-directory test-shifted
 
 test-sqlite: install ## the whole suite on SQLite (the embedded default)
