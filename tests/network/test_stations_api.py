@@ -106,7 +106,7 @@ def test_bad_application_names_the_field(manager, api_client):
     assert r.status_code == 422
     assert r.json()["code"] == "validation_error"
     r = post(client, f"{BASE}/applications", apply_body(name="a\x00b"))
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["code"] == "invalid_text"
     assert not Station.objects.exists()
 

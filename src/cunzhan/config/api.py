@@ -10,9 +10,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from cunzhan.accounts.api import router as accounts_router
@@ -73,6 +75,18 @@ class VendoredSwagger(Swagger):
         )
 
 
+class ObjectBodyParser(Parser):
+    """Every JSON body of this API is an object. ninja's schemas read attributes from
+    whatever they are given, so a body of ``[null, null]`` would pass as an object with
+    no fields: refuse it like a body that is not JSON (400 ``invalid_body``)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("the body is not a JSON object")
+        return data
+
+
 api = NinjaAPI(
     title="cunzhan API",
     version="1.0.0",
@@ -84,6 +98,7 @@ api = NinjaAPI(
     docs_url="/docs",
     docs=VendoredSwagger(settings={"validatorUrl": None}),
     openapi_url="/openapi.json",
+    parser=ObjectBodyParser(),
 )
 
 
@@ -131,6 +146,9 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # ninja could not read the body (ObjectBodyParser, or not JSON at all)
+        return _error(request, 400, "invalid_body", _("请求正文应为一个 JSON 对象"))
     return _error(request, exc.status_code, "http_error", str(exc))
 
 

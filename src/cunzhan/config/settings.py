@@ -79,9 +79,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
-    "cunzhan.core.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # after the locale: its refusal is in the reader's language
+    "cunzhan.core.middleware.RejectNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -274,6 +275,9 @@ PAYMENT_PROVIDERS = [
 # Pickup-code guessing (logistics.services.parcel_pick_up, ADR 0028): after this many
 # failures at one station, or against one parcel, within the window, hand-outs there are
 # refused until the window has passed
+# The longest a daily plan's solver may run inside one API request (the request waits
+# for it); the plan command has no such bound. Published in the schema (ADR 0032).
+CUNZHAN_PLAN_MAX_TIME_LIMIT_S = float(os.environ.get("CUNZHAN_PLAN_MAX_TIME_LIMIT_S", "30"))
 CUNZHAN_PICKUP_WINDOW_SECONDS = int(os.environ.get("CUNZHAN_PICKUP_WINDOW_SECONDS", "900"))
 CUNZHAN_PICKUP_MAX_FAILURES_STATION = int(
     os.environ.get("CUNZHAN_PICKUP_MAX_FAILURES_STATION", "20")

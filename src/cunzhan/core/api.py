@@ -22,6 +22,7 @@ ERROR_RESPONSES: dict[int, Any] = {
     401: ErrorOut,
     403: ErrorOut,
     404: ErrorOut,
+    409: ErrorOut,
     422: ErrorOut,
 }
 

@@ -42,6 +42,22 @@ class NotFound(ApplicationError):
         super().__init__(message, code=code, **kw)
 
 
+class Conflict(ApplicationError):
+    """The request is well formed but the object's state forbids it now (a transition
+    from the wrong state, a duplicate, a finished run): HTTP 409."""
+
+    status = 409
+
+
+class Unprocessable(ApplicationError):
+    """Every value matches the published schema, but a rule the schema cannot state is
+    broken: values that must agree with each other (a start after its end), with the
+    clock (a delivery date in the past) or with stored data (an account id that does not
+    exist): HTTP 422. A rule about one value alone belongs in the schema (ADR 0032)."""
+
+    status = 422
+
+
 class PermissionDenied(ApplicationError):
     status = 403
 

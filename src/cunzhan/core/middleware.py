@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.translation import gettext as _
 
 from cunzhan.core import context
 
@@ -36,10 +37,12 @@ def _has_nul(data: bytes) -> bool:
 
 
 class RejectNulMiddleware:
-    """Answer 400 to a request whose query string or (non-file) body carries a NUL
-    character: no database can be asked to store or match it (PostgreSQL refuses), and
-    no user types one. Uploaded files are left to their importers, which report a NUL
-    in a cell as a row error."""
+    """Refuse a request whose query string or (non-file) body carries a NUL character:
+    no database can be asked to store or match it (PostgreSQL refuses), and no user
+    types one. The API answers 422: a JSON string may hold a NUL, so the request can
+    match the published schema and still break this rule (ADR 0032); a page answers
+    400. Uploaded files are left to their importers, which report a NUL in a cell as a
+    row error."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -54,10 +57,10 @@ class RejectNulMiddleware:
         else:
             body_nul = _has_nul(request.body)
         if _has_nul(query) or body_nul or "\x00" in request.path:
-            message = "the request contains a NUL character, which no field accepts"
+            message = _("请求中含有 NUL 字符，任何字段都不接受它")
             if request.path.startswith("/api/"):
                 return JsonResponse(
-                    {"code": "invalid_text", "message": message, "details": {}}, status=400
+                    {"code": "invalid_text", "message": message, "details": {}}, status=422
                 )
             return HttpResponseBadRequest(message)
         return self.get_response(request)

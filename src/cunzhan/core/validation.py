@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Unprocessable
 
 # A mainland mobile number (11 digits, 13x–19x) or a landline with its area code.
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
@@ -17,7 +17,7 @@ def reject_nul(**values: Any) -> None:
     """Refuse text with NUL characters (PostgreSQL cannot store them), naming the field."""
     for field, value in values.items():
         if isinstance(value, str) and "\x00" in value:
-            raise ApplicationError(
+            raise Unprocessable(
                 _("文本中含有不允许的控制字符"), code="invalid_text", details={"field": field}
             )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
@@ -88,7 +89,12 @@ class VehicleOut(Schema):
 class PlanIn(Schema):
     county_code: str = Field(..., max_length=12)
     date: dt.date
-    time_limit: float = Field(10.0, gt=0, le=plans.MAX_TIME_LIMIT_S)
+    # the request waits for the solver: at most CUNZHAN_PLAN_MAX_TIME_LIMIT_S (30 s)
+    time_limit: float = Field(
+        min(10.0, settings.CUNZHAN_PLAN_MAX_TIME_LIMIT_S),
+        gt=0,
+        le=min(plans.MAX_TIME_LIMIT_S, settings.CUNZHAN_PLAN_MAX_TIME_LIMIT_S),
+    )
 
 
 class UnservedOut(Schema):
