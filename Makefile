@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cunzhan
 export CUNZHAN_TESTING ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help install demo demo-data serve serve-prod test test-sqlite test-postgres test-shifted test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
+.PHONY: help install demo demo-data serve serve-prod test test-sqlite test-postgres test-shifted test-api test-fast check lint format typecheck imports migrations-check openapi bench-regions bench-planner messages clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,13 +38,13 @@ serve-prod: install ## production: migrate, collectstatic, gunicorn (set the env
 	$(BIN)/cunzhan collectstatic --no-input -v0
 	$(BIN)/gunicorn -c python:cunzhan.config.gunicorn
 
-test: install ## install everything and run the whole suite on SQLite and on PostgreSQL (side by side), then the date-sensitive tests under a shifted clock
+test: install ## install everything and run the whole suite on SQLite and on PostgreSQL (side by side), then the date-sensitive tests under a shifted clock beside schemathesis
 	bin/provision-test
 	$(MAKE) --no-print-directory check
 	@# the two databases' runs share nothing (an in-memory SQLite, PostgreSQL's test_cunzhan)
 	@# and each is one process: side by side they use both cores (ADR 0031)
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
-	$(MAKE) --no-print-directory test-shifted
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-shifted test-api
 
 test-sqlite: install ## the whole suite on SQLite (the embedded default)
 	env -u DATABASE_URL CUNZHAN_TESTING=1 $(BIN)/pytest -q $(PYTEST_ARGS)
@@ -57,6 +57,9 @@ test-shifted: install ## the date-sensitive tests (marker dates) with the clock 
 	for days in $(SHIFT_DAYS); do \
 	  env -u DATABASE_URL CUNZHAN_TESTING=1 CUNZHAN_TEST_CLOCK_SHIFT_DAYS=$$days $(BIN)/pytest -q -m dates $(PYTEST_ARGS) || exit 1; \
 	done
+
+test-api: install ## schemathesis with every check against a server on PostgreSQL, over the whole API (bin/api-fuzz, ADR 0032)
+	CUNZHAN_FUZZ_DATABASE_URL=$(PG_URL)_api_fuzz $(BIN)/python bin/api-fuzz $(FUZZ_ARGS)
 
 test-fast: install ## the suite on SQLite without browser and slow tests
 	env -u DATABASE_URL CUNZHAN_TESTING=1 $(BIN)/pytest -q -m "not browser and not slow" $(PYTEST_ARGS)
