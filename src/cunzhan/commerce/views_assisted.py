@@ -310,7 +310,7 @@ def assisted_oversight_page(request: HttpRequest) -> HttpResponse:
             "month": month,
             "limits": [
                 {
-                    "county": x.county_id,
+                    "county": f"{x.county.name} {x.county_id}",
                     "max": format_fen(x.max_price_fen),
                     "review": format_fen(x.review_above_fen),
                     "shops": [
