@@ -30,6 +30,7 @@ from django.db.models import Q
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Parcel, ScanEvent
 
@@ -194,7 +195,7 @@ def document_export(
             raise NotFound()
         qs = qs.filter(parcel_id=pid)
     if village:
-        if not village.isdigit() or len(village) > 12:
+        if not is_ascii_digits(village) or len(village) > 12:
             raise ApplicationError("village: a region code", code="invalid_filter")
         qs = qs.filter(RegionScope.for_regions([village]).q("parcel__village_id"))
     if since is not None:

@@ -31,6 +31,7 @@ from cunzhan.accounts.roles import Role
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import scan_rights
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
@@ -1499,11 +1500,7 @@ def _handout_replayed(station: Station, event_id: str) -> list[Parcel]:
         type=sm.PICKED_UP,
         station=station,
     ).values_list("event_id", "parcel_id")
-    ids = [
-        pid
-        for eid, pid in sorted(found)
-        if eid == key or (eid[len(key) + 1 :].isascii() and eid[len(key) + 1 :].isdigit())
-    ]
+    ids = [pid for eid, pid in sorted(found) if eid == key or is_ascii_digits(eid[len(key) + 1 :])]
     by_id = Parcel.objects.in_bulk(ids)
     return [by_id[i] for i in ids if i in by_id]
 
