@@ -1,7 +1,8 @@
 """Digits mean ASCII 0-9: ``str.isdigit()``, ``isdecimal()`` and ``isnumeric()`` also
-accept '²', '٣' or '１', which then fail in ``int()`` (a 500) or match no code. Every
-test of "is this a number" goes through ``cunzhan.core.validation``; a scan of the
-source keeps it that way."""
+accept '²', '٣' or '１', and ``\\d`` in a pattern matches '٣' or '１'; such text then fails
+in ``int()`` or in a region code's range (a 500) or matches no code. Every test of "is
+this a number" goes through ``cunzhan.core.validation`` or spells ``[0-9]``; a scan of
+the source keeps it that way."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from cunzhan.core.validation import ascii_digits, is_ascii_digits
+from cunzhan.core.errors import ApplicationError
+from cunzhan.core.validation import ascii_digits, clean_phone, is_ascii_digits
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cunzhan"
 UNICODE_DIGIT_TESTS = frozenset({"isdigit", "isdecimal", "isnumeric"})
+# ``\\d`` kept on purpose: ID numbers are masked in free text, in any digits
+UNICODE_DIGIT_PATTERNS_KEPT = {"cunzhan/registry/importers.py": 1}
 
 
 @pytest.mark.parametrize(
@@ -53,6 +57,13 @@ def test_ascii_digits_keeps_only_0_to_9(text, expected):
     assert ascii_digits(text) == expected
 
 
+def test_clean_phone_takes_ascii_digits_only():
+    assert clean_phone("138 0013 8000") == "13800138000"
+    for phone in ("１３８００１３８０００", "1380013800٠", "0858-８２２１２３４"):
+        with pytest.raises(ApplicationError):
+            clean_phone(phone)
+
+
 def unicode_digit_tests(source: str) -> list[tuple[int, str]]:
     """(line, name) of every ``.isdigit`` / ``.isdecimal`` / ``.isnumeric`` in ``source``,
     called or passed around (``filter(str.isdigit, ...)``); comments and strings aside."""
@@ -89,3 +100,34 @@ def test_the_scan_finds_what_it_is_meant_to_find():
         (3, "isnumeric"),
         (4, "isdigit"),
     ]
+
+
+def unicode_digit_patterns(source: str) -> list[int]:
+    """Lines of string literals holding ``\\d`` (in a ``str`` pattern: any Unicode digit)."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\\d" in node.value
+    )
+
+
+def test_no_pattern_matches_digits_with_backslash_d():
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        name = str(path.relative_to(SRC.parent))
+        lines = unicode_digit_patterns(path.read_text(encoding="utf-8"))
+        if len(lines) != UNICODE_DIGIT_PATTERNS_KEPT.get(name, 0):
+            offenders += [f"{name}:{line}" for line in lines]
+    assert offenders == [], "spell ASCII digits [0-9] (\\d is any Unicode digit):\n" + "\n".join(
+        offenders
+    )
+
+
+def test_the_pattern_scan_finds_what_it_is_meant_to_find():
+    source = (
+        'A = re.compile(r"^\\d{6}$")\n'
+        'b = re.fullmatch("[0-9]{6}", code)\n'
+        "# c = re.compile(r'\\d')\n"
+        'D = re.compile(r"^1[3-9]\\d{9}$")\n'
+    )
+    assert unicode_digit_patterns(source) == [1, 4]

@@ -112,7 +112,7 @@ def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
                 tracking_number__in=todays[i : i + 500],
                 station__isnull=False,
                 direction="down",
-                recipient_phone__regex=r"^1[3-9]\d{9}$",
+                recipient_phone__regex=r"^1[3-9][0-9]{9}$",
             )
             .values_list("station_id", "tracking_number", "recipient_name", "recipient_phone")
         ):

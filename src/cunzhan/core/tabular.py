@@ -212,7 +212,7 @@ def _read_csv(data: bytes, file_name: str, limits: ImportLimits, delimiters: str
     return _table("csv", encoding, out.rows, set())
 
 
-_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)$")
+_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]+)$")
 
 
 def _column_index(ref: str) -> int:

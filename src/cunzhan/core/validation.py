@@ -15,7 +15,7 @@ _ASCII_DIGITS_RE = re.compile(r"[0-9]+")
 _NOT_ASCII_DIGITS_RE = re.compile(r"[^0-9]+")
 
 # A mainland mobile number (11 digits, 13x–19x) or a landline with its area code.
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+PHONE_RE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
 
 
 def reject_nul(**values: Any) -> None:

@@ -84,7 +84,7 @@ _BY_STEP = {step: ts[0] for step, ts in _steps.items() if len(ts) == 1}
 _STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-")
 _DISP_PREFIXES = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", "cbv:Disp-")
 _EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
-_OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
+_OFFSET_RE = re.compile(r"^[+-][0-9]{2}:[0-9]{2}$")
 
 
 def _strip(value: Any, prefixes: tuple[str, ...]) -> str:
