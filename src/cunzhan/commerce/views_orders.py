@@ -199,7 +199,7 @@ def buyer_page(request: HttpRequest, buyer_id: uuid.UUID) -> HttpResponse:
                     {
                         "product": form["product"],
                         "grade": form["grade"],
-                        "quantity": int(qty) if is_ascii_digits(qty.lstrip("-")) else qty,
+                        "quantity": int(qty) if is_ascii_digits(qty.removeprefix("-")) else qty,
                     }
                 ],
                 delivery_date=form["delivery_date"],

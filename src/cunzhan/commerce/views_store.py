@@ -148,7 +148,7 @@ def store_cart(request: HttpRequest) -> HttpResponse:
             except NotFound:
                 return _cart_error(request, _("没有这个商品或已售完"))
             raw = request.POST.get("quantity", "").strip()
-            if not is_ascii_digits(raw.lstrip("-")) or int(raw) <= 0:
+            if not is_ascii_digits(raw.removeprefix("-")) or int(raw) <= 0:
                 return _cart_error(request, _("数量必须是大于 0 的整数"))
             qty = cart["items"].get(key, 0) + int(raw)
             if qty > listing.available:
