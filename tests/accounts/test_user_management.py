@@ -163,6 +163,10 @@ def test_api_county_manager_lists_and_creates_in_scope(people, api_client):
     assert body["items"][0]["assignments"][0]["region_code"] == "520204106"
     assert client.get("/api/v1/accounts/users?role=auditor").json()["count"] == 0
     assert client.get("/api/v1/accounts/users?active=false").json()["count"] == 0
+    assert client.get("/api/v1/accounts/users?region=520204").json()["count"] == 1
+    for region in ("52a", "%C2%B2", "５２０２"):  # no code: nobody, like any other bad code
+        r = client.get(f"/api/v1/accounts/users?region={region}")
+        assert r.status_code == 200 and r.json()["count"] == 0, (region, r.content)
     r = client.post(
         "/api/v1/accounts/users",
         {"username": "new-drv", "role": "driver", "region_codes": ["520204"]},

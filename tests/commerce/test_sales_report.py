@@ -80,17 +80,30 @@ def test_report_and_buyer_pages(sales, make_user, client):
             "kind": "hospital",
             "organisation": "水城区人民医院",
             "contact_name": "刘医生",
+            "contact_phone": "１３６１１１１２２２２",  # fullwidth digits
+            "address": "水城区 9 号",
+        },
+    )
+    assert r.status_code == 400 and "手机号码格式不正确" in r.content.decode()
+    r = client.post(
+        "/orders/buyers/",
+        {
+            "county_code": COUNTY,
+            "kind": "hospital",
+            "organisation": "水城区人民医院",
+            "contact_name": "刘医生",
             "contact_phone": "13611112222",
             "address": "水城区 9 号",
         },
     )
     assert r.status_code == 302
     buyer_url = r["Location"]
-    r = client.post(
-        buyer_url,
-        {"product": "kiwifruit-red", "grade": "special", "quantity": "-4", "delivery_date": ""},
-    )
-    assert r.status_code == 400
+    for qty in ("-4", "--4", "²", "１", "-٣"):
+        r = client.post(
+            buyer_url,
+            {"product": "kiwifruit-red", "grade": "special", "quantity": qty, "delivery_date": ""},
+        )
+        assert r.status_code == 400, qty
     date = str(timezone.localdate())
     r = client.post(
         buyer_url,

@@ -26,13 +26,16 @@ def test_browse_listing_and_producer_stays_private(listing, client, producer):
     assert producer.name not in body
     r = client.get("/shop/?county=520203")
     assert "¥12.80" not in r.content.decode()
+    for county in ("²", "５２０２０４"):  # digits, but not ASCII: no county
+        r = client.get("/shop/", {"county": county})
+        assert r.status_code == 200 and "¥12.80" not in r.content.decode(), county
     r = client.get(f"/shop/p/{listing}/")
     assert r.status_code == 200 and "可售：12" in r.content.decode()
     assert client.get("/shop/p/520204-999999/").status_code == 404
 
 
 def test_cart_refuses_bad_quantities(listing, client):
-    for qty in ("0", "-2", "abc", "13"):
+    for qty in ("0", "-2", "--2", "abc", "13", "²", "５", "-٣"):
         r = client.post("/shop/cart/", {"action": "add", "listing": listing, "quantity": qty})
         assert r.status_code == 400, qty
     r = client.post("/shop/cart/", {"action": "add", "listing": "520204-0", "quantity": "1"})

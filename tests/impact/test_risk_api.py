@@ -88,6 +88,22 @@ def test_list_is_scoped_and_filtered(world, api_client):
     ]
 
 
+@pytest.mark.parametrize("region", ["²", "١٢", "５２０２", "5202²"])
+def test_a_region_of_unicode_digits_is_a_400_like_any_other_bad_code(world, api_client, region):
+    client = api_client(world["cm"])
+    for url in (f"{API}/townships", f"{API}/cases"):
+        r = client.get(url, {"region": region})
+        assert r.status_code == 400, (url, r.content)
+        assert r.json() == {
+            "code": "invalid_region",
+            "message": "region: a region code (digits)",
+            "details": {"field": "region"},
+        }
+    # the schemathesis case, as it was sent
+    assert client.get(f"{API}/townships?region=%C2%B2").status_code == 400
+    assert login(world["cm"]).get(reverse("impact:risk"), {"region": region}).status_code == 400
+
+
 def test_another_county_is_404_and_roles_without_the_permission_are_403(world, api_client):
     out = world["out"]
     client = api_client(world["cm"])

@@ -42,6 +42,9 @@ def test_list_and_resolve_an_unmatched_parcel_with_a_station(
     assert manager.get(URL, {"problem": "illegal_transition"}).json()["count"] == 0
     assert manager.get(URL, {"county": "520203"}).json()["count"] == 0
     assert manager.get(URL, {"problem": "nope"}).status_code == 400
+    for county in ("52a", "²", "５２０２", "5202٣"):  # digits, but not ASCII: no code
+        r = manager.get(URL, {"county": county})
+        assert r.status_code == 400 and r.json()["code"] == "invalid_filter", (county, r.content)
 
     resolve = f"{URL}/{unmatched.pk}/resolve"
     r = post(manager, resolve, {"note": "改派", "station_code": "NOPE"})

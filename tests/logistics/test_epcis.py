@@ -133,6 +133,9 @@ def test_export_document(station, manager, api_client):
     assert len(json.loads(r.content)["epcisBody"]["eventList"]) == 2
     r = c.get("/api/v1/logistics/epcis?village=520203")
     assert json.loads(r.content)["epcisBody"]["eventList"] == []
+    for village in ("52a", "²", "５２０２"):
+        r = c.get("/api/v1/logistics/epcis", {"village": village})
+        assert r.status_code == 400 and r.json()["code"] == "invalid_filter", village
     assert c.get("/api/v1/logistics/epcis?limit=0").status_code == 400
 
 

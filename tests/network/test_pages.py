@@ -129,6 +129,9 @@ def test_region_search_offers_regions_in_scope_only(manager):
     assert "520204" in r.text and "520203" not in r.text
     r = c.get(reverse("network:region_search"), {"q": "那玉"})
     assert "<option" not in r.text
+    for text in ("²", "５２０２", "5202٣"):  # digits, but not ASCII: a name that matches none
+        r = c.get(reverse("network:region_search"), {"q": text})
+        assert r.status_code == 200 and "<option" not in r.text, text
 
 
 def test_station_list_filters_and_scope(manager):

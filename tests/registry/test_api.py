@@ -53,6 +53,10 @@ def test_list_is_scoped_filtered_and_paginated(world, make_user, api_client):
     assert r["items"][0]["head_name"] == "罗秀英"
     assert c.get(f"{BASE}/households?q=罗").json()["count"] == 1
     assert c.get(f"{BASE}/households?region=520204106202").json()["count"] == 5
+    # a region that is not ASCII digits matches nothing, like any other bad code
+    for region in ("52a", "²", "%C2%B2", "５２０２", "520204１"):
+        r = c.get(f"{BASE}/households?region={region}")
+        assert r.status_code == 200 and r.json()["count"] == 0, (region, r.content)
     with CaptureQueriesContext(connection) as ctx:
         c.get(f"{BASE}/households?page_size=50")
     assert len(ctx.captured_queries) <= 10  # no query per household

@@ -89,7 +89,8 @@ def test_household_filter_by_ambiguous_name_offers_choices(data):
 
 def test_household_filter_name_outside_scope_or_unknown(data):
     c = _login(data["officer"])
-    for text in ("六枝特区", "那玉村村民委员会", "不存在的地方"):
+    # digits that are not ASCII 0-9 ('²', fullwidth) are no code: a name that matches none
+    for text in ("六枝特区", "那玉村村民委员会", "不存在的地方", "²", "５２０２０４", "520204١"):
         r = c.get(reverse("registry:households"), {"region": text})
         html = r.content.decode()
         assert r.status_code == 200 and 'id="region-missing"' in html, text

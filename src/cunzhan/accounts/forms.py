@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cunzhan.accounts.models import Assignment
 from cunzhan.accounts.roles import Role, manageable_roles
+from cunzhan.core.validation import is_ascii_digits
 
 SEPARATORS = re.compile(r"[\s,，、;；]+")
 
@@ -42,7 +43,7 @@ class UserFilterForm(forms.Form):
 
     def clean_region(self) -> str:
         code = self.cleaned_data["region"].strip()
-        if code and not code.isdigit():
+        if code and not is_ascii_digits(code):
             raise forms.ValidationError(_("地区代码只能是数字"))
         return code
 
@@ -68,7 +69,7 @@ class AssignmentFields(forms.Form):
 
     def clean_region_codes(self) -> list[str]:
         codes = _split(self.cleaned_data["region_codes"])
-        bad = [c for c in codes if not c.isdigit() or len(c) > 12]
+        bad = [c for c in codes if not is_ascii_digits(c) or len(c) > 12]
         if bad:
             raise forms.ValidationError(
                 _("地区代码只能是数字（最多12位）：%(codes)s") % {"codes": " ".join(bad[:5])}

@@ -12,7 +12,7 @@ class AssignmentOut(Schema):
 
 
 StationId = Annotated[int, Field(ge=1, le=2**62)]
-RegionCode = Annotated[str, Field(min_length=2, max_length=12, pattern=r"^\d+$")]
+RegionCode = Annotated[str, Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")]
 
 
 class UserAssignmentOut(Schema):

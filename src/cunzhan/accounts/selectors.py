@@ -9,6 +9,7 @@ from cunzhan.accounts.models import ApiToken, Assignment, User
 from cunzhan.accounts.roles import Role, manageable_roles
 from cunzhan.core.errors import NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 
 
 def scope_for_user(user: Any) -> RegionScope:
@@ -83,7 +84,7 @@ def user_list(
     if role:
         qs = qs.filter(role=role) if role in Role.values else qs.none()
     if region:
-        if not region.isdigit():
+        if not is_ascii_digits(region):
             return qs.none()
         in_region = Assignment.objects.filter(
             prefix_q("region_id", region) | prefix_q("station__region_id", region)

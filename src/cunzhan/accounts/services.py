@@ -16,6 +16,7 @@ from cunzhan.accounts.roles import Role, manageable_roles
 from cunzhan.accounts.selectors import scope_for_user, user_is_manageable
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.validation import is_ascii_digits
 
 
 @transaction.atomic
@@ -198,7 +199,9 @@ def user_update(
         fields.append("display_name")
     if phone is not None:
         phone = phone.strip()
-        if len(phone) > 20 or (phone and not phone.replace("-", "").replace("+", "").isdigit()):
+        if len(phone) > 20 or (
+            phone and not is_ascii_digits(phone.replace("-", "").replace("+", ""))
+        ):
             raise ApplicationError(
                 _("手机号码格式不正确"), code="invalid_phone", details={"field": "phone"}
             )

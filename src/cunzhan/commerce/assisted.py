@@ -38,7 +38,7 @@ from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
-from cunzhan.core.validation import clean_phone, reject_nul
+from cunzhan.core.validation import clean_phone, is_ascii_digits, reject_nul
 from cunzhan.ledger import services as ledger
 from cunzhan.logistics import selectors as parcels
 from cunzhan.logistics import statemachine as sm
@@ -148,7 +148,7 @@ def assisted_limits(*, county_code: str) -> AssistedLimits:
 
 
 def _fen_setting(value: Any, field: str, low: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_ascii_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_PRICE_FEN:
         raise _error(

@@ -28,6 +28,7 @@ from cunzhan.commerce import assisted
 from cunzhan.commerce.assisted_models import AssistedPurchase, Shop
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.simulation import CHINA, SimulationContext, register
+from cunzhan.core.validation import ascii_digits
 from cunzhan.logistics import selectors as parcels
 from cunzhan.logistics import services as logistics_services
 from cunzhan.logistics import statemachine as sm
@@ -111,7 +112,7 @@ def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
                 tracking_number__in=todays[i : i + 500],
                 station__isnull=False,
                 direction="down",
-                recipient_phone__regex=r"^1[3-9]\d{9}$",
+                recipient_phone__regex=r"^1[3-9][0-9]{9}$",
             )
             .values_list("station_id", "tracking_number", "recipient_name", "recipient_phone")
         ):
@@ -138,7 +139,7 @@ def generate_assisted(ctx: SimulationContext) -> dict[str, Any]:
             seq += 1
             # unique per station and day: the village's whole code and the station's
             # number in it (the code's last six characters repeat across townships)
-            digits = "".join(ch for ch in st.code if ch.isascii() and ch.isdigit())
+            digits = ascii_digits(st.code)
             tn = f"DG{ctx.day:%y%m%d}{digits}{seq:03d}"
             if AssistedPurchase.objects.filter(tracking_number=tn, station=st).exists():
                 continue  # this day ran before

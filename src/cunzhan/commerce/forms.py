@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from cunzhan.commerce.models import ProducerKind, Unit
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.validation import is_ascii_digits
 
 
 class ServiceErrorsMixin:
@@ -59,7 +60,7 @@ class ProducerForm(ServiceErrorsMixin, forms.Form):
             parts = line.split()
             if not parts:
                 continue
-            phone = parts[-1] if len(parts) > 1 and parts[-1][:1].isdigit() else ""
+            phone = parts[-1] if len(parts) > 1 and is_ascii_digits(parts[-1][:1]) else ""
             name = " ".join(parts[:-1] if phone else parts)
             rows.append({"name": name, "phone": phone})
         return rows

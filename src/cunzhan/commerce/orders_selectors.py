@@ -21,6 +21,7 @@ from cunzhan.commerce.orders import SELLABLE
 from cunzhan.commerce.orders_models import Buyer, Order, OrderState, Payment
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.network.models import Level, Region
 
 
@@ -90,7 +91,7 @@ def listings(*, county: str = "", product: str = "", grade: str = "") -> list[Li
     qs = Lot.objects.filter(status__in=SELLABLE, quantity_available__gt=0, grade__isnull=False)
     if county:
         county = str(county)[:6]
-        if not county.isdigit():
+        if not is_ascii_digits(county):
             return []
         qs = qs.filter(prefix_q("village_id", county))
     if product:
@@ -127,7 +128,7 @@ def listings(*, county: str = "", product: str = "", grade: str = "") -> list[Li
 def listing_get(*, key: str) -> Listing:
     """One listing by ``<county code>-<grade id>`` (none: NotFound)."""
     county, _sep, grade_id = str(key).partition("-")
-    if not grade_id.isdigit() or len(grade_id) > 10:
+    if not is_ascii_digits(grade_id) or len(grade_id) > 10:
         raise NotFound()
     grade = Grade.objects.filter(pk=int(grade_id)).select_related("standard__product").first()
     region = Region.objects.filter(code=county[:12], level=Level.COUNTY).first()

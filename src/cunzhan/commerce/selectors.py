@@ -33,6 +33,7 @@ from cunzhan.commerce.models import (
 )
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.network.models import Region
 
@@ -309,7 +310,7 @@ def price_tier_list(
         "grade__standard__product", "county", "created_by"
     )
     if county:
-        if not county.isdigit():
+        if not is_ascii_digits(county):
             raise ApplicationError("county: a region code", code="invalid_filter")
         qs = qs.filter(county_id=county[:12])
     if product:

@@ -30,6 +30,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.errors import PermissionDenied as CorePermissionDenied
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.network.models import Level, Region, Station, StationKind, StationStatus
 from cunzhan.registry.selectors import household_get
@@ -76,7 +77,7 @@ def _lot(request: HttpRequest, lot_id: uuid.UUID) -> Lot:
 def producer_list_page(request: HttpRequest) -> HttpResponse:
     scope = scope_for_user(request.user)
     station_id = request.GET.get("station", "")
-    sid = int(station_id) if station_id.isdigit() and len(station_id) < 10 else None
+    sid = int(station_id) if is_ascii_digits(station_id) and len(station_id) < 10 else None
     qs = selectors.producer_list(scope=scope, station_id=sid)
     return render(
         request,
@@ -191,7 +192,7 @@ def lot_list_page(request: HttpRequest) -> HttpResponse:
     """Lots in scope (an operator's station, a county manager's county), newest first."""
     scope = scope_for_user(request.user)
     station = request.GET.get("station", "")
-    sid = int(station) if station.isdigit() and len(station) < 10 else None
+    sid = int(station) if is_ascii_digits(station) and len(station) < 10 else None
     status = request.GET.get("status", "")[:12]
     product = request.GET.get("product", "")[:40]
     if status not in LotStatus.values:
@@ -290,7 +291,7 @@ def lot_page(request: HttpRequest, lot_id: uuid.UUID) -> HttpResponse:
 
 def _sample_rows(request: HttpRequest) -> int:
     raw = (request.POST.get("rows") or request.GET.get("rows") or "").strip()
-    n = int(raw) if raw.isdigit() and len(raw) < 4 else DEFAULT_SAMPLE_ROWS
+    n = int(raw) if is_ascii_digits(raw) and len(raw) < 4 else DEFAULT_SAMPLE_ROWS
     return max(1, min(MAX_SAMPLE_ROWS, n))
 
 
@@ -449,7 +450,7 @@ def price_list_page(request: HttpRequest) -> HttpResponse:
     """Price tiers in force and scheduled, per county; the county manager sets them."""
     scope = scope_for_user(request.user)
     county = request.GET.get("county", "")[:12]
-    if not county.isdigit():
+    if not is_ascii_digits(county):
         county = ""
     can_edit = _can(request, Perm.MANAGE_PRICES)
     counties = _counties(scope) if can_edit else []

@@ -28,6 +28,7 @@ from cunzhan.commerce.forms import ServiceErrorsMixin
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.ledger import selectors as ledger_selectors
 from cunzhan.network.models import Station, StationKind, StationStatus
@@ -82,7 +83,7 @@ def _purchase(request: HttpRequest, purchase_id: uuid.UUID) -> AssistedPurchase:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return int(text) if is_ascii_digits(text) and len(text) < 10 else None
 
 
 @login_required

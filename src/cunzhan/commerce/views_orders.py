@@ -25,6 +25,7 @@ from cunzhan.commerce.orders_api import _mask_name
 from cunzhan.commerce.orders_models import BuyerKind, Order, OrderState
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen, yuan_to_fen
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.network.models import Level, Region
 
@@ -198,7 +199,7 @@ def buyer_page(request: HttpRequest, buyer_id: uuid.UUID) -> HttpResponse:
                     {
                         "product": form["product"],
                         "grade": form["grade"],
-                        "quantity": int(qty) if qty.lstrip("-").isdigit() else qty,
+                        "quantity": int(qty) if is_ascii_digits(qty.removeprefix("-")) else qty,
                     }
                 ],
                 delivery_date=form["delivery_date"],

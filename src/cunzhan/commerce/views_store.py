@@ -28,6 +28,7 @@ from cunzhan.commerce.orders_api import _mask_name
 from cunzhan.commerce.orders_models import OrderState, PaymentStatus
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
+from cunzhan.core.validation import is_ascii_digits
 
 CART = "store_cart"
 # the orders this session placed (their uuids): the limits on unpaid orders per buyer
@@ -147,7 +148,7 @@ def store_cart(request: HttpRequest) -> HttpResponse:
             except NotFound:
                 return _cart_error(request, _("没有这个商品或已售完"))
             raw = request.POST.get("quantity", "").strip()
-            if not raw.lstrip("-").isdigit() or int(raw) <= 0:
+            if not is_ascii_digits(raw.removeprefix("-")) or int(raw) <= 0:
                 return _cart_error(request, _("数量必须是大于 0 的整数"))
             qty = cart["items"].get(key, 0) + int(raw)
             if qty > listing.available:

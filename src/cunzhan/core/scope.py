@@ -15,13 +15,15 @@ from typing import Any
 
 from django.db.models import Q
 
+from cunzhan.core.validation import is_ascii_digits
+
 
 def code_successor(prefix: str) -> str | None:
     """The smallest digit string of the same length greater than ``prefix``.
 
     ``None`` when ``prefix`` is all nines: every code >= it then shares the prefix.
     """
-    if not prefix or not prefix.isdigit():
+    if not prefix or not is_ascii_digits(prefix):
         raise ValueError(f"region code must be digits, got {prefix!r}")
     n = int(prefix) + 1
     text = str(n).zfill(len(prefix))

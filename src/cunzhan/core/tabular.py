@@ -43,6 +43,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.validation import is_ascii_digits
 
 # --- limits ---------------------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ def _read_csv(data: bytes, file_name: str, limits: ImportLimits, delimiters: str
     return _table("csv", encoding, out.rows, set())
 
 
-_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)$")
+_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]+)$")
 
 
 def _column_index(ref: str) -> int:
@@ -248,7 +249,7 @@ class _Scan(ContentHandler):
         if self.kind == "sheet":
             if local == "row":
                 r = attrs.get("r")
-                self.row = int(r) if r and r.isdigit() else self.row + 1
+                self.row = int(r) if r and is_ascii_digits(r) else self.row + 1
                 if self.row > EXCEL_MAX_ROW:
                     raise self.rows.too_many_rows()
                 self.row_cells = 0

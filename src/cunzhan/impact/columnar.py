@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.sources import tz
 
 BATCH_ROWS = 50_000  # rows buffered per month before a row group is written
@@ -225,7 +226,7 @@ def _counties(region: str) -> list[str]:
     from cunzhan.network.models import Region
 
     if region:
-        if not (region.isdigit() and len(region) in (2, 4, 6, 9, 12)):
+        if not (is_ascii_digits(region) and len(region) in (2, 4, 6, 9, 12)):
             raise ApplicationError(
                 f"region: a 2, 4, 6, 9 or 12-digit region code, got {region[:20]!r}",
                 code="invalid_region",

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.models import Indicator, IndicatorValue
 from cunzhan.impact.services import cell_value
 from cunzhan.impact.sources import HOUSEHOLDS, source_get
@@ -93,7 +94,7 @@ def public_region(code: str) -> Any:
 
     if not code:
         return None
-    if not (code.isdigit() and len(code) in (2, 4, 6, 9, 12)):
+    if not (is_ascii_digits(code) and len(code) in (2, 4, 6, 9, 12)):
         raise ApplicationError(
             f"region: a 2, 4, 6, 9 or 12-digit region code, got {code[:20]!r}",
             code="invalid_region",

@@ -41,6 +41,7 @@ from django.utils.translation import gettext_noop
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.risk_models import (
     AssistanceKind,
     CaseEventKind,
@@ -208,7 +209,7 @@ def monitoring_line_set(
         raise ApplicationError(
             "amount_fen: a positive number of fen", code="invalid_amount", details={}
         )
-    if region_prefix and (not region_prefix.isdigit() or len(region_prefix) > 12):
+    if region_prefix and (not is_ascii_digits(region_prefix) or len(region_prefix) > 12):
         raise ApplicationError(
             "region_prefix: digits of a region code", code="invalid_region", details={}
         )
@@ -398,7 +399,7 @@ def _county(county_code: str) -> Any:
     code = str(county_code or "").strip()
     county = (
         Region.objects.filter(code=code, level=Level.COUNTY).first()
-        if code.isdigit() and len(code) == 6
+        if is_ascii_digits(code) and len(code) == 6
         else None
     )
     if county is None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.risk_models import CaseStatus, RiskCase, RiskCaseEvent
 from cunzhan.impact.sources import (
     HOUSEHOLDS,
@@ -37,7 +38,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 def _region_filter(value: str, name: str) -> str:
     value = (value or "").strip()
-    if value and (not value.isdigit() or len(value) > 12):
+    if value and (not is_ascii_digits(value) or len(value) > 12):
         raise ApplicationError(
             f"{name}: a region code (digits)", code="invalid_region", details={"field": name}
         )

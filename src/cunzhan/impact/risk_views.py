@@ -26,6 +26,7 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen, yuan_to_fen
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.impact import risk, risk_selectors
 from cunzhan.impact.risk_api import case_read_audit
@@ -245,7 +246,7 @@ def case_assign(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
 
     def step(scope: Any, case: RiskCase) -> None:
         raw = (request.POST.get("assignee") or "").strip()
-        assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        assignee = User.objects.filter(pk=int(raw)).first() if is_ascii_digits(raw) else None
         risk.case_assign(case=case, assignee=assignee, actor=request.user, scope=scope)
 
     return _act(request, case_id, step, _("已分派"))
@@ -314,7 +315,7 @@ def scan(request: HttpRequest, county_code: str) -> HttpResponse:
     try:
         result = risk.risk_scan(
             county_code=county_code,
-            year=int(raw) if raw.isdigit() else None,
+            year=int(raw) if is_ascii_digits(raw) else None,
             actor=request.user,
         )
     except NotFound as exc:

@@ -17,6 +17,7 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact import periods
 from cunzhan.impact.models import Indicator, IndicatorValue
 from cunzhan.impact.services import cell_value
@@ -78,7 +79,7 @@ def region_get(*, scope: RegionScope, code: str) -> Any:
         if not scope.everything:
             raise NotFound()
         return National()
-    if not (code.isdigit() and len(code) in (2, 4, 6, 9, 12)):
+    if not (is_ascii_digits(code) and len(code) in (2, 4, 6, 9, 12)):
         raise ApplicationError(
             f"region: {NATIONAL_CODE} or a 2, 4, 6, 9 or 12-digit region code, got {code[:20]!r}",
             code="invalid_region",

@@ -21,6 +21,7 @@ from django.utils import timezone
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact import periods
 from cunzhan.impact.models import (
     AGGREGATIONS,
@@ -366,7 +367,7 @@ def indicators_refresh(
     (the first refresh: the last year). Stock sources: the periods holding today."""
     from cunzhan.network.models import Region
 
-    if not (county_code.isdigit() and len(county_code) == 6):
+    if not (is_ascii_digits(county_code) and len(county_code) == 6):
         raise ApplicationError(
             f"county: a 6-digit county code, got {county_code!r}", code="invalid_county"
         )

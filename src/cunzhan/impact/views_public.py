@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact import public
 from cunzhan.impact.models import Indicator
 from cunzhan.impact.views import fmt, series_segments
@@ -77,7 +78,7 @@ def _year(request: HttpRequest) -> int | None:
     raw = (request.GET.get("year") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) != 4:
+    if not is_ascii_digits(raw) or len(raw) != 4:
         raise ApplicationError("year: four digits, e.g. 2025", code="invalid_year")
     return int(raw)
 

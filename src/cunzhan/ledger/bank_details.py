@@ -34,7 +34,7 @@ from cunzhan.ledger.models import (
 NAME_MAX = 120
 # a personal card has 16-19 digits, a company's settlement account up to about 25;
 # 8 leaves room for old rural credit cooperative accounts
-NUMBER_RE = re.compile(r"^\d{8,32}$")
+NUMBER_RE = re.compile(r"^[0-9]{8,32}$")
 SEPARATORS = re.compile(r"[\s-]")
 
 

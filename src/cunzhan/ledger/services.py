@@ -37,6 +37,7 @@ from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.simulation import CHINA
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.ledger.models import (
     CURRENCY,
     OWNER_KINDS,
@@ -428,7 +429,7 @@ def settlement_rules_update(
         if name not in values or values[name] is None:
             continue
         v = values[name]
-        if isinstance(v, str) and v.strip().isdigit():
+        if isinstance(v, str) and is_ascii_digits(v.strip()):
             v = int(v.strip())
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= BP:
             errors.append({"field": name, "message": "an integer from 0 to 10000 basis points"})

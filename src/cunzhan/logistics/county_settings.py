@@ -12,6 +12,7 @@ from django.db import transaction
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import selectors
 from cunzhan.logistics.models import CountyLogisticsSettings
 from cunzhan.network.models import Level, Region
@@ -72,7 +73,7 @@ def county_settings_update(
         if name not in values:
             continue
         v = values[name]
-        if isinstance(v, str) and v.strip().isdigit():
+        if isinstance(v, str) and is_ascii_digits(v.strip()):
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             errors.append({"field": name, "message": f"an integer from {low} to {high}"})

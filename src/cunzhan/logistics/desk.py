@@ -70,7 +70,7 @@ WAITING_BEFORE_STATION = (sm.ANNOUNCED, sm.RECEIVED_AT_COUNTY, sm.SORTED)
 def county_get(*, scope: RegionScope, code: str) -> Region:
     """A county (6-digit code) inside the caller's scope, else NotFound."""
     code = (code or "").strip()
-    if not re.fullmatch(r"\d{6}", code) or not scope.contains_code(code):
+    if not re.fullmatch(r"[0-9]{6}", code) or not scope.contains_code(code):
         raise NotFound("county not found", code="county_not_found")
     county = Region.objects.filter(code=code, level=Level.COUNTY).first()
     if county is None:
@@ -464,7 +464,7 @@ def exception_list(
         raise ApplicationError(f"unknown problem {problem!r}", code="invalid_filter")
     if status and status not in ExceptionStatus.values:
         raise ApplicationError(f"unknown status {status!r}", code="invalid_filter")
-    if county and not re.fullmatch(r"\d{1,12}", county):
+    if county and not re.fullmatch(r"[0-9]{1,12}", county):
         raise ApplicationError("county: a region code (digits)", code="invalid_filter")
     parcels = selectors.parcels_in_scope(scope=scope)
     if county:

@@ -30,6 +30,7 @@ from django.db.models import Q
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Parcel, ScanEvent
 
@@ -83,7 +84,7 @@ _BY_STEP = {step: ts[0] for step, ts in _steps.items() if len(ts) == 1}
 _STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-")
 _DISP_PREFIXES = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", "cbv:Disp-")
 _EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
-_OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
+_OFFSET_RE = re.compile(r"^[+-][0-9]{2}:[0-9]{2}$")
 
 
 def _strip(value: Any, prefixes: tuple[str, ...]) -> str:
@@ -194,7 +195,7 @@ def document_export(
             raise NotFound()
         qs = qs.filter(parcel_id=pid)
     if village:
-        if not village.isdigit() or len(village) > 12:
+        if not is_ascii_digits(village) or len(village) > 12:
             raise ApplicationError("village: a region code", code="invalid_filter")
         qs = qs.filter(RegionScope.for_regions([village]).q("parcel__village_id"))
     if since is not None:

@@ -86,7 +86,7 @@ def _fail(errors: list[dict[str, Any]]) -> None:
 def _decimal_units(text: str, places: int) -> int | None:
     """``text`` (a decimal with at most ``places`` decimals) × 10**places, exactly."""
     t = text.strip().replace(",", "")
-    if not re.fullmatch(r"\d+(\.\d+)?", t):
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", t):
         return None
     try:
         d = Decimal(t)

@@ -29,6 +29,7 @@ from cunzhan.accounts.roles import Role
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import selectors
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Parcel, ScanEvent, Shipment, ShipmentState, in_states
@@ -128,7 +129,7 @@ def _whole(value: Any) -> bool:
     """An id: a whole number (an int, or its digits as text)."""
     if isinstance(value, bool):
         return False
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_ascii_digits(value.strip()):
         value = int(value)
     return isinstance(value, int) and 0 < value < 2**63
 

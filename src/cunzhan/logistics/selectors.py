@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
     CountyLogisticsSettings,
@@ -44,7 +45,7 @@ def parcel_list(
             raise ApplicationError(f"unknown state {state!r}", code="invalid_filter")
         qs = qs.filter(in_states(state))
     if village:
-        if not village.isdigit() or len(village) > 12:
+        if not is_ascii_digits(village) or len(village) > 12:
             raise ApplicationError("village: a region code", code="invalid_filter")
         qs = qs.filter(RegionScope.for_regions([village]).q("village_id"))
     if station_id is not None:

@@ -31,6 +31,7 @@ from cunzhan.accounts.roles import Role
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import scan_rights
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import (
@@ -54,7 +55,7 @@ MAX_BATCH = 10_000
 MAX_WEIGHT_G = 100_000_000  # 100 t: anything above is a typo
 MAX_COD_FEN = 10**10
 TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{4,40}$")
-PHONE_RE = re.compile(r"^\+?\d{7,15}$")
+PHONE_RE = re.compile(r"^\+?[0-9]{7,15}$")
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # \Z: no trailing newline
 # a hand-out's own id: the prefix, the caller's key, ``:<n>`` for a parcel of several
 HANDOUT_ID_MAX = 64 - len(HANDOUT_EVENT_PREFIX) - len(":999")
@@ -202,7 +203,7 @@ def _int(value: Any, *, low: int, high: int) -> int | None:
         return None
     if isinstance(value, int):
         n = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+    elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
         n = int(value)
     else:
         return None
@@ -228,7 +229,7 @@ def _clean_row(row: Any, index: int, errors: list[dict[str, Any]]) -> dict[str, 
         _err(errors, index, "phone", "7-15 digits")
     out["phone"] = phone
     village = str(row.get("village_code") or "").strip()
-    if not re.fullmatch(r"\d{12}", village):
+    if not re.fullmatch(r"[0-9]{12}", village):
         _err(errors, index, "village_code", "a 12-digit village code")
     out["village_code"] = village
     weight = _int(row.get("weight_g"), low=1, high=MAX_WEIGHT_G)
@@ -1444,12 +1445,12 @@ def parcel_pick_up(
     phone_last4 = (phone_last4 or "").strip()
     name = (name or "").strip()
     if code:
-        if not re.fullmatch(r"\d{6}", code):
+        if not re.fullmatch(r"[0-9]{6}", code):
             raise ApplicationError("the pickup code has 6 digits", code="invalid_code")
         filters: dict[str, Any] = {"pickup_code": code}
         method = PickupFailure.Method.CODE
     elif phone_last4 and name:
-        if not re.fullmatch(r"\d{4}", phone_last4):
+        if not re.fullmatch(r"[0-9]{4}", phone_last4):
             raise ApplicationError("phone_last4: 4 digits", code="invalid_code")
         filters = {"phone_last4": phone_last4, "recipient_name": name}
         method = PickupFailure.Method.PHONE_NAME
@@ -1499,11 +1500,7 @@ def _handout_replayed(station: Station, event_id: str) -> list[Parcel]:
         type=sm.PICKED_UP,
         station=station,
     ).values_list("event_id", "parcel_id")
-    ids = [
-        pid
-        for eid, pid in sorted(found)
-        if eid == key or (eid[len(key) + 1 :].isascii() and eid[len(key) + 1 :].isdigit())
-    ]
+    ids = [pid for eid, pid in sorted(found) if eid == key or is_ascii_digits(eid[len(key) + 1 :])]
     by_id = Parcel.objects.in_bulk(ids)
     return [by_id[i] for i in ids if i in by_id]
 

@@ -29,7 +29,7 @@ from cunzhan.network.models import Station, StationStatus
 MAX_PIECES = 1000
 MAX_WEIGHT_G = 5_000_000  # 5 t from one village station in one booking
 TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{4,40}$")
-PHONE_RE = re.compile(r"^\+?\d{7,15}$")
+PHONE_RE = re.compile(r"^\+?[0-9]{7,15}$")
 
 
 def _station_visible(scope: RegionScope, station: Station) -> bool:

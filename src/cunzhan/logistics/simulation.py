@@ -50,6 +50,7 @@ from django.db.models import Count
 from cunzhan.core import simulation as core_simulation
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.core.simulation import CHINA, SimulationContext, demo_cut, register
+from cunzhan.core.validation import ascii_digits
 from cunzhan.logistics import aging, services, shipments
 from cunzhan.logistics import statemachine as sm
 from cunzhan.logistics.models import Parcel, Shipment, ShipmentState, in_states
@@ -386,7 +387,7 @@ def generate_shipments(ctx: SimulationContext) -> dict[str, Any]:
             destination = rng.choices(dests, weights=dest_w)[0]
             scan_in = _at(day + dt.timedelta(days=1), 17 + rng.uniform(0, 0.5))
             hand_over = _at(day + dt.timedelta(days=1), 18 + rng.uniform(0, 2))
-            digits = "".join(ch for ch in st.code if ch.isdigit())
+            digits = ascii_digits(st.code)
             tracking = f"{TRACKING_PREFIX[carrier]}U{day:%y%m%d}{digits}{i:02d}"
             tracking = "".join(ch for ch in tracking if ch.isalnum())[:40]
             if at > until:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.money import yuan_to_fen
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.network.models import Capability, StationKind, StationStatus
 
 WEEKDAYS = [
@@ -41,7 +42,7 @@ class StationFilterForm(forms.Form):
 
     def clean_region(self) -> str:
         code = self.cleaned_data["region"].strip()
-        if code and not code.isdigit():
+        if code and not is_ascii_digits(code):
             raise forms.ValidationError(_("地区代码只能是数字"))
         return code
 

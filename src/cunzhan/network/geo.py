@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cunzhan.core.validation import is_ascii_digits
+
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEG_LAT = math.pi * EARTH_RADIUS_KM / 180.0
 
@@ -277,7 +279,7 @@ def fence_index(data_dir: Path) -> dict[str, tuple[str, ...]]:
     folder = fence_dir(data_dir)
     if not folder.is_dir():
         return {}
-    fence_codes = sorted(p.stem for p in folder.glob("*.json") if p.stem.isdigit())
+    fence_codes = sorted(p.stem for p in folder.glob("*.json") if is_ascii_digits(p.stem))
     index: dict[str, set[str]] = {code: {code} for code in fence_codes}
     crosswalk = data_dir / "cn" / "crosswalk" / "areacodes_result.csv"
     if crosswalk.is_file():
@@ -289,7 +291,7 @@ def fence_index(data_dir: Path) -> dict[str, tuple[str, ...]]:
                     continue
                 for new in (row.get("新代码") or "").split(";"):
                     new = _strip_year(new)
-                    if new.isdigit():
+                    if is_ascii_digits(new):
                         index.setdefault(new, set()).add(code)
     return {k: tuple(sorted(v)) for k, v in index.items()}
 

@@ -52,6 +52,7 @@ from tqdm import tqdm
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import code_successor, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.network.models import CoordSource, Kind, Level, Region, RegionAlias
 
 DEFAULT_DATA_VERSION = "nbs2023"
@@ -240,7 +241,7 @@ class _CsvFile:
 
 
 def _check_code(path: Path, row: int, column: str, value: str, length: int) -> str:
-    if len(value) != length or not value.isdigit():
+    if len(value) != length or not is_ascii_digits(value):
         _fail(path, row, column, f"expected a {length}-digit code, found {value!r}", value)
     return value
 
@@ -502,7 +503,7 @@ def _read_poverty(data_dir: Path, chosen: dict[str, str]) -> dict[str, int | Non
         text = fields[f.col("exit_year")].strip()
         year: int | None = None
         if text:
-            if not text.isdigit() or not 2000 <= int(text) <= 2030:
+            if not is_ascii_digits(text) or not 2000 <= int(text) <= 2030:
                 _fail(path, row, "exit_year", f"expected a year, found {text!r}", text)
             year = int(text)
         if code in chosen:
@@ -545,7 +546,7 @@ def _year(path: Path, row: int, column: str, text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or not 1900 <= int(text) <= 2100:
+    if not is_ascii_digits(text) or not 1900 <= int(text) <= 2100:
         _fail(path, row, column, f"expected a year, found {text!r}", text)
     return int(text)
 
@@ -961,7 +962,7 @@ def _stream_villages(
             code_i, name_i, street_i = f.col("code"), f.col("name"), f.col("streetCode")
         code = fields[code_i]
         street = fields[street_i]
-        if len(code) != 12 or not code.isdigit():
+        if len(code) != 12 or not is_ascii_digits(code):
             _check_code(path, row, "code", code.strip(), 12)
             code = code.strip()
         if street not in townships:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.network.models import (
     Region,
     RegionAlias,
@@ -25,7 +26,7 @@ from cunzhan.network.models import (
 def region_resolve(*, code: str) -> tuple[Region, RegionAlias | None]:
     """The unit for ``code``: itself, or the unit a former (alias) code resolves to."""
     code = (code or "").strip()
-    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
+    if not is_ascii_digits(code) or len(code) not in (2, 4, 6, 9, 12):
         raise NotFound(
             f"{code!r} is not a region code (2, 4, 6, 9 or 12 digits)", code="unknown_region"
         )
@@ -91,7 +92,7 @@ def region_descendant_counts(*, code: str) -> dict[int, int]:
 def region_search(*, scope: RegionScope, text: str, limit: int = 20) -> QuerySet[Region]:
     qs = Region.objects.filter(scope.q("code"))
     text = text.strip()
-    if text.isdigit():
+    if is_ascii_digits(text):
         return qs.filter(prefix_q("code", text)).order_by("level", "code")[:limit]
     return qs.filter(name__contains=text).order_by("level", "code")[:limit]
 
@@ -126,7 +127,7 @@ def station_get(*, scope: RegionScope, station_id: int | str) -> Station:
     qs = station_list(scope=scope).select_related("application")
     key = str(station_id)
     station = None
-    if key.isdigit() and len(key) < 18:
+    if is_ascii_digits(key) and len(key) < 18:
         station = qs.filter(pk=int(key)).first()
     else:
         try:
@@ -143,7 +144,7 @@ def station_filters_clean(
 ) -> tuple[str | None, str | None, str | None]:
     """Validate list filters: a region code of digits, a known kind and status."""
     region_code = (region_code or "").strip() or None
-    if region_code is not None and (not region_code.isdigit() or len(region_code) > 12):
+    if region_code is not None and (not is_ascii_digits(region_code) or len(region_code) > 12):
         raise ApplicationError(
             f"region filter must be a region code (digits), got {region_code!r}",
             code="invalid_filter",

@@ -33,7 +33,7 @@ from cunzhan.accounts.services import user_create
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
 from cunzhan.core.scope import RegionScope
-from cunzhan.core.validation import clean_phone, reject_nul
+from cunzhan.core.validation import clean_phone, is_ascii_digits, reject_nul
 from cunzhan.network import geo
 from cunzhan.network.models import (
     STATION_KIND_LEVEL,
@@ -258,7 +258,7 @@ def station_code_next(*, region_code: str) -> str:
     used = [
         int(c[len(prefix) :])
         for c in Station.objects.filter(region_id=region_code).values_list("code", flat=True)
-        if c.startswith(prefix) and c[len(prefix) :].isdigit()
+        if c.startswith(prefix) and is_ascii_digits(c[len(prefix) :])
     ]
     return f"{prefix}{(max(used) + 1 if used else 1):02d}"
 
@@ -328,7 +328,7 @@ def station_apply(
         recommendation_note=recommendation_note,
     )
     region_code = (region_code or "").strip()
-    if not region_code.isdigit() or len(region_code) not in (6, 9, 12):
+    if not is_ascii_digits(region_code) or len(region_code) not in (6, 9, 12):
         raise _field_error(
             "region_code",
             _("地区代码须为6、9或12位数字：%(c)s") % {"c": region_code},

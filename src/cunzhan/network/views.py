@@ -21,6 +21,7 @@ from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.errors import PermissionDenied as CorePermissionDenied
 from cunzhan.core.money import format_fen
 from cunzhan.core.rollups import region_counters
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.network import geo
 from cunzhan.network.forms import (
@@ -438,7 +439,7 @@ def station_apply_page(request: HttpRequest) -> HttpResponse:
         # (the region browser's "apply here") chooses the kind that fits its level.
         initial: dict[str, str] = {"kind": StationKind.VILLAGE_STATION}
         code = request.GET.get("region", "")
-        if code.isdigit():
+        if is_ascii_digits(code):
             initial["region_code"] = code
             initial["kind"] = KIND_FOR_CODE_LENGTH.get(len(code), StationKind.VILLAGE_STATION)
         form = StationApplyForm(initial=initial)
@@ -488,7 +489,7 @@ def station_map(request: HttpRequest) -> HttpResponse:
     scope = scope_for_user(request.user)
     code = (request.GET.get("region") or "").strip()[:40] or _default_map_code(scope)
     ctx: dict[str, Any] = {"region": None, "svg": None, "kinds": [], "typed": code or ""}
-    if code and not code.isdigit():
+    if code and not is_ascii_digits(code):
         # a name (水城): one unit in scope resolves; several are offered; none is said so
         named = [] if "\x00" in code else list(region_search(scope=scope, text=code, limit=50))
         exact = [r for r in named if r.name == code] or [

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cunzhan.core.errors import ApplicationError
+from cunzhan.core.validation import is_ascii_digits
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"  # index = weighted sum mod 11
@@ -118,7 +119,7 @@ def parse_id_number(raw: str, *, today: dt.date | None = None) -> IdNumber:
             "length",
             _("身份证号应为18位，实际为%(n)d位") % {"n": len(text)},
         )
-    if not text[:17].isdigit() or not text[:17].isascii():
+    if not is_ascii_digits(text[:17]):
         raise _fail("digits", _("身份证号前17位必须是数字"))
     if text[17] not in "0123456789X":
         raise _fail("check_char", _("身份证号第18位必须是数字或X"))
@@ -160,7 +161,7 @@ def mask(number: str) -> str:
 
 def make_id_number(*, region: str, birth_date: dt.date, sequence: int) -> str:
     """A valid number from its parts (for the simulation and tests)."""
-    if len(region) != 6 or not region.isdigit():
+    if len(region) != 6 or not is_ascii_digits(region):
         raise ValueError("region must be 6 digits")
     if not 0 <= sequence <= 999:
         raise ValueError("sequence must be 0-999")

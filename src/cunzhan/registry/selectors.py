@@ -13,6 +13,7 @@ from cunzhan.core import crypto
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import NotFound, PermissionDenied
 from cunzhan.core.scope import RegionScope, prefix_q
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.network.models import Level, Region
 from cunzhan.network.selectors import region_search
 from cunzhan.registry.models import (
@@ -64,7 +65,7 @@ def region_matches(*, scope: RegionScope, text: str, limit: int = 20) -> list[Re
     text = " ".join(str(text or "").split())[:40]
     if not text or "\x00" in text:
         return []
-    if text.isdigit():
+    if is_ascii_digits(text):
         region = Region.objects.filter(scope.q("code"), code=text).first()
         return [region] if region is not None else []
     candidates = list(region_search(scope=scope, text=text, limit=200))
@@ -93,7 +94,7 @@ def household_list(
     )
     region = (region or "").strip()
     if region:
-        if not region.isdigit() or len(region) > 12:
+        if not is_ascii_digits(region) or len(region) > 12:
             return qs.none()
         qs = qs.filter(prefix_q("village_id", region))
     if poor_only or still_poor:

@@ -18,7 +18,7 @@ from cunzhan.core import crypto
 from cunzhan.core.audit import audit_record, snapshot
 from cunzhan.core.errors import ApplicationError
 from cunzhan.core.scope import RegionScope
-from cunzhan.core.validation import clean_phone, reject_nul
+from cunzhan.core.validation import clean_phone, is_ascii_digits, reject_nul
 from cunzhan.network.models import Level, Region
 from cunzhan.registry import idcard
 from cunzhan.registry.models import (
@@ -101,7 +101,7 @@ def village_for_write(*, scope: RegionScope, village_code: str) -> Region:
     Unknown and out-of-scope codes get the same message, so nothing leaks.
     """
     code = str(village_code or "").strip()
-    region = Region.objects.filter(code=code).first() if code.isdigit() else None
+    region = Region.objects.filter(code=code).first() if is_ascii_digits(code) else None
     if region is None or not scope.contains_code(region.code):
         raise ApplicationError(
             _("村代码“%(c)s”不存在或不在您的管辖范围内") % {"c": code},
@@ -120,7 +120,7 @@ def village_for_write(*, scope: RegionScope, village_code: str) -> Region:
 
 def _next_household_number(village_id: str) -> str:
     numbers = Household.objects.filter(village_id=village_id).values_list("number", flat=True)
-    highest = max((int(n) for n in numbers if n.isdigit()), default=0)
+    highest = max((int(n) for n in numbers if is_ascii_digits(n)), default=0)
     return f"{highest + 1:04d}"
 
 

@@ -31,6 +31,7 @@ from django.conf import settings
 
 from cunzhan.core.scope import prefix_q
 from cunzhan.core.simulation import SimulationContext, register
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.network.models import Level, Region
 from cunzhan.registry import services
 from cunzhan.registry.idcard import make_id_number
@@ -299,7 +300,7 @@ def build_specs(ctx: SimulationContext) -> list[services.HouseholdSpec]:
         mk = _PersonMaker(rng=rng, names=names, region=county.code, year=this_year, used=used)
         spread = max(1, per_village // 4)
         n = max(1, per_village + rng.randint(-spread, spread))
-        community = village.code[9:].isdigit() and int(village.code[9:]) < 200
+        community = is_ascii_digits(village.code[9:]) and int(village.code[9:]) < 200
         v_share = share * (0.4 if community else 1.0) * rng.uniform(0.6, 1.4)
         label = _village_label(village.name)
         for i in range(1, n + 1):

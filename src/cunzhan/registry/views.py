@@ -19,6 +19,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.money import format_fen
 from cunzhan.core.tabular import ImportLimits, read_upload
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.registry import importers, selectors, services
 from cunzhan.registry.forms import (
@@ -67,7 +68,7 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
         region = form.cleaned_data["region"]
         q = form.cleaned_data["q"]
         poor = form.cleaned_data["poor"]
-    code = region if region.isdigit() else ""
+    code = region if is_ascii_digits(region) else ""
     if region and not code:
         # a name (玉舍): one unit resolves it, several are offered as choices
         matches = selectors.region_matches(scope=scope, text=region)

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.errors import PermissionDenied as AppPermissionDenied
+from cunzhan.core.validation import is_ascii_digits
 from cunzhan.core.views import require_perm, user_scope
 from cunzhan.logistics import plans, runs
 from cunzhan.logistics.plan_models import DailyPlan, PlanRoute
@@ -364,7 +365,7 @@ def driver_today(request: HttpRequest) -> HttpResponse:
     routes = runs.driver_routes(scope=scope, user=request.user, day=today)
     chosen: PlanRoute | None = None
     wanted = request.GET.get("route", "")
-    if wanted.isdigit():
+    if is_ascii_digits(wanted):
         chosen = next((r for r in routes if r.pk == int(wanted)), None)
     elif len(routes) == 1:
         chosen = routes[0]

@@ -366,7 +366,7 @@ def _csv_headers() -> list[tuple[str, str]]:
 class FeeFilterForm(forms.Form):
     station = forms.IntegerField(label=gettext_lazy("服务站"), required=False)
     month = forms.RegexField(
-        label=gettext_lazy("月份"), regex=r"^\d{4}-\d{2}$", required=False, max_length=7
+        label=gettext_lazy("月份"), regex=r"^[0-9]{4}-[0-9]{2}$", required=False, max_length=7
     )
 
 

@@ -23,6 +23,7 @@ from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.errors import ApplicationError, NotFound
 from cunzhan.core.scope import RegionScope
+from cunzhan.core.validation import ascii_digits
 from cunzhan.core.views import require_perm
 from cunzhan.logistics import desk, services
 from cunzhan.logistics import statemachine as sm
@@ -204,8 +205,8 @@ def station_handout(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     mode = request.GET.get("by") or request.POST.get("by") or "code"
     if request.method == "POST":
-        code = "".join(ch for ch in request.POST.get("code", "") if ch.isdigit())[:6]
-        last4 = "".join(ch for ch in request.POST.get("phone_last4", "") if ch.isdigit())[:4]
+        code = ascii_digits(request.POST.get("code", ""))[:6]
+        last4 = ascii_digits(request.POST.get("phone_last4", ""))[:4]
         name = request.POST.get("name", "").strip()[:80]
         if mode == "phone":
             code = ""
