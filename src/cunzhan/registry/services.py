@@ -237,8 +237,9 @@ def person_validate(
             parsed = idcard.parse_id_number(str(id_number))
         except ApplicationError as exc:
             # the GB 11643 check digit, a real birth date: rules a pattern cannot state
+            given = exc.details if isinstance(exc.details, dict) else {}
             raise Unprocessable(
-                exc.message, code=exc.code, details={**exc.details, "field": "id_number"}
+                exc.message, code=exc.code, details={**given, "field": "id_number"}
             ) from exc
         number = parsed.number
         if year is None:
