@@ -193,6 +193,17 @@ def test_api_list_add_end(station, manager, api_client):
         content_type="application/json",
     )
     assert (r.status_code, r.json()["code"]) == (422, "started_on_in_future")
+    # a date is YYYY-MM-DD text, as published (pydantic alone took 0 for 1970-01-01)
+    r = client.post(
+        f"{BASE}/{station.pk}/helpers",
+        {"name": "王", "started_on": 0},
+        content_type="application/json",
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    r = client.post(
+        f"{BASE}/{station.pk}/helpers/{hid}/end", {"ended_on": 0}, content_type="application/json"
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
 
     r = client.post(f"{BASE}/{station.pk}/helpers/{hid}/end", {}, content_type="application/json")
     assert r.status_code == 200 and r.json()["ended_on"] == today().isoformat()

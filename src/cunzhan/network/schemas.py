@@ -23,12 +23,21 @@ def _clock_text(value: Any) -> Any:
     return value
 
 
+def _date_text(value: Any) -> Any:
+    """A date is published as YYYY-MM-DD text; pydantic alone would take a number too."""
+    if not isinstance(value, str):
+        raise ValueError("a date YYYY-MM-DD (text)")
+    return value
+
+
 if TYPE_CHECKING:
+    Day = dt.date
     KindName = str
     StatusName = str
     CapabilityName = str
     ClockTime = dt.time
 else:
+    Day = Annotated[dt.date, BeforeValidator(_date_text)]
     KindName = Literal[tuple(StationKind.values)]
     StatusName = Literal[tuple(StationStatus.values)]
     CapabilityName = Literal[tuple(Capability.values)]
@@ -264,8 +273,10 @@ class StationHelpersOut(Schema):
 class StationHelperAddIn(Schema):
     name: str = Field(..., min_length=1, max_length=40, pattern=NOT_BLANK)
     phone: str = Field("", max_length=20, pattern=OPTIONAL_PHONE)
-    started_on: dt.date = Field(..., description="Not after today.")
+    started_on: Day = Field(..., description="Not after today.")
 
 
 class StationHelperEndIn(Schema):
-    ended_on: dt.date | None = Field(None, description="Today when omitted.")
+    ended_on: Day | None = Field(
+        None, description="Today when omitted; not before the start, not after today."
+    )
