@@ -204,8 +204,11 @@ def test_api_patch_deactivate_reset_and_tokens(people, api_client):
     assert r.json()["display_name"] == "王师傅"
     assert [a["region_code"] for a in r.json()["assignments"]] == ["520203"]
     assert client.post(f"/api/v1/accounts/users/{uid}/deactivate").json()["is_active"] is False
-    assert client.post(f"/api/v1/accounts/users/{uid}/deactivate").status_code == 400
+    again = client.post(f"/api/v1/accounts/users/{uid}/deactivate")
+    assert (again.status_code, again.json()["code"]) == (409, "already_inactive")
     assert client.post(f"/api/v1/accounts/users/{uid}/reactivate").json()["is_active"] is True
+    again = client.post(f"/api/v1/accounts/users/{uid}/reactivate")
+    assert (again.status_code, again.json()["code"]) == (409, "already_active")
     pw = client.post(f"/api/v1/accounts/users/{uid}/reset-password").json()["password"]
     assert User.objects.get(pk=uid).check_password(pw)
     own = client.get("/api/v1/accounts/tokens").json()
@@ -222,6 +225,43 @@ def test_api_patch_deactivate_reset_and_tokens(people, api_client):
     assert client.delete(f"/api/v1/accounts/tokens/{other.pk}").json()["revoked_at"]
     assert client.delete(f"/api/v1/accounts/tokens/{tid}").status_code == 200
     assert client.get("/api/v1/accounts/tokens").status_code == 401
+
+
+def test_api_user_rules_in_the_schema_422_and_state_409(people, api_client):
+    """ADR 0032: a rule about one value (the role, the phone) is in the published schema
+    (422 validation_error); unknown assignment targets, a missing assignment and one's
+    own role are 422 with their code; a taken username is a conflict (409)."""
+    client = api_client(people["admin"])
+
+    def create(**body):
+        body = {"username": "u-new", "role": "driver", "region_codes": ["520204"], **body}
+        return client.post("/api/v1/accounts/users", body, content_type="application/json")
+
+    def patch(uid, **body):
+        return client.patch(f"/api/v1/accounts/users/{uid}", body, content_type="application/json")
+
+    for bad in ({"role": ""}, {"role": "king"}, {"phone": "call me"}, {"phone": "+"}):
+        r = create(**bad)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), bad
+        r = patch(people["driver"].pk, **bad)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), bad
+    r = create(region_codes=["999999"])
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_assignment")
+    r = create(region_codes=[], station_ids=[4611686018427387903])
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_assignment")
+    r = create(region_codes=[])
+    assert (r.status_code, r.json()["code"]) == (422, "assignment_required")
+    r = patch(people["driver"].pk, region_codes=["999999"])
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_assignment")
+    r = patch(people["driver"].pk, region_codes=[], station_ids=[])
+    assert (r.status_code, r.json()["code"]) == (422, "assignment_required")
+    r = patch(people["admin"].pk, role="driver")
+    assert (r.status_code, r.json()["code"]) == (422, "own_role")
+    r = client.post(f"/api/v1/accounts/users/{people['admin'].pk}/deactivate")
+    assert (r.status_code, r.json()["code"]) == (422, "self_deactivate")
+    r = create(username="DRV-IN")
+    assert (r.status_code, r.json()["code"]) == (409, "username_taken")
+    assert create(phone="138-0000-0000").status_code == 201
 
 
 # --- pages -------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
 import pytest
 from django.test import Client
@@ -48,14 +49,17 @@ def test_county_manager_sees_the_county_and_pays_out(books, make_user, api_clien
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == 3 and sum(int(x[6]) for x in rows[1:]) == 9_500
     r = _json(c, "POST", f"{API}/payouts", {"county_code": COUNTY})
-    assert r.status_code == 400 and r.json()["code"] == "nothing_to_pay"
+    # nothing is owed now: the county's state, a conflict (ADR 0032)
+    assert r.status_code == 409 and r.json()["code"] == "nothing_to_pay"
     r = _json(c, "POST", f"{API}/payouts/{batch['id']}/mark", {"status": "paid"})
     assert r.status_code == 200 and r.json()["status"] == "paid"
     r = _json(c, "POST", f"{API}/payouts/{batch['id']}/mark", {"status": "failed"})
     assert r.status_code == 409 and r.json()["code"] == "wrong_state"
-    # the other county: not found
-    r = _json(c, "POST", f"{API}/payouts", {"county_code": OTHER_COUNTY})
-    assert r.status_code == 404
+    # the other county, named in the body: 422 like an unknown one (a 404 is for the path)
+    for county in (OTHER_COUNTY, "999999"):
+        r = _json(c, "POST", f"{API}/payouts", {"county_code": county})
+        assert r.status_code == 422 and r.json()["code"] == "unknown_county"
+        assert r.json()["details"]["field"] == "county_code"
 
 
 def test_payout_above_owed_is_a_clear_error(books, make_user, api_client):
@@ -64,10 +68,59 @@ def test_payout_above_owed_is_a_clear_error(books, make_user, api_client):
     r = _json(
         c, "POST", f"{API}/payouts", {"county_code": COUNTY, "amounts": {str(producer.uuid): 9_201}}
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     body = r.json()
     assert body["code"] == "payout_exceeds_owed" and "9200" in body["message"]
+    # an account id that names no payable account of the county: owed nothing, also 422
+    r = _json(
+        c, "POST", f"{API}/payouts", {"county_code": COUNTY, "amounts": {str(uuid.uuid4()): 1}}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "payout_exceeds_owed"
     assert PayoutBatch.objects.count() == 0
+
+
+def test_payout_values_are_in_the_schema(books, make_user, api_client):
+    """ADR 0032: account ids, positive amounts, payable kinds, a county code and the
+    two marks are in the published schema: 422 validation_error, never a 400."""
+    c = api_client(make_user(Role.COUNTY_MANAGER, regions=[COUNTY]))
+    producer = str(Account.objects.get(kind="producer", county_id=COUNTY).uuid)
+    for body in (
+        {"county_code": COUNTY, "amounts": {"not-an-id": 5}},
+        {"county_code": COUNTY, "amounts": {producer: 0}},
+        {"county_code": COUNTY, "kinds": ["platform"]},
+        {"county_code": "52"},
+    ):
+        r = _json(c, "POST", f"{API}/payouts", body)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), body
+    batch = _json(c, "POST", f"{API}/payouts", {"county_code": COUNTY}).json()
+    r = _json(c, "POST", f"{API}/payouts/{batch['id']}/mark", {"status": "exported"})
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    assert PayoutBatch.objects.get().status == "exported"
+
+
+def test_list_filters_are_in_the_schema(books, make_user, api_client):
+    c = api_client(make_user(Role.COUNTY_MANAGER, regions=[COUNTY]))
+    assert c.get(f"{API}/accounts", {"kind": "producer"}).json()["count"] == 1
+    assert c.get(f"{API}/transactions", {"kind": "sale"}).json()["count"] >= 1
+    for url, q in (
+        (f"{API}/accounts", {"kind": "province"}),
+        (f"{API}/transactions", {"kind": "x"}),
+    ):
+        r = c.get(url, q)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), url
+
+
+def test_openapi_documents_the_files_and_a_ledger_line_of_its_own(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    paths = schema["paths"]
+    csv_ok = paths["/api/v1/ledger/payouts/{payout_id}/csv"]["get"]["responses"]["200"]
+    assert list(csv_ok["content"]) == ["text/csv"]
+    xml_ok = paths["/api/v1/ledger/payouts/{payout_id}/pain001"]["get"]["responses"]["200"]
+    assert list(xml_ok["content"]) == ["application/xml"]
+    # commerce's order LineOut and the ledger's line are two components
+    components = schema["components"]["schemas"]
+    assert "LedgerLineOut" in components
+    assert "account_id" not in components["LineOut"]["properties"]
 
 
 def test_station_operator_sees_only_their_station(books, make_user, api_client):
@@ -100,9 +153,16 @@ def test_rules_put_and_bad_values(books, make_user, api_client):
     c = api_client(make_user(Role.COUNTY_MANAGER, regions=[COUNTY]))
     r = _json(c, "PUT", f"{API}/rules/{COUNTY}", {"platform_fee_bp": 800})
     assert r.status_code == 200 and r.json()["platform_fee_bp"] == 800 and r.json()["saved"]
+    # one value out of range: in the published schema
     r = _json(c, "PUT", f"{API}/rules/{COUNTY}", {"platform_fee_bp": 10_001})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_rules"
-    assert r.json()["details"]["errors"][0]["field"] == "platform_fee_bp"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    assert r.json()["details"]["errors"][0]["loc"][-1] == "platform_fee_bp"
+    # two values that must agree (with the saved ones): 422 naming the rule
+    r = _json(
+        c, "PUT", f"{API}/rules/{COUNTY}", {"platform_fee_bp": 6000, "station_commission_bp": 6000}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "invalid_rules"
+    assert r.json()["details"]["errors"][0]["field"] == "station_commission_bp"
 
 
 def test_fee_posting_through_the_api(station, make_user, api_client):
@@ -116,9 +176,23 @@ def test_fee_posting_through_the_api(station, make_user, api_client):
 def test_statement_bad_period(books, make_user, api_client):
     c = api_client(make_user(Role.COUNTY_MANAGER, regions=[COUNTY]))
     producer = Account.objects.get(kind="producer", county_id=COUNTY)
-    for q in ({"start": "2026-13-01"}, {"start": "2026-05-02", "end": "2026-05-01"}):
+    # not a date: the schema's (typed dates)
+    for q in ({"start": "2026-13-01"}, {"end": "Scunthorpe"}):
         r = c.get(f"{API}/accounts/{producer.uuid}/statement", q)
-        assert r.status_code == 400 and r.json()["code"] == "invalid_period"
+        assert r.status_code == 422 and r.json()["code"] == "validation_error", q
+    # dates that must agree with each other, or years the platform cannot mean: 422
+    for q in (
+        {"start": "2026-05-02", "end": "2026-05-01"},
+        {"start": "1900-01-01", "end": "1900-01-02"},
+        {"start": "9999-12-30", "end": "9999-12-31"},
+        {"start": "2020-01-01", "end": "2026-01-01"},
+    ):
+        for url in (
+            f"{API}/accounts/{producer.uuid}/statement",
+            f"{API}/stations/{books.pk}/statement",
+        ):
+            r = c.get(url, q)
+            assert r.status_code == 422 and r.json()["code"] == "invalid_period", (url, q)
     r = c.get(f"{API}/accounts/{producer.uuid}/statement")
     assert r.status_code == 200 and r.json()["closing_fen"] == -9_200
 
@@ -139,6 +213,6 @@ def test_producer_statement_by_owner_key(books, make_user, api_client):
 
     services.account_for(kind="producer", county=OTHER_COUNTY, owner_key="producer:p1")
     r = admin.get(f"{API}/producers/producer:p1/statement")
-    assert r.status_code == 400 and r.json()["code"] == "ambiguous_owner"
+    assert r.status_code == 422 and r.json()["code"] == "ambiguous_owner"
     r = admin.get(f"{API}/producers/producer:p1/statement", {"county": COUNTY})
     assert r.status_code == 200 and r.json()["closing_fen"] == -9_200

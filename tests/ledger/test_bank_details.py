@@ -316,13 +316,22 @@ def test_api_enters_confirms_lists_masked_and_shows_held(station, people, api_cl
     producer = Account.objects.get(kind="producer")
     ca, cb = api_client(a), api_client(b)
     url = f"/api/v1/ledger/accounts/{producer.uuid}/bank-details"
-    r = ca.post(
-        url,
+    # the form of each value is in the published schema (ADR 0032)
+    for bad in (
         {"holder_name": "张三", "bank_name": "农行", "account_number": "12"},
+        {"holder_name": " ", "bank_name": "农行", "account_number": NUMBER},
+        {"holder_name": "张三", "bank_name": "", "account_number": NUMBER},
+    ):
+        r = ca.post(url, bad, content_type="application/json")
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), bad
+    # an account that never receives money: its kind never changes, so 422 (not a 409)
+    platform = Account.objects.get(kind="platform")
+    r = ca.post(
+        f"/api/v1/ledger/accounts/{platform.uuid}/bank-details",
+        {"holder_name": "张三", "bank_name": "农行", "account_number": NUMBER},
         content_type="application/json",
     )
-    assert r.status_code == 400 and r.json()["code"] == "invalid_bank_details"
-    assert set(r.json()["details"]["errors"]) == {"account_number"}
+    assert (r.status_code, r.json()["code"]) == (422, "not_a_payee")
     r = ca.post(
         url,
         {"holder_name": "张三", "bank_name": "农行", "account_number": NUMBER},
@@ -337,9 +346,12 @@ def test_api_enters_confirms_lists_masked_and_shows_held(station, people, api_cl
     assert r.status_code == 403 and r.json()["code"] == "same_person"
     # the station is held (no details), the producer is not yet confirmed: all held
     r = ca.post("/api/v1/ledger/payouts", {"county_code": COUNTY}, content_type="application/json")
-    assert r.status_code == 400 and r.json()["code"] == "payees_held"
+    # the payees' bank details are not confirmed yet: the state, a conflict
+    assert r.status_code == 409 and r.json()["code"] == "payees_held"
     r = cb.post(decide, {"approve": True}, content_type="application/json")
     assert r.status_code == 200 and r.json()["status"] == "confirmed"
+    again = cb.post(decide, {"approve": False}, content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "wrong_state"
     listed = cb.get(url).json()
     assert [d["status"] for d in listed] == ["confirmed"] and DIGITS not in str(listed)
     r = ca.post("/api/v1/ledger/payouts", {"county_code": COUNTY}, content_type="application/json")

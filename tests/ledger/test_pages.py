@@ -48,7 +48,7 @@ def test_county_home_rules_fees_and_payout(station, make_user):
     # a second batch: nothing owed any more, a clear message, no batch
     r = c.post(f"/ledger/county/{COUNTY}/payouts", follow=True)
     assert PayoutBatch.objects.count() == 1
-    assert "nothing is owed" in r.content.decode()
+    assert "没有应付款项" in r.content.decode()
 
 
 def test_statement_page_is_printable(station, make_user):

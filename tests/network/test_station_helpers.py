@@ -177,14 +177,40 @@ def test_api_list_add_end(station, manager, api_client):
         {"name": "", "started_on": days_ago(1).isoformat()},
         content_type="application/json",
     )
-    assert r.status_code == 400
-    assert r.json()["code"] == "name_required" and r.json()["details"]["field"] == "name"
+    # a blank name breaks the published schema (ADR 0032)
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_error"
+    assert r.json()["details"]["errors"][0]["loc"][-1] == "name"
+    r = client.post(
+        f"{BASE}/{station.pk}/helpers",
+        {"name": "王", "phone": "12345", "started_on": days_ago(1).isoformat()},
+        content_type="application/json",
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    r = client.post(
+        f"{BASE}/{station.pk}/helpers",
+        {"name": "王", "started_on": (today() + dt.timedelta(days=1)).isoformat()},
+        content_type="application/json",
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "started_on_in_future")
+    # a date is YYYY-MM-DD text, as published (pydantic alone took 0 for 1970-01-01)
+    r = client.post(
+        f"{BASE}/{station.pk}/helpers",
+        {"name": "王", "started_on": 0},
+        content_type="application/json",
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    r = client.post(
+        f"{BASE}/{station.pk}/helpers/{hid}/end", {"ended_on": 0}, content_type="application/json"
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
 
     r = client.post(f"{BASE}/{station.pk}/helpers/{hid}/end", {}, content_type="application/json")
     assert r.status_code == 200 and r.json()["ended_on"] == today().isoformat()
     assert r.json()["active"] is False
     r = client.post(f"{BASE}/{station.pk}/helpers/{hid}/end", {}, content_type="application/json")
-    assert r.status_code == 400 and r.json()["code"] == "helper_already_ended"
+    # the helper's state forbids it: a conflict (ADR 0032)
+    assert r.status_code == 409 and r.json()["code"] == "helper_already_ended"
 
     body = client.get(f"{BASE}/{station.pk}/helpers").json()
     assert body["station_code"] == station.code

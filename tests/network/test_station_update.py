@@ -115,9 +115,22 @@ def test_patch_api(station, operator, api_client):
     assert ok.json()["opens_at"] == "09:00" and ok.json()["open_days"] == "67"
     bad = client.patch(url, {"name": "改名"}, content_type="application/json")
     assert bad.status_code == 403 and bad.json()["code"] == "permission_denied"
+    # closing before opening: two values that must agree, 422 naming the field
     bad = client.patch(url, {"closes_at": "06:00"}, content_type="application/json")
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert bad.json()["details"]["field"] == "closes_at"
+    # one value alone: in the published schema (ADR 0032)
+    for body in (
+        {"open_days": "0"},
+        {"opens_at": "00:00:00Z"},
+        {"opens_at": 0},
+        {"capabilities": ["teleport"]},
+        {"phone": "call me"},
+        {"name": "  "},
+    ):
+        bad = client.patch(url, body, content_type="application/json")
+        assert (bad.status_code, bad.json()["code"]) == (422, "validation_error"), body
+    assert client.patch(url, {"phone": ""}, content_type="application/json").status_code == 200
 
 
 def test_edit_page_saves_and_shows_errors_on_their_fields(station, operator):

@@ -86,10 +86,11 @@ def test_onboarding_through_the_api_end_to_end(manager, api_client):
     assert r.json()["allowed_actions"] == []
 
 
-def test_illegal_transition_is_a_400_in_the_one_error_shape(manager, api_client):
+def test_illegal_transition_is_a_409_in_the_one_error_shape(manager, api_client):
     station = make_station(VILLAGE)
     r = post(api_client(manager), f"{BASE}/{station.pk}/activate")
-    assert r.status_code == 400
+    # the station's status forbids it: a conflict (ADR 0032)
+    assert r.status_code == 409
     body = r.json()
     assert body["code"] == "illegal_transition"
     assert body["details"] == {"from": "proposed", "to": "active", "action": "activate"}
@@ -99,9 +100,27 @@ def test_illegal_transition_is_a_400_in_the_one_error_shape(manager, api_client)
 def test_bad_application_names_the_field(manager, api_client):
     client = api_client(manager)
     r = post(client, f"{BASE}/applications", apply_body(premises_m2=1))
-    assert r.status_code == 400
-    assert r.json()["code"] == "invalid_premises"
-    assert r.json()["details"]["field"] == "premises_m2"
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_error"
+    assert r.json()["details"]["errors"][0]["loc"][-1] == "premises_m2"
+    # one value alone: in the published schema (ADR 0032)
+    for bad in (
+        {"kind": ""},
+        {"kind": "school"},
+        {"capabilities": ["teleport"]},
+        {"open_days": "0"},
+        {"opens_at": "00:00:00Z"},
+        {"applicant_phone": ""},
+        {"name": " "},
+        {"region_code": "5202041"},
+    ):
+        r = post(client, f"{BASE}/applications", apply_body(**bad))
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), bad
+    # values that must agree with each other or with stored data: 422 naming the rule
+    r = post(client, f"{BASE}/applications", apply_body(opens_at="20:00", closes_at="08:00"))
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_hours")
+    r = post(client, f"{BASE}/applications", apply_body(region_code="520204106999"))
+    assert (r.status_code, r.json()["code"]) == (422, "unknown_region")
     r = post(client, f"{BASE}/applications", apply_body(region_code="52020410620x"))
     assert r.status_code == 422
     assert r.json()["code"] == "validation_error"
@@ -127,7 +146,7 @@ def test_out_of_scope_stations_are_404_for_reads_and_writes(manager, api_client)
         assert r.status_code == 404, action
         assert r.json()["code"] == "station_not_found"
     r = post(client, f"{BASE}/applications", apply_body(region_code=OTHER_COUNTY_VILLAGE))
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["code"] == "unknown_region"
     assert Station.objects.get(pk=other.pk).status == "under_review"
     ids = [s["id"] for s in client.get(BASE).json()["items"]]
@@ -160,14 +179,13 @@ def test_list_filters_and_paging(manager, api_client):
     assert client.get(BASE, {"region": VILLAGE}).json()["count"] == 1
     page = client.get(BASE, {"page": 2, "page_size": 3}).json()
     assert page["count"] == 4 and len(page["items"]) == 1
-    r = client.get(BASE, {"status": "flying"})
-    assert r.status_code == 400
-    assert r.json()["details"]["field"] == "status"
-    for region in ("52'--", "²", "５２０２", "5202٣"):
-        r = client.get(BASE, {"region": region})
-        assert r.status_code == 400, (region, r.content)
-        assert r.json()["code"] == "invalid_filter"
-        assert r.json()["details"] == {"field": "region"}
+    # the filters' values are in the published schema (ADR 0032)
+    bad_values = [{"status": "flying"}, {"kind": "school"}, {"region": "52'--"}]
+    bad_values += [{"region": r} for r in ("²", "５２０２", "5202٣")]  # digits are ASCII
+    for bad in bad_values:
+        r = client.get(BASE, bad)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), bad
+        assert r.json()["details"]["errors"][0]["loc"][-1] == next(iter(bad))
 
 
 def test_operator_sees_only_their_station(regions, make_user, api_client):

@@ -102,9 +102,11 @@ def test_create_household_and_person(world):
     r = c.post(
         f"{BASE}/households", {"village_code": "520203101201"}, content_type="application/json"
     )
-    assert r.status_code == 404 and r.json()["code"] == "invalid_village"
+    # a code in the body naming nothing the caller may write to: 422, not a 404 (ADR 0032)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_village"
     r = c.post(f"{BASE}/households", {"village_code": "520204106"}, content_type="application/json")
-    assert r.status_code == 400 and r.json()["code"] == "invalid_village"
+    # a village's code has 12 digits: in the published schema
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
     number = id_number(born=dt.date(1988, 8, 8))
     r = c.post(
         f"{BASE}/persons",
@@ -118,7 +120,8 @@ def test_create_household_and_person(world):
         {"household": hid, "name": "陈亮", "sex": "male", "relation": "child", "id_number": number},
         content_type="application/json",
     )
-    assert r.status_code == 400 and r.json()["code"] == "duplicate_id_number"
+    # the number is taken by a stored person: a conflict
+    assert r.status_code == 409 and r.json()["code"] == "duplicate_id_number"
     r = c.post(
         f"{BASE}/persons",
         {
@@ -130,7 +133,9 @@ def test_create_household_and_person(world):
         },
         content_type="application/json",
     )
-    assert r.status_code == 400 and r.json()["details"]["rule"] == "check_digit"
+    # the check digit is a rule the schema's pattern cannot state: 422 naming it
+    assert r.status_code == 422 and r.json()["details"]["rule"] == "check_digit"
+    assert r.json()["details"]["field"] == "id_number"
     r = c.post(
         f"{BASE}/persons",
         {
@@ -170,7 +175,7 @@ def test_import_endpoint(world):
     assert r.status_code == 200 and r.json()["rows_failed"] == 1
     assert world["driver"].get(f"{BASE}/imports/{body['id']}").status_code == 403
     r = c.post(f"{BASE}/imports", {"file": SimpleUploadedFile("h.csv", b"a,b\n1,2\n")})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_import_header"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_import_header"
     assert "h.csv" in r.json()["message"]
 
 

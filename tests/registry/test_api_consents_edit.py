@@ -68,16 +68,34 @@ def test_patch_person_new_id_number_sets_birth_year(env):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"id_number": "520204196604041234"}, "id_number"),
         ({"sex": "x"}, "sex"),
+        ({"relation": ""}, "relation"),
         ({"birth_year": 1800}, "birth_year"),
         ({"phone": "abc"}, "phone"),
         ({"name": "  "}, "name"),
+        ({"id_number": "52020419660404123"}, "id_number"),
     ],
 )
-def test_patch_person_bad_input_is_400(env, body, field):
+def test_patch_person_value_outside_the_schema_is_422(env, body, field):
+    """A rule about one value alone is in the published schema (ADR 0032)."""
     r = _patch(env["officer"], f"{BASE}/persons/{env['person'].uuid}", body)
-    assert r.status_code == 400, r.content
+    assert r.status_code == 422, r.content
+    assert r.json()["code"] == "validation_error"
+    assert r.json()["details"]["errors"][0]["loc"][-1] == field
+    assert Person.objects.get(pk=env["person"].pk).name == "罗秀英"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"id_number": "520204196604041234"}, "id_number"),  # the check digit
+        ({"birth_year": timezone.localdate().year + 1}, "birth_year"),  # the clock
+        ({"birth_year": 1950, "id_number": id_number(born=dt.date(1966, 4, 4))}, "birth_year"),
+    ],
+)
+def test_patch_person_rule_the_schema_cannot_state_is_422(env, body, field):
+    r = _patch(env["officer"], f"{BASE}/persons/{env['person'].uuid}", body)
+    assert r.status_code == 422, r.content
     assert r.json()["details"]["field"] == field
     assert Person.objects.get(pk=env["person"].pk).name == "罗秀英"
 
@@ -119,27 +137,35 @@ def test_consents_grant_list_withdraw(env):
     r = _post(env["officer"], w, {})
     assert r.status_code == 200 and r.json()["in_force"] is False
     r = _post(env["officer"], w, {})
-    assert r.status_code == 400 and r.json()["code"] == "already_withdrawn"
+    # the consent's state forbids it: a conflict (ADR 0032)
+    assert r.status_code == 409 and r.json()["code"] == "already_withdrawn"
     events = AuditEvent.objects.filter(object_type="registry.Consent", object_id=str(c["id"]))
     assert events.count() == 2 and all(e.personal_data for e in events)
 
 
 def test_consent_bad_input(env):
     url = f"{BASE}/persons/{env['person'].uuid}/consents"
-    r = _post(env["officer"], url, {"purpose": "marketing", "method": "paper"})
-    assert r.status_code == 400 and r.json()["details"]["field"] == "purpose"
+    # the purposes, methods and the form of a time are in the published schema
+    for bad in (
+        {"purpose": "marketing", "method": "paper"},
+        {"purpose": "", "method": ""},
+        {"purpose": "sms"},
+        {"purpose": "sms", "method": "paper", "granted_at": 0},
+        {"purpose": "sms", "method": "paper", "granted_at": "0001-01-01T00:00:00Z"},
+    ):
+        r = _post(env["officer"], url, bad)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), bad
+    # the clock is not: 422 naming the field
     future = (timezone.now() + dt.timedelta(days=3)).isoformat()
     r = _post(env["officer"], url, {"purpose": "sms", "method": "paper", "granted_at": future})
-    assert r.status_code == 400 and r.json()["details"]["field"] == "granted_at"
-    r = _post(env["officer"], url, {"purpose": "sms"})
-    assert r.status_code in (400, 422)
+    assert r.status_code == 422 and r.json()["details"]["field"] == "granted_at"
     granted = timezone.now() - dt.timedelta(days=10)
     consent = services.consent_grant(
         person=env["person"], purpose="sms", method="paper", granted_at=granted
     )
     before = (granted - dt.timedelta(days=1)).isoformat()
     r = _post(env["officer"], f"{BASE}/consents/{consent.pk}/withdraw", {"withdrawn_at": before})
-    assert r.status_code == 400 and r.json()["details"]["field"] == "withdrawn_at"
+    assert r.status_code == 422 and r.json()["details"]["field"] == "withdrawn_at"
     consent.refresh_from_db()
     assert consent.withdrawn_at is None
     for bad in ("abc", "0", "99999999999999999999"):

@@ -78,12 +78,12 @@ def test_billion_laughs_in_the_shared_strings_is_refused(regions):
     assert err.code == "invalid_import_file"
 
 
-def test_a_hostile_file_through_the_api_is_a_400_not_a_500(regions, make_user, api_client):
+def test_a_hostile_file_through_the_api_is_a_422_not_a_500(regions, make_user, api_client):
     client = api_client(make_user("registry_officer", regions=["520204"]))
     for doctype, entity in ((XXE, "xxe"), (LAUGHS, "lol9")):
         f = SimpleUploadedFile("bad.xlsx", xlsx(_sheet_with_entity(doctype, entity)))
         r = client.post("/api/v1/registry/imports", {"file": f})
-        assert r.status_code == 400, r.content
+        assert r.status_code == 422, r.content
         assert r.json()["code"] == "invalid_import_file"
         assert set(r.json()) == {"code", "message", "details"}
 

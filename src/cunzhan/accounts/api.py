@@ -1,4 +1,7 @@
-from __future__ import annotations
+"""Accounts API: tokens, the caller, the users a manager may manage.
+
+No ``from __future__ import annotations`` here: ninja resolves the annotations of a
+``@paginate`` view in the pagination module, where ``RoleName`` is not defined."""
 
 from django.contrib.auth import authenticate, user_logged_in
 from django.db import transaction
@@ -11,6 +14,7 @@ from cunzhan.accounts import schemas
 from cunzhan.accounts.lockout import lockout_message
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import ROLE_PERMS, Perm
+from cunzhan.accounts.schemas import RoleName
 from cunzhan.accounts.selectors import (
     api_token_get,
     api_token_list,
@@ -77,7 +81,7 @@ def me(request: HttpRequest):
 @paginate(Pagination)
 def users(
     request: HttpRequest,
-    role: str | None = None,
+    role: RoleName | None = None,
     region: str | None = None,
     active: bool | None = None,
     q: str | None = None,

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from ninja import Field, Schema
+
+from cunzhan.accounts.roles import Role
+
+if TYPE_CHECKING:
+    RoleName = str
+else:
+    # the published enum is the model's choices (ADR 0032)
+    RoleName = Literal[tuple(Role.values)]
 
 
 class AssignmentOut(Schema):
@@ -13,6 +21,8 @@ class AssignmentOut(Schema):
 
 StationId = Annotated[int, Field(ge=1, le=2**62)]
 RegionCode = Annotated[str, Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")]
+# digits, an optional leading + and dashes (what user_update accepts), or empty
+Phone = Annotated[str, Field(max_length=20, pattern=r"^(\+?[0-9][0-9-]*)?$")]
 
 
 class UserAssignmentOut(Schema):
@@ -68,9 +78,9 @@ class UserOut(Schema):
 
 class UserCreateIn(Schema):
     username: str = Field(..., min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
-    role: str = Field(..., max_length=30)
+    role: RoleName
     display_name: str = Field("", max_length=80)
-    phone: str = Field("", max_length=20)
+    phone: Phone = ""
     region_codes: list[RegionCode] = Field(default_factory=list, max_length=100)
     station_ids: list[StationId] = Field(default_factory=list, max_length=100)
 
@@ -82,8 +92,8 @@ class UserCreateOut(Schema):
 
 class UserUpdateIn(Schema):
     display_name: str | None = Field(None, max_length=80)
-    phone: str | None = Field(None, max_length=20)
-    role: str | None = Field(None, max_length=30)
+    phone: Phone | None = None
+    role: RoleName | None = None
     region_codes: list[RegionCode] | None = Field(None, max_length=100)
     station_ids: list[StationId] | None = Field(None, max_length=100)
 

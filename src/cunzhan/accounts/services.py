@@ -15,7 +15,13 @@ from cunzhan.accounts.models import ApiToken, Assignment, User
 from cunzhan.accounts.roles import Role, manageable_roles
 from cunzhan.accounts.selectors import scope_for_user, user_is_manageable
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.errors import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unprocessable,
+)
 from cunzhan.core.validation import is_ascii_digits
 
 
@@ -55,7 +61,7 @@ def user_create(
             _("用户名须为 1–150 个字符"), code="invalid_username", details={"field": "username"}
         )
     if User.objects.filter(username__iexact=username).exists():
-        raise ApplicationError(
+        raise Conflict(
             _("用户名“%(u)s”已被使用") % {"u": username},
             code="username_taken",
             details={"field": "username"},
@@ -63,9 +69,10 @@ def user_create(
     region_codes = list(region_codes)
     station_ids = list(station_ids)
     if role != Role.NETWORK_ADMIN and not region_codes and not station_ids:
-        raise ApplicationError(
-            "a user other than a network admin needs a region or a station",
+        raise Unprocessable(
+            _("除网络管理员外，用户至少需要分配一个地区或服务站"),
             code="assignment_required",
+            details={"field": "region_codes"},
         )
     if _is_person(actor):
         _check_grant(actor=actor, role=role, region_codes=region_codes, station_ids=station_ids)
@@ -139,7 +146,7 @@ def _check_grant(*, actor: Any, role: str, region_codes: list[str], station_ids:
         or (scope.station_ids is not None and sid not in scope.station_ids)
     ]
     if bad_regions or bad_stations:
-        raise ApplicationError(
+        raise Unprocessable(
             _("只能分配您管辖范围内的地区和服务站"),
             code="assignment_out_of_scope",
             details={"field": "region_codes", "regions": bad_regions, "stations": bad_stations},
@@ -211,9 +218,7 @@ def user_update(
         if role not in Role.values:
             raise ApplicationError(_("未知角色"), code="invalid_role", details={"field": "role"})
         if user.pk == getattr(actor, "pk", None):
-            raise ApplicationError(
-                _("不能修改自己的角色"), code="own_role", details={"field": "role"}
-            )
+            raise Unprocessable(_("不能修改自己的角色"), code="own_role", details={"field": "role"})
         if role not in manageable_roles(actor):
             raise PermissionDenied(
                 _("您不能授予“%(role)s”角色") % {"role": Role(role).label},
@@ -221,7 +226,7 @@ def user_update(
                 details={"field": "role"},
             )
         if role != Role.NETWORK_ADMIN and not Assignment.objects.filter(user=user).exists():
-            raise ApplicationError(
+            raise Unprocessable(
                 _("除网络管理员外，用户至少需要分配一个地区或服务站"),
                 code="assignment_required",
                 details={"field": "region_codes"},
@@ -260,7 +265,7 @@ def user_assignments_set(
     region_codes = list(dict.fromkeys(str(c).strip() for c in region_codes if str(c).strip()))
     station_ids = list(dict.fromkeys(int(s) for s in station_ids))
     if user.role != Role.NETWORK_ADMIN and not region_codes and not station_ids:
-        raise ApplicationError(
+        raise Unprocessable(
             _("除网络管理员外，用户至少需要分配一个地区或服务站"),
             code="assignment_required",
             details={"field": "region_codes"},
@@ -300,10 +305,10 @@ def user_assignments_set(
 def _set_active(*, actor: Any, user: User, active: bool) -> User:
     _check_manageable(actor=actor, user=user)
     if not active and user.pk == getattr(actor, "pk", None):
-        raise ApplicationError(_("不能停用自己的账号"), code="self_deactivate")
+        raise Unprocessable(_("不能停用自己的账号"), code="self_deactivate")
     user = _lock(user)
     if user.is_active == active:
-        raise ApplicationError(
+        raise Conflict(
             _("该账号已启用") if active else _("该账号已停用"),
             code="already_active" if active else "already_inactive",
         )
@@ -415,8 +420,8 @@ def _check_assignment_targets(region_codes: list[str], station_ids: list[int]) -
     )
     missing_st = [s for s in station_ids if s not in found_st]
     if missing or missing_st:
-        raise ApplicationError(
-            "unknown region or station in assignment",
+        raise Unprocessable(
+            _("分配的地区或服务站不存在"),
             code="invalid_assignment",
             details={"regions": missing, "stations": missing_st},
         )
@@ -447,7 +452,7 @@ def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
         raise NotFound()
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is not None:
-        raise ApplicationError(_("该令牌已被撤销"), code="token_revoked")
+        raise Conflict(_("该令牌已被撤销"), code="token_revoked")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at", "updated_at"])
     audit_record(

@@ -1,29 +1,70 @@
 """The ledger API under /api/v1/ledger (docs/adr/0013-double-entry-ledger.md): accounts
 with balances, statements, transactions, a county's settlement rules, booking the
 station fees, payout batches and their bank file. Outside the caller's scope: 404.
-Postings of sales come from the commerce domain through the services, not from here."""
+Postings of sales come from the commerce domain through the services, not from here.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: ninja resolves the annotations of a
+``@paginate`` view in the pagination module, where this module's names are not defined."""
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import NotFound, Unprocessable
 from cunzhan.ledger import bank_details, bankfile, payouts, selectors, services
-from cunzhan.ledger.models import Account, BankDetails, PayoutBatch, SettlementRule, Transaction
+from cunzhan.ledger.models import (
+    PAYABLE_KINDS,
+    Account,
+    AccountKind,
+    BankDetails,
+    PayoutBatch,
+    SettlementRule,
+    Transaction,
+    TransactionKind,
+)
 from cunzhan.network.models import Station
 
 router = Router(tags=["ledger"])
 CHINA = ZoneInfo("Asia/Shanghai")
+
+# Rules about one value are published in the schema (ADR 0032): the enums are the
+# models' choices, the bounds the services' checks.
+if TYPE_CHECKING:
+    AccountKindName = str
+    PayableKindName = str
+    TransactionKindName = str
+    PayoutMark = str
+else:
+    AccountKindName = Literal[tuple(AccountKind.values)]
+    PayableKindName = Literal[tuple(sorted(PAYABLE_KINDS))]
+    TransactionKindName = Literal[tuple(TransactionKind.values)]
+    PayoutMark = Literal["paid", "failed"]
+
+COUNTY_CODE = r"^[0-9]{6}$"
+# the dates a statement can cover: the platform books nothing before 2000, and a China
+# time before 1901 would carry a local mean time offset (+08:05:43)
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
+StatementDay = Annotated[
+    dt.date | None,
+    Query(None, description=f"YYYY-MM-DD, China time, inclusive; {FIRST_DAY} to {LAST_DAY}"),
+]
+# a positive number of fen (services.amount_check)
+Fen = Annotated[int, Field(ge=1, le=services.MAX_AMOUNT_FEN)]
+# basis points 0..10000 (services.settlement_rules_update)
+BasisPoints = Annotated[int, Field(ge=0, le=10_000)]
+# a bank account number: 8 to 32 digits, spaces or dashes between them allowed
+BANK_NUMBER = r"^[ -]*([0-9][ -]*){8,32}$"
+NOT_BLANK = r"\S"
 
 
 class AccountOut(Schema):
@@ -40,7 +81,10 @@ class AccountOut(Schema):
     owed_fen: int
 
 
-class LineOut(Schema):
+class LedgerLineOut(Schema):
+    """One line of a ledger transaction (named apart from commerce's order ``LineOut``:
+    two classes of one name become one OpenAPI component)."""
+
     account_id: uuid.UUID
     account_label: str
     account_kind: str
@@ -56,7 +100,7 @@ class TransactionOut(Schema):
     currency: str
     gross_fen: int
     occurred_at: dt.datetime
-    lines: list[LineOut]
+    lines: list[LedgerLineOut]
 
 
 class StatementLineOut(Schema):
@@ -91,9 +135,11 @@ class RulesOut(Schema):
 
 
 class RulesIn(Schema):
-    platform_fee_bp: int | None = None
-    station_commission_bp: int | None = None
-    assisted_commission_bp: int | None = None
+    """Platform fee + station commission at most 10000 (with the saved values)."""
+
+    platform_fee_bp: BasisPoints | None = None
+    station_commission_bp: BasisPoints | None = None
+    assisted_commission_bp: BasisPoints | None = None
 
 
 class FeePostOut(Schema):
@@ -131,9 +177,9 @@ class PayoutOut(Schema):
 
 
 class BankDetailsIn(Schema):
-    holder_name: str = Field(..., max_length=200)
-    bank_name: str = Field(..., max_length=200)
-    account_number: str = Field(..., max_length=64)
+    holder_name: str = Field(..., min_length=1, max_length=120, pattern=NOT_BLANK)
+    bank_name: str = Field(..., min_length=1, max_length=120, pattern=NOT_BLANK)
+    account_number: str = Field(..., max_length=64, pattern=BANK_NUMBER)
 
 
 class BankDecisionIn(Schema):
@@ -170,14 +216,16 @@ def bank_details_out(d: BankDetails) -> dict[str, Any]:
 
 
 class PayoutIn(Schema):
-    county_code: str = Field(..., max_length=12)
-    amounts: dict[str, int] | None = None
-    kinds: list[str] | None = None
+    county_code: str = Field(..., pattern=COUNTY_CODE)
+    amounts: dict[uuid.UUID, Fen] | None = Field(
+        None, max_length=5000, description="account id -> fen, each at most what is owed"
+    )
+    kinds: list[PayableKindName] | None = Field(None, max_length=len(PAYABLE_KINDS))
     note: str = Field("", max_length=300)
 
 
 class PayoutMarkIn(Schema):
-    status: str = Field(..., max_length=10)
+    status: PayoutMark
     note: str = Field("", max_length=300)
 
 
@@ -251,17 +299,26 @@ def payout_out(b: PayoutBatch) -> dict[str, Any]:
     }
 
 
-def period(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
-    """``start``/``end`` dates (YYYY-MM-DD, China time, end inclusive); default: this
-    month so far."""
-    try:
-        today = dt.datetime.now(CHINA).date()
-        d0 = dt.date.fromisoformat(start) if start else today.replace(day=1)
-        d1 = dt.date.fromisoformat(end) if end else today
-    except ValueError as exc:
-        raise ApplicationError("start, end: dates YYYY-MM-DD", code="invalid_period") from exc
+def period(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime, dt.datetime]:
+    """``start``/``end`` dates (China time, end inclusive); default: this month so far.
+    Each within FIRST_DAY..LAST_DAY, the start not after the end (422 otherwise)."""
+    today = dt.datetime.now(CHINA).date()
+    d0 = start or today.replace(day=1)
+    d1 = end or today
+    for name, day in (("start", d0), ("end", d1)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise Unprocessable(
+                _("%(f)s：日期须在 %(a)s 至 %(b)s 之间")
+                % {"f": name, "a": FIRST_DAY.isoformat(), "b": LAST_DAY.isoformat()},
+                code="invalid_period",
+                details={"field": name},
+            )
     if d1 < d0:
-        raise ApplicationError("the period ends before it starts", code="invalid_period")
+        raise Unprocessable(
+            _("结束日期 %(e)s 早于开始日期 %(s)s") % {"e": d1.isoformat(), "s": d0.isoformat()},
+            code="invalid_period",
+            details={"field": "end"},
+        )
     t0 = dt.datetime.combine(d0, dt.time(0), tzinfo=CHINA)
     t1 = dt.datetime.combine(d1 + dt.timedelta(days=1), dt.time(0), tzinfo=CHINA)
     return t0, t1
@@ -300,14 +357,19 @@ def statement_out(
 
 @router.get("/accounts", response={200: list[AccountOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def account_list(request: HttpRequest, county: str = "", kind: str = "", q: str = ""):
+def account_list(
+    request: HttpRequest,
+    county: str = "",
+    kind: AccountKindName | None = None,
+    q: str = "",
+):
     """Accounts with their balances (debit +, credit −; ``owed_fen`` is what the
     platform owes the party). ``q``: part of the label, or an exact owner key."""
     user = require(request, Perm.VIEW_LEDGER)
     return [
         account_out(a)
         for a in selectors.account_list(
-            scope=scope_for_user(user), county=county[:12], kind=kind[:20], q=q[:120]
+            scope=scope_for_user(user), county=county[:12], kind=kind or "", q=q[:120]
         )[:5000]
     ]
 
@@ -365,18 +427,27 @@ def bank_details_decide(request: HttpRequest, details_id: uuid.UUID, payload: Ba
 
 
 @router.get("/accounts/{account_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
-def account_statement(request: HttpRequest, account_id: uuid.UUID, start: str = "", end: str = ""):
+def account_statement(
+    request: HttpRequest,
+    account_id: uuid.UUID,
+    start: StatementDay = None,
+    end: StatementDay = None,
+):
     """Opening balance, the lines of the period with a running balance, closing
     balance (``start``/``end`` YYYY-MM-DD, China time, inclusive)."""
     user = require(request, Perm.VIEW_LEDGER)
     account = selectors.account_get(scope=scope_for_user(user), account_uuid=account_id)
-    t0, t1 = period(start[:10], end[:10])
+    t0, t1 = period(start, end)
     return statement_out(account, None, t0, t1)
 
 
 @router.get("/producers/{owner_key}/statement", response={200: StatementOut, **ERROR_RESPONSES})
 def producer_statement(
-    request: HttpRequest, owner_key: str, county: str = "", start: str = "", end: str = ""
+    request: HttpRequest,
+    owner_key: str,
+    county: str = "",
+    start: StatementDay = None,
+    end: StatementDay = None,
 ):
     """A producer's or cooperative's statement by the owner key commerce gave the
     ledger (``producer:<uuid>``); ``county`` when it sells in several."""
@@ -384,26 +455,30 @@ def producer_statement(
     account = selectors.account_by_owner(
         scope=scope_for_user(user), owner_key=owner_key[:120], county=county[:12]
     )
-    t0, t1 = period(start[:10], end[:10])
+    t0, t1 = period(start, end)
     return statement_out(account, None, t0, t1)
 
 
 @router.get("/stations/{station_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
-def station_statement(request: HttpRequest, station_id: int, start: str = "", end: str = ""):
+def station_statement(
+    request: HttpRequest, station_id: int, start: StatementDay = None, end: StatementDay = None
+):
     """A station's statement (its operator sees only their own stations)."""
     user = require(request, Perm.VIEW_LEDGER)
     scope = scope_for_user(user)
     station, account = selectors.station_account(scope=scope, station_id=station_id)
-    t0, t1 = period(start[:10], end[:10])
+    t0, t1 = period(start, end)
     return statement_out(account, station, t0, t1)
 
 
 @router.get("/transactions", response={200: list[TransactionOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def transaction_list(request: HttpRequest, county: str = "", kind: str = ""):
+def transaction_list(
+    request: HttpRequest, county: str = "", kind: TransactionKindName | None = None
+):
     user = require(request, Perm.VIEW_LEDGER)
     qs = selectors.transaction_list(
-        scope=scope_for_user(user), county=county[:12], kind=kind[:20]
+        scope=scope_for_user(user), county=county[:12], kind=kind or ""
     ).prefetch_related("lines__account")
     return [transaction_out(t) for t in qs[:2000]]
 
@@ -453,12 +528,21 @@ def payout_create(request: HttpRequest, payload: PayoutIn):
     other batch can pay them again."""
     user = require(request, Perm.MANAGE_PAYOUTS)
     scope = scope_for_user(user)
-    county = selectors.county_get(scope=scope, county_code=payload.county_code)
+    try:
+        county = selectors.county_get(scope=scope, county_code=payload.county_code)
+    except NotFound as exc:
+        # a county in the body that names nothing the caller may pay from: 422 (a 404 is
+        # for the path), the same for unknown and out-of-scope codes
+        raise Unprocessable(
+            _("县代码“%(c)s”不存在或不在您的管辖范围内") % {"c": payload.county_code},
+            code="unknown_county",
+            details={"field": "county_code"},
+        ) from exc
     batch = payouts.payout_batch_create(
         scope=scope,
         county=county,
         actor=user,
-        amounts=payload.amounts,
+        amounts={str(k): v for k, v in payload.amounts.items()} if payload.amounts else None,
         kinds=payload.kinds,
         note=payload.note,
     )
@@ -471,7 +555,18 @@ def payout_get(request: HttpRequest, payout_id: uuid.UUID):
     return payout_out(selectors.payout_batch_get(scope=scope_for_user(user), batch_uuid=payout_id))
 
 
-@router.get("/payouts/{payout_id}/csv", response={200: None, **ERROR_RESPONSES})
+@router.get(
+    "/payouts/{payout_id}/csv",
+    response={200: None, **ERROR_RESPONSES},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The batch's listing, UTF-8 with a byte order mark",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
 def payout_csv(request: HttpRequest, payout_id: uuid.UUID):
     """The batch's listing (CSV, UTF-8 with BOM): one row per payee, for people; the
     bank pays from ``/pain001``."""
@@ -482,7 +577,18 @@ def payout_csv(request: HttpRequest, payout_id: uuid.UUID):
     return response
 
 
-@router.get("/payouts/{payout_id}/pain001", response={200: None, **ERROR_RESPONSES})
+@router.get(
+    "/payouts/{payout_id}/pain001",
+    response={200: None, **ERROR_RESPONSES},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "ISO 20022 pain.001.001.03 credit transfers (UTF-8)",
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
 def payout_pain001(request: HttpRequest, payout_id: uuid.UUID):
     """The bank file to pay from: ISO 20022 pain.001.001.03 XML (credit transfers to
     each payee's confirmed bank account, control totals). Only while the batch is

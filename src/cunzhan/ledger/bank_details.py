@@ -22,7 +22,13 @@ from django.utils.translation import gettext
 from cunzhan.accounts.roles import Perm
 from cunzhan.core import crypto
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.errors import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unprocessable,
+)
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger.models import (
     BANKABLE_KINDS,
@@ -73,7 +79,7 @@ def bank_details_check(
     if not NUMBER_RE.match(number):
         errors["account_number"] = gettext("账号：8 至 32 位数字（可含空格或短横线）")
     if errors:
-        raise ApplicationError(
+        raise Unprocessable(
             gettext("银行账户信息有误：%(e)s") % {"e": "；".join(errors.values())},
             code="invalid_bank_details",
             details={"errors": errors},
@@ -95,7 +101,8 @@ def bank_details_submit(
     (``superseded``); confirmed ones stay in force until the new ones are confirmed."""
     _county_person(scope, actor, account)
     if account.kind not in BANKABLE_KINDS:
-        raise ApplicationError(
+        # the account's kind never changes, so no later state could allow it: 422, not 409
+        raise Unprocessable(
             gettext("该类账户不收付款，不需要银行账户"),
             code="not_a_payee",
             details={"kind": account.kind},
@@ -147,11 +154,10 @@ def bank_details_confirm(
         Account.objects.select_for_update().filter(pk=account.pk).get()
         locked = BankDetails.objects.select_for_update().get(pk=details.pk)
         if locked.status != BankDetailsStatus.PENDING:
-            raise ApplicationError(
+            raise Conflict(
                 gettext("该银行账户信息已是“%(s)s”状态，不能再复核")
                 % {"s": locked.get_status_display()},
                 code="wrong_state",
-                status=409,
             )
         if locked.entered_by_id is None or locked.entered_by_id == actor.pk:
             raise ApplicationError(

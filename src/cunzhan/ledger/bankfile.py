@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext
 
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Conflict
 from cunzhan.ledger.bank_details import bank_number
 from cunzhan.ledger.models import PayoutBatch, PayoutStatus
 
@@ -57,19 +57,17 @@ def _agent(parent: ET.Element, tag: str, bank: str) -> None:
 def payout_batch_pain001(*, batch: PayoutBatch) -> bytes:
     """The batch's pain.001.001.03 XML (UTF-8). The same batch gives the same bytes."""
     if batch.status != PayoutStatus.EXPORTED:
-        raise ApplicationError(
+        raise Conflict(
             gettext("该付款批次已是“%(s)s”状态，不再生成银行付款文件，以免重复付款")
             % {"s": batch.get_status_display()},
             code="wrong_state",
-            status=409,
         )
     lines = list(batch.lines.select_related("account", "bank_details").order_by("id"))
     debtor = batch.debtor_details
     if debtor is None or any(ln.bank_details is None for ln in lines):
-        raise ApplicationError(
+        raise Conflict(
             gettext("该付款批次生成时缺少经确认的银行账户，无法生成银行付款文件"),
             code="no_bank_details",
-            status=409,
         )
     total = sum(ln.amount_fen for ln in lines)
     if total != batch.total_fen or len(lines) != batch.line_count:  # pragma: no cover

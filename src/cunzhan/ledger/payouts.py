@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 
 from cunzhan.core import tabular
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import Conflict, NotFound, Unprocessable
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger import services
@@ -71,7 +71,7 @@ def payout_batch_create(
     region = _county_in_scope(scope, county)
     wanted_kinds = set(kinds or PAYABLE_KINDS)
     if not wanted_kinds <= PAYABLE_KINDS:
-        raise ApplicationError(
+        raise Unprocessable(
             f"kinds: some of {sorted(PAYABLE_KINDS)}",
             code="invalid_kind",
             details={"kinds": sorted(wanted_kinds - PAYABLE_KINDS)},
@@ -81,7 +81,7 @@ def payout_batch_create(
         try:
             key = str(uuid.UUID(str(acct_uuid)))
         except ValueError as exc:
-            raise ApplicationError(
+            raise Unprocessable(
                 f"amounts: {str(acct_uuid)[:40]!r} is not an account id",
                 code="unknown_account",
                 details={"account": str(acct_uuid)[:40]},
@@ -103,7 +103,7 @@ def payout_batch_create(
             locked.pop(cash.pk, None)
             debtor = _confirmed([cash.pk]).get(cash.pk)
             if debtor is None:
-                raise ApplicationError(
+                raise Conflict(
                     gettext("县 %(c)s 的付款账户（银行存款账户）没有经复核确认的银行账户")
                     % {"c": region.code},
                     code="no_debtor_account",
@@ -126,7 +126,8 @@ def payout_batch_create(
                     else:
                         payees.append((a, amount))
                 if errors:
-                    raise ApplicationError(
+                    # an unknown account is owed nothing: both disagree with stored data
+                    raise Unprocessable(
                         "a payout may not exceed what is owed: "
                         + "; ".join(
                             f"{e['account']} is owed {e['owed_fen']} fen, not {e['requested_fen']}"
@@ -144,7 +145,7 @@ def payout_batch_create(
             details = _confirmed([a.pk for a, _ in payees])
             held = [_held(a, x) for a, x in payees if a.pk not in details]
             if held and requested:
-                raise ApplicationError(
+                raise Conflict(
                     gettext("以下收款方没有经复核确认的银行账户：%(a)s")
                     % {"a": "、".join(h["label"] for h in held)},
                     code="no_bank_details",
@@ -152,15 +153,16 @@ def payout_batch_create(
                 )
             payees = [(a, x) for a, x in payees if a.pk in details]
             if not payees and held:
-                raise ApplicationError(
+                raise Conflict(
                     gettext("%(n)s 个收款方没有经复核确认的银行账户，暂缓付款，本次无可付款项")
                     % {"n": len(held)},
                     code="payees_held",
                     details={"held": held},
                 )
             if not payees:
-                raise ApplicationError(
-                    f"nothing is owed in county {region.code}", code="nothing_to_pay"
+                raise Conflict(
+                    gettext("县 %(c)s 目前没有应付款项") % {"c": region.code},
+                    code="nothing_to_pay",
                 )
             total = sum(x for _, x in payees)
             lines = [*((a, x) for a, x in payees), (in_transit, -total)]
@@ -241,7 +243,7 @@ def payout_batch_mark(
     amounts go back to the payees, owed again). Only from ``exported``, once
     (``wrong_state`` otherwise). ``at`` as for :func:`payout_batch_create`."""
     if status not in (PayoutStatus.PAID, PayoutStatus.FAILED):
-        raise ApplicationError(
+        raise Unprocessable(
             "status: paid or failed", code="invalid_status", details={"status": str(status)[:20]}
         )
     region = _county_in_scope(scope, batch.county_id)
@@ -250,8 +252,9 @@ def payout_batch_mark(
         with transaction.atomic():
             locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
             if locked.status != PayoutStatus.EXPORTED:
-                raise ApplicationError(
-                    f"this batch is already {locked.status}", code="wrong_state", status=409
+                raise Conflict(
+                    gettext("该付款批次已是“%(s)s”状态") % {"s": locked.get_status_display()},
+                    code="wrong_state",
                 )
             in_transit = services.account_for(kind=AccountKind.PAYOUTS_IN_TRANSIT, county=region)
             if status == PayoutStatus.PAID:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
+from django.utils.translation import gettext as _
 
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.ledger.models import (
     PAYABLE_KINDS,
@@ -122,8 +123,8 @@ def account_by_owner(*, scope: RegionScope, owner_key: str, county: str = "") ->
     if not found:
         raise NotFound()
     if len(found) > 1:
-        raise ApplicationError(
-            "this producer has accounts in several counties: name the county",
+        raise Unprocessable(
+            _("该生产者在多个县有账户，请用 county 指明县"),
             code="ambiguous_owner",
         )
     return found[0]
@@ -230,10 +231,12 @@ def statement(
     """Opening balance (sum before ``start``, one query), the lines in ``[start, end)``
     with a running balance, closing balance. At most ~13 months per statement."""
     if end <= start:
-        raise ApplicationError("the period ends before it starts", code="invalid_period")
+        raise Unprocessable(_("结束日期早于开始日期"), code="invalid_period")
     if (end - start).days > MAX_STATEMENT_DAYS:
-        raise ApplicationError(
-            f"a statement covers at most {MAX_STATEMENT_DAYS} days", code="invalid_period"
+        raise Unprocessable(
+            _("一份对账单最多涵盖 %(n)s 天") % {"n": MAX_STATEMENT_DAYS},
+            code="invalid_period",
+            details={"max_days": MAX_STATEMENT_DAYS},
         )
     opening = int(
         Line.objects.filter(account=account, occurred_at__lt=start).aggregate(

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.simulation import CHINA
 from cunzhan.core.validation import is_ascii_digits
@@ -447,7 +447,7 @@ def settlement_rules_update(
                 }
             )
         if errors:
-            raise ApplicationError(
+            raise Unprocessable(
                 "; ".join(f"{e['field']}: {e['message']}" for e in errors),
                 code="invalid_rules",
                 details={"errors": errors},

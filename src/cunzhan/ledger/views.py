@@ -209,7 +209,14 @@ def _statement_page(
         scope = scope_for_user(request.user)
         fees = _call(lambda: selectors.station_fee_position(scope=scope, station=station))
     try:
-        t0, t1 = period(start, end)
+        try:
+            d0 = dt.date.fromisoformat(start) if start else None
+            d1 = dt.date.fromisoformat(end) if end else None
+        except ValueError as exc:
+            raise ApplicationError(
+                _("开始、结束日期的格式为 YYYY-MM-DD"), code="invalid_period"
+            ) from exc
+        t0, t1 = period(d0, d1)
         st = selectors.statement(account=account, start=t0, end=t1) if account else None
     except ApplicationError as exc:
         return render(

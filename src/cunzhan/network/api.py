@@ -1,10 +1,14 @@
-from __future__ import annotations
+"""Network API: the region tree, stations and their life cycle, helpers.
+
+No ``from __future__ import annotations`` here: ninja resolves the annotations of a
+``@paginate`` view in the pagination module, where this module's names are not defined."""
 
 import datetime as dt
+from typing import Annotated
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Status
+from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
@@ -12,6 +16,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.network import schemas, services
 from cunzhan.network.models import Level, Region, RegionAlias, Station, StationHelper
+from cunzhan.network.schemas import KindName, StatusName
 from cunzhan.network.selectors import (
     region_ancestors,
     region_children,
@@ -107,9 +112,9 @@ def _station(request: HttpRequest, station_id: int, perm: str) -> tuple[object, 
 @paginate(Pagination)
 def stations_list(
     request: HttpRequest,
-    region: str | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
+    kind: KindName | None = None,
+    status: StatusName | None = None,
 ):
     """Stations in the caller's scope; filter by region (code prefix), kind and status."""
     user = require(request, Perm.VIEW_NETWORK)

@@ -1,10 +1,62 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.core.exceptions import ObjectDoesNotExist
 from ninja import Field, Schema
+from pydantic import BeforeValidator, WithJsonSchema
+
+from cunzhan.core.validation import PHONE_RE
+from cunzhan.network.models import Capability, StationKind, StationStatus
+
+# Rules about one value are published in the schema (ADR 0032): the enums are the
+# models' choices, and the patterns are the services' checks.
+CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _clock_text(value: Any) -> Any:
+    """Only the published text form of a clock time: no number of seconds, no zone."""
+    if not isinstance(value, str) or not re.fullmatch(CLOCK, value):
+        raise ValueError("a local time HH:MM (00:00 to 23:59)")
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    """A date is published as YYYY-MM-DD text; pydantic alone would take a number too."""
+    if not isinstance(value, str):
+        raise ValueError("a date YYYY-MM-DD (text)")
+    return value
+
+
+if TYPE_CHECKING:
+    Day = dt.date
+    KindName = str
+    StatusName = str
+    CapabilityName = str
+    ClockTime = dt.time
+else:
+    Day = Annotated[dt.date, BeforeValidator(_date_text)]
+    KindName = Literal[tuple(StationKind.values)]
+    StatusName = Literal[tuple(StationStatus.values)]
+    CapabilityName = Literal[tuple(Capability.values)]
+    # "HH:MM" (or "HH:MM:SS"), local time without a zone: a station's opening hours
+    ClockTime = Annotated[
+        dt.time,
+        BeforeValidator(_clock_text),
+        WithJsonSchema({"type": "string", "pattern": CLOCK}),
+    ]
+
+# text that is not blank (the services strip it)
+NOT_BLANK = r"\S"
+# a mainland mobile or a landline with its area code (core.validation.PHONE_RE)
+PHONE = PHONE_RE.pattern.replace(r"\d", "[0-9]")
+OPTIONAL_PHONE = "^(" + PHONE.removeprefix("^").removesuffix("$") + ")?$"
+# the region code of a county, township or village
+STATION_REGION = r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$"
+# 1 (Monday) to 7 (Sunday), each day once at most
+OPEN_DAYS = r"^[1-7]{1,7}$"
 
 
 class RegionOut(Schema):
@@ -105,20 +157,20 @@ class StationDetailOut(StationOut):
 
 
 class StationApplyIn(Schema):
-    region_code: str = Field(..., min_length=6, max_length=12, pattern=r"^[0-9]+$")
-    kind: str = Field(..., max_length=20)
-    name: str = Field(..., min_length=1, max_length=120)
+    region_code: str = Field(..., pattern=STATION_REGION)
+    kind: KindName
+    name: str = Field(..., min_length=1, max_length=120, pattern=NOT_BLANK)
     address: str = Field("", max_length=200)
-    applicant_name: str = Field(..., min_length=1, max_length=80)
-    applicant_phone: str = Field(..., max_length=20)
-    premises_m2: int = Field(..., ge=0, le=10_000_000)
+    applicant_name: str = Field(..., min_length=1, max_length=80, pattern=NOT_BLANK)
+    applicant_phone: str = Field(..., max_length=20, pattern=PHONE)
+    premises_m2: int = Field(..., ge=5, le=50_000)
     committee_recommendation: bool = False
     recommendation_note: str = Field("", max_length=300)
-    deposit_fen: int = Field(0, ge=0, le=10**12)
-    capabilities: list[str] = Field(default_factory=lambda: ["parcels"], max_length=10)
-    opens_at: dt.time = dt.time(8, 0)
-    closes_at: dt.time = dt.time(20, 0)
-    open_days: str = Field("1234567", min_length=1, max_length=7)
+    deposit_fen: int = Field(0, ge=0, le=10_000_000)
+    capabilities: list[CapabilityName] = Field(default_factory=lambda: ["parcels"], max_length=10)
+    opens_at: ClockTime = Field(dt.time(8, 0), description="HH:MM, local time")
+    closes_at: ClockTime = Field(dt.time(20, 0), description="HH:MM, local time; after opens_at")
+    open_days: str = Field("1234567", pattern=OPEN_DAYS)
 
 
 class StationApplyOut(StationDetailOut):
@@ -184,13 +236,13 @@ class StationCloseOut(StationDetailOut):
 class StationUpdateIn(Schema):
     """Only the fields sent are changed. A point is GCJ-02 and makes coordinates real."""
 
-    name: str | None = Field(None, min_length=1, max_length=120)
+    name: str | None = Field(None, min_length=1, max_length=120, pattern=NOT_BLANK)
     address: str | None = Field(None, max_length=200)
-    phone: str | None = Field(None, max_length=20)
-    opens_at: dt.time | None = None
-    closes_at: dt.time | None = None
-    open_days: str | None = Field(None, min_length=1, max_length=7)
-    capabilities: list[str] | None = Field(None, max_length=10)
+    phone: str | None = Field(None, max_length=20, pattern=OPTIONAL_PHONE)
+    opens_at: ClockTime | None = Field(None, description="HH:MM, local time")
+    closes_at: ClockTime | None = Field(None, description="HH:MM, local time")
+    open_days: str | None = Field(None, pattern=OPEN_DAYS)
+    capabilities: list[CapabilityName] | None = Field(None, max_length=10)
     longitude: float | None = Field(None, ge=-180, le=180)
     latitude: float | None = Field(None, ge=-90, le=90)
 
@@ -219,11 +271,12 @@ class StationHelpersOut(Schema):
 
 
 class StationHelperAddIn(Schema):
-    # lengths and formats are checked by the service (errors naming the field)
-    name: str = Field(..., max_length=200)
-    phone: str = Field("", max_length=40)
-    started_on: dt.date
+    name: str = Field(..., min_length=1, max_length=40, pattern=NOT_BLANK)
+    phone: str = Field("", max_length=20, pattern=OPTIONAL_PHONE)
+    started_on: Day = Field(..., description="Not after today.")
 
 
 class StationHelperEndIn(Schema):
-    ended_on: dt.date | None = Field(None, description="Today when omitted.")
+    ended_on: Day | None = Field(
+        None, description="Today when omitted; not before the start, not after today."
+    )

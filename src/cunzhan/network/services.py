@@ -31,7 +31,13 @@ from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.accounts.services import user_create
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.errors import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unprocessable,
+)
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import clean_phone, is_ascii_digits, reject_nul
 from cunzhan.network import geo
@@ -122,7 +128,8 @@ def _check_actor(actor: Any, perm: str, region_code: str, station_id: int | None
         )
 
 
-def _illegal(station: Station, action: str, reason: str = "") -> ApplicationError:
+def _illegal(station: Station, action: str, reason: str = "") -> Conflict:
+    """The station's current status (or its application's decision) forbids ``action``."""
     target = TRANSITIONS[action].target
     message = _("服务站“%(name)s”不能从“%(frm)s”执行“%(action)s”（目标状态“%(to)s”）") % {
         "name": station.name,
@@ -132,7 +139,7 @@ def _illegal(station: Station, action: str, reason: str = "") -> ApplicationErro
     }
     if reason:
         message = _("%(message)s：%(reason)s") % {"message": message, "reason": reason}
-    return ApplicationError(
+    return Conflict(
         message,
         code="illegal_transition",
         details={"from": station.status, "to": target, "action": action},
@@ -263,8 +270,11 @@ def station_code_next(*, region_code: str) -> str:
     return f"{prefix}{(max(used) + 1 if used else 1):02d}"
 
 
-def _field_error(field: str, message: str, code: str) -> ApplicationError:
-    return ApplicationError(message, code=code, details={"field": field})
+def _field_error(field: str, message: str, code: str) -> Unprocessable:
+    """A value the service refuses, naming its field: 422. A rule about one value alone is
+    also in the published schema (ADR 0032); this is its defence, and the answer for rules
+    the schema cannot state (a region that must exist, hours that must agree)."""
+    return Unprocessable(message, code=code, details={"field": field})
 
 
 def _clean_open_days(open_days: str | Iterable[int | str]) -> str:
@@ -398,7 +408,7 @@ def station_apply(
     days = _clean_open_days(open_days)
     live = Station.objects.filter(region=region, kind=kind, status__in=LIVE_STATUSES).first()
     if live is not None:
-        raise ApplicationError(
+        raise Conflict(
             _("%(n)s已有%(kind)s %(code)s（%(st)s），同一地区只能有一个")
             % {
                 "n": region.name,
@@ -429,7 +439,7 @@ def station_apply(
         with transaction.atomic():
             station.save()
     except IntegrityError as exc:  # the partial unique constraint, under a race
-        raise ApplicationError(
+        raise Conflict(
             _("同一地区只能有一个该类型的服务站"),
             code="duplicate_station",
             details={"field": "region_code"},
@@ -466,7 +476,7 @@ def station_review(
     reject_nul(note=note)
     note = (note or "").strip()[:300]
     if not approve and not note:
-        raise ApplicationError(
+        raise Unprocessable(
             _("驳回时须填写审核意见"), code="note_required", details={"field": "note"}
         )
 
@@ -631,7 +641,7 @@ def station_update(
         raise PermissionDenied(_("只有县级运营经理可以修改服务站名称"), details={"field": "name"})
     station = _locked(station)
     if station.status == S.CLOSED:
-        raise ApplicationError(
+        raise Conflict(
             _("服务站“%(name)s”已关闭，不能修改") % {"name": station.name},
             code="station_closed",
         )
@@ -721,7 +731,7 @@ def station_helper_add(
     _check_helper_access(scope=scope, station=station, actor=actor)
     station = _locked(station)
     if station.status != S.ACTIVE:
-        raise ApplicationError(
+        raise Conflict(
             _("服务站“%(name)s”当前状态为“%(st)s”，只有运营中的服务站可以登记淘帮手")
             % {"name": station.name, "st": StationStatus(station.status).label},
             code="station_not_active",
@@ -759,7 +769,7 @@ def station_helper_end(
     _check_helper_access(scope=scope, station=helper.station, actor=actor)
     helper = StationHelper.objects.select_for_update().select_related("station").get(pk=helper.pk)
     if helper.ended_on is not None:
-        raise ApplicationError(
+        raise Conflict(
             _("%(name)s已于 %(d)s 结束，不能重复结束")
             % {"name": helper.name, "d": helper.ended_on.isoformat()},
             code="helper_already_ended",

@@ -17,7 +17,7 @@ from ninja.pagination import paginate
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Unprocessable
 from cunzhan.core.tabular import read_upload
 from cunzhan.registry import schemas, selectors, services
 from cunzhan.registry.importers import registry_import, rows_not_listed
@@ -211,17 +211,23 @@ def imports_create(request: HttpRequest, file: UploadedFile = File(...)):  # noq
     """Import a CSV or XLSX file (one row per person), all or nothing: when any row is
     bad nothing is written and the response lists the problems row by row (up to the
     import limit; ``rows_not_listed`` counts the bad rows beyond it). A wrong file type,
-    size, encoding or header, or a hostile file, is a 400 naming the file, and writes
-    nothing."""
+    size, encoding or header, or a hostile file, is a 422 naming the file (the schema
+    cannot state what a file must hold), and writes nothing."""
     user = require(request, Perm.EDIT_REGISTRY)
     if file is None:  # pragma: no cover - ninja requires it
-        raise ApplicationError("a file is required", code="file_required")
-    batch = registry_import(
-        scope=scope_for_user(user),
-        user=user,
-        file_name=file.name or "upload",
-        data=read_upload(file),
-    )
+        raise Unprocessable("a file is required", code="file_required")
+    try:
+        batch = registry_import(
+            scope=scope_for_user(user),
+            user=user,
+            file_name=file.name or "upload",
+            data=read_upload(file),
+        )
+    except ApplicationError as exc:
+        if exc.status != 400:
+            raise
+        # the shared reader (core.tabular) refuses a file with a 400 for the pages
+        raise Unprocessable(exc.message, code=exc.code, details=exc.details) from exc
     return Status(201, batch_out(batch))
 
 

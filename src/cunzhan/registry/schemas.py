@@ -2,8 +2,54 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import AfterValidator, BeforeValidator
+
+from cunzhan.core.validation import PHONE_RE
+from cunzhan.registry.models import ConsentMethod, ConsentPurpose, Relation, Sex
+
+# Rules about one value are published in the schema (ADR 0032): the enums are the
+# models' choices, and the patterns are the services' checks.
+MIN_YEAR = 1900  # registry.services.MIN_YEAR: no birth year, consent or record before it
+
+
+def _text_only(value: Any) -> Any:
+    """A time is published as ISO 8601 text; pydantic alone would take a number too."""
+    if not isinstance(value, str):
+        raise ValueError("an ISO 8601 date and time (text)")
+    return value
+
+
+def _since_min_year(value: dt.datetime) -> dt.datetime:
+    """A time the register can mean: not before 1900 (and never a local mean time)."""
+    if value.year < MIN_YEAR:
+        raise ValueError(f"a time from {MIN_YEAR} on")
+    return value
+
+
+if TYPE_CHECKING:
+    SexName = str
+    RelationName = str
+    PurposeName = str
+    MethodName = str
+    RecordedAt = dt.datetime
+else:
+    SexName = Literal[tuple(Sex.values)]
+    RelationName = Literal[tuple(Relation.values)]
+    PurposeName = Literal[tuple(ConsentPurpose.values)]
+    MethodName = Literal[tuple(ConsentMethod.values)]
+    RecordedAt = Annotated[
+        dt.datetime, BeforeValidator(_text_only), AfterValidator(_since_min_year)
+    ]
+
+# a name that is not blank (the services collapse its spaces)
+NOT_BLANK = r"\S"
+# a mainland mobile or a landline with its area code, or empty (core.validation.PHONE_RE)
+OPTIONAL_PHONE = "^(" + PHONE_RE.pattern.replace(r"\d", "[0-9]")[1:-1] + ")?$"
+# 17 digits and a check character (GB 11643; the check itself is the service's), or empty
+OPTIONAL_ID_NUMBER = r"^([0-9]{17}[0-9Xx])?$"
 
 
 class PovertyOut(Schema):
@@ -63,9 +109,9 @@ class HouseholdDetailOut(HouseholdOut):
 
 
 class HouseholdCreateIn(Schema):
-    village_code: str
-    number: str = ""
-    address: str = ""
+    village_code: str = Field(..., pattern=r"^[0-9]{12}$", description="a village's code")
+    number: str = Field("", max_length=20, description="the next free number when empty")
+    address: str = Field("", max_length=200)
 
 
 class HouseholdCreateOut(HouseholdDetailOut):
@@ -74,12 +120,14 @@ class HouseholdCreateOut(HouseholdDetailOut):
 
 class PersonCreateIn(Schema):
     household: uuid.UUID
-    name: str
-    sex: str
-    relation: str
-    birth_year: int | None = None
-    phone: str = ""
-    id_number: str = ""
+    name: str = Field(..., min_length=1, max_length=40, pattern=NOT_BLANK)
+    sex: SexName
+    relation: RelationName
+    birth_year: int | None = Field(
+        None, ge=MIN_YEAR, le=9999, description="Not after this year; from the ID number"
+    )
+    phone: str = Field("", max_length=20, pattern=OPTIONAL_PHONE)
+    id_number: str = Field("", max_length=18, pattern=OPTIONAL_ID_NUMBER)
 
 
 class PersonCreateOut(PersonOut):
@@ -125,12 +173,12 @@ class PersonUpdateIn(Schema):
     """Only the fields given are changed; an empty or missing ``id_number`` keeps the
     number on record."""
 
-    name: str | None = None
-    sex: str | None = None
-    relation: str | None = None
-    birth_year: int | None = None
-    phone: str | None = None
-    id_number: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=40, pattern=NOT_BLANK)
+    sex: SexName | None = None
+    relation: RelationName | None = None
+    birth_year: int | None = Field(None, ge=MIN_YEAR, le=9999, description="Not after this year")
+    phone: str | None = Field(None, max_length=20, pattern=OPTIONAL_PHONE)
+    id_number: str | None = Field(None, max_length=18, pattern=OPTIONAL_ID_NUMBER)
 
 
 class PersonDetailOut(PersonOut):
@@ -154,13 +202,15 @@ class PersonConsentsOut(Schema):
 
 
 class ConsentGrantIn(Schema):
-    purpose: str
-    method: str
-    granted_at: dt.datetime | None = None
+    purpose: PurposeName
+    method: MethodName
+    granted_at: RecordedAt | None = Field(None, description="Now when omitted; not later.")
 
 
 class ConsentWithdrawIn(Schema):
-    withdrawn_at: dt.datetime | None = None
+    withdrawn_at: RecordedAt | None = Field(
+        None, description="Now when omitted; not later, not before the consent."
+    )
 
 
 class ConsentDetailOut(ConsentOut):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from cunzhan.core import crypto
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Conflict, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import clean_phone, is_ascii_digits, reject_nul
 from cunzhan.network.models import Level, Region
@@ -53,8 +53,16 @@ def _person_snapshot(person: Person) -> dict:
     return snapshot(person, exclude=PERSON_SECRET_FIELDS)
 
 
-def _field_error(field_name: str, message: str, code: str = "invalid") -> ApplicationError:
-    return ApplicationError(message, code=code, details={"field": field_name})
+def _field_error(field_name: str, message: str, code: str = "invalid") -> Unprocessable:
+    """A value refused, naming its field: 422. A rule about one value alone is also in the
+    API's published schema (ADR 0032); this is its defence (and the forms' check), and the
+    answer for rules the schema cannot state (the clock, other fields, stored data)."""
+    return Unprocessable(message, code=code, details={"field": field_name})
+
+
+def _duplicate(field_name: str, message: str, code: str) -> Conflict:
+    """The value is already taken by a stored record: a conflict (409)."""
+    return Conflict(message, code=code, details={"field": field_name})
 
 
 def _this_year() -> int:
@@ -96,18 +104,19 @@ def _choice(value: str, choices: Any, field_name: str) -> str:
 
 
 def village_for_write(*, scope: RegionScope, village_code: str) -> Region:
-    """The village (level 5) ``village_code`` if it is in ``scope``, else ApplicationError.
+    """The village (level 5) ``village_code`` if it is in ``scope``, else Unprocessable.
 
     Unknown and out-of-scope codes get the same message, so nothing leaks.
     """
     code = str(village_code or "").strip()
     region = Region.objects.filter(code=code).first() if is_ascii_digits(code) else None
     if region is None or not scope.contains_code(region.code):
-        raise ApplicationError(
+        # a code in the body that names nothing the caller may write to: 422 (a 404 is
+        # for the path), the same for unknown and out-of-scope codes
+        raise Unprocessable(
             _("村代码“%(c)s”不存在或不在您的管辖范围内") % {"c": code},
             code="invalid_village",
             details={"field": "village"},
-            status=404,
         )
     if region.level != Level.VILLAGE:
         raise _field_error(
@@ -162,7 +171,7 @@ def household_create(
     if len(number) > 20:
         raise _field_error("number", _("户编号最多20个字符"))
     if Household.objects.filter(village=village, number=number).exists():
-        raise _field_error(
+        raise _duplicate(
             "number",
             _("本村已有户编号为“%(n)s”的户") % {"n": number},
             "duplicate_household_number",
@@ -227,8 +236,11 @@ def person_validate(
         try:
             parsed = idcard.parse_id_number(str(id_number))
         except ApplicationError as exc:
-            exc.details = {**exc.details, "field": "id_number"}  # type: ignore[dict-item]
-            raise
+            # the GB 11643 check digit, a real birth date: rules a pattern cannot state
+            given = exc.details if isinstance(exc.details, dict) else {}
+            raise Unprocessable(
+                exc.message, code=exc.code, details={**given, "field": "id_number"}
+            ) from exc
         number = parsed.number
         if year is None:
             year = parsed.birth_date.year
@@ -262,9 +274,7 @@ def _check_unique_id(number: str, *, exclude_pk: int | None = None) -> str:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
-        raise _field_error(
-            "id_number", _("该身份证号已登记在系统中（重复）"), "duplicate_id_number"
-        )
+        raise _duplicate("id_number", _("该身份证号已登记在系统中（重复）"), "duplicate_id_number")
     return index
 
 
@@ -275,7 +285,7 @@ def _check_single_head(household: Household, relation: str, exclude_pk: int | No
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
-        raise _field_error("relation", _("该户已有户主"), "duplicate_head")
+        raise _duplicate("relation", _("该户已有户主"), "duplicate_head")
 
 
 def _set_id_number(person: Person, number: str, index: str | None) -> None:
@@ -446,9 +456,9 @@ def poverty_exit(
         PovertyRegistration.objects.select_for_update().filter(household=household).first()
     )
     if registration is None:
-        raise ApplicationError(_("该户未建档立卡"), code="not_registered")
+        raise Conflict(_("该户未建档立卡"), code="not_registered")
     if registration.year_exited is not None:
-        raise ApplicationError(
+        raise Conflict(
             _("该户已于 %(y)d 年脱贫") % {"y": registration.year_exited}, code="already_exited"
         )
     _reg, _cause, exited = _poverty_validate(
@@ -581,7 +591,7 @@ def consent_withdraw(
         .get(pk=consent.pk)
     )
     if consent.withdrawn_at is not None:
-        raise ApplicationError(_("该同意已撤回"), code="already_withdrawn")
+        raise Conflict(_("该同意已撤回"), code="already_withdrawn")
     withdrawn_at = _consent_time(withdrawn_at, "withdrawn_at") or timezone.now()
     if withdrawn_at < consent.granted_at:
         raise _field_error("withdrawn_at", _("撤回时间早于同意时间"))
@@ -698,9 +708,7 @@ def registry_bulk_load(
         )
     )
     if taken:
-        raise _field_error(
-            "id_number", _("该身份证号已登记在系统中（重复）"), "duplicate_id_number"
-        )
+        raise _duplicate("id_number", _("该身份证号已登记在系统中（重复）"), "duplicate_id_number")
 
     Household.objects.bulk_create(
         [
