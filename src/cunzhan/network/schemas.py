@@ -51,7 +51,7 @@ else:
 # text that is not blank (the services strip it)
 NOT_BLANK = r"\S"
 # a mainland mobile or a landline with its area code (core.validation.PHONE_RE)
-PHONE = PHONE_RE.pattern.replace(r"\d", "[0-9]")
+PHONE = PHONE_RE.pattern
 OPTIONAL_PHONE = "^(" + PHONE.removeprefix("^").removesuffix("$") + ")?$"
 # the region code of a county, township or village
 STATION_REGION = r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$"

@@ -47,7 +47,7 @@ else:
 # a name that is not blank (the services collapse its spaces)
 NOT_BLANK = r"\S"
 # a mainland mobile or a landline with its area code, or empty (core.validation.PHONE_RE)
-OPTIONAL_PHONE = "^(" + PHONE_RE.pattern.replace(r"\d", "[0-9]")[1:-1] + ")?$"
+OPTIONAL_PHONE = "^(" + PHONE_RE.pattern[1:-1] + ")?$"
 # 17 digits and a check character (GB 11643; the check itself is the service's), or empty
 OPTIONAL_ID_NUMBER = r"^([0-9]{17}[0-9Xx])?$"
 
