@@ -19,7 +19,7 @@ from cunzhan.accounts.services import (
     user_reactivate,
     user_update,
 )
-from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied, Unprocessable
 from cunzhan.core.models import AuditEvent
 
 
@@ -330,3 +330,17 @@ def test_my_account_tokens_and_password(people):
     assert User.objects.get(pk=people["driver"].pk).check_password("Abc-12345-x")
     assert client.get("/account/").status_code == 200  # session kept
     assert AuditEvent.objects.filter(action="password_change", actor_name="drv-in").exists()
+
+
+def test_no_one_resets_their_own_password(people, api_client):
+    """A reset of one's own password set a one-time password and shut the actor's own
+    API token out: refused, with the way to the password page in the message."""
+    admin = people["admin"]
+    before = admin.password
+    with pytest.raises(Unprocessable) as exc:
+        user_password_reset(actor=admin, user=admin)
+    assert exc.value.code == "own_password"
+    admin.refresh_from_db()
+    assert admin.password == before and not admin.password_change_required
+    r = api_client(admin).post(f"/api/v1/accounts/users/{admin.pk}/reset-password")
+    assert r.status_code == 422 and r.json()["code"] == "own_password"

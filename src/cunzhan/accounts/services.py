@@ -345,7 +345,10 @@ def user_password_reset(*, actor: Any, user: User) -> str:
     """A new one-time password for a managed user, returned once (never stored in clear
     or audited). Until the user has chosen a new password at their next login, their
     API tokens are refused (``password_change_required``); deactivate to cut them off
-    for good."""
+    for good. One's own password is changed on the password page, never reset: a
+    reset would shut the actor's own tokens out until they log in again."""
+    if user.pk == actor.pk:
+        raise Unprocessable(_("不能重置自己的密码，请在“修改密码”页面修改"), code="own_password")
     _check_manageable(actor=actor, user=user)
     user = _lock(user)
     password = _one_time_password(user)
