@@ -47,7 +47,7 @@ class LinkIn(Schema):
     parcel_id: uuid.UUID | None = None
 
 
-class CancelIn(Schema):
+class AssistedCancelIn(Schema):
     reason: str = Field("", max_length=200)
 
 
@@ -370,7 +370,7 @@ def assisted_review(request: HttpRequest, purchase_id: uuid.UUID, payload: Revie
 
 
 @router.post("/assisted/{purchase_id}/cancel", response={200: AssistedOut, **ERROR_RESPONSES})
-def assisted_cancel(request: HttpRequest, purchase_id: uuid.UUID, payload: CancelIn):
+def assisted_cancel(request: HttpRequest, purchase_id: uuid.UUID, payload: AssistedCancelIn):
     user, scope = _scope(request, Perm.EDIT_ASSISTED)
     p = assisted.assisted_cancel(
         scope=scope, purchase=_get(scope, purchase_id), reason=payload.reason, actor=user

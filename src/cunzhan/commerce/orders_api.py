@@ -57,14 +57,14 @@ class AllocationOut(Schema):
     quantity: int
 
 
-class ShipmentOut(Schema):
+class OrderShipmentOut(Schema):
     id: uuid.UUID
     station_code: str
     state: str
     outbound_tracking: str
 
 
-class LineOut(Schema):
+class OrderLineOut(Schema):
     product: str
     grade: str
     unit: str
@@ -95,11 +95,11 @@ class OrderOut(Schema):
 
 
 class OrderDetailOut(OrderOut):
-    lines: list[LineOut]
-    shipments: list[ShipmentOut]
+    lines: list[OrderLineOut]
+    shipments: list[OrderShipmentOut]
 
 
-class CancelIn(Schema):
+class OrderCancelIn(Schema):
     reason: str = Field("", max_length=200)
 
 
@@ -225,7 +225,7 @@ def order_detail(request: HttpRequest, order_id: uuid.UUID):
 
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderDetailOut, **ERROR_RESPONSES})
-def order_cancel(request: HttpRequest, order_id: uuid.UUID, payload: CancelIn):
+def order_cancel(request: HttpRequest, order_id: uuid.UUID, payload: OrderCancelIn):
     """Cancel before shipping: stock released, a paid order refunded."""
     user, scope = _scope(request, Perm.MANAGE_ORDERS)
     o = orders_selectors.order_get(scope=scope, order_id=order_id)
