@@ -7,6 +7,7 @@ an operation uses — request and response, nested at any depth — has a name o
 
 from __future__ import annotations
 
+import enum
 import typing
 from collections import defaultdict
 
@@ -17,7 +18,10 @@ from pydantic import BaseModel
 PENDING_ELSEWHERE: frozenset[str] = frozenset({"ExceptionOut", "PickupOut"})
 
 
-def _walk(annotation: typing.Any, found: set[type[BaseModel]]) -> None:
+def _walk(annotation: typing.Any, found: set[type]) -> None:
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        found.add(annotation)  # an enum is a component of its own too
+        return
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in found:
             return
@@ -29,15 +33,16 @@ def _walk(annotation: typing.Any, found: set[type[BaseModel]]) -> None:
         _walk(arg, found)
 
 
-def schema_classes_by_name() -> dict[str, set[type[BaseModel]]]:
-    """Every project Schema class reachable from an operation of the API, by ``__name__``.
+def schema_classes_by_name() -> dict[str, set[type]]:
+    """Every project Schema (and enum) class reachable from an operation of the API,
+    by ``__name__``.
 
     ninja's own generated models (the per-operation parameter and response wrappers,
     ``Paged<Item>``) are walked through but not counted: they are built from the
     project's classes and inlined or named after them."""
     from cunzhan.config.api import api
 
-    found: set[type[BaseModel]] = set()
+    found: set[type] = set()
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:
@@ -45,7 +50,7 @@ def schema_classes_by_name() -> dict[str, set[type[BaseModel]]]:
                     _walk(model, found)
                 for model in operation.response_models.values():
                     _walk(model, found)
-    by_name: dict[str, set[type[BaseModel]]] = defaultdict(set)
+    by_name: dict[str, set[type]] = defaultdict(set)
     for cls in found:
         if cls.__module__.startswith("cunzhan."):
             by_name[cls.__name__].add(cls)
@@ -66,6 +71,9 @@ def test_the_walk_reaches_nested_request_and_response_classes():
     assert "OrderLineOut" in by_name
     assert "LineIn" in by_name
     assert "ErrorOut" in by_name
+    # an enum in a query parameter of a paginated list, and in a body
+    assert "LotStatus" in by_name
+    assert "Shop" in by_name
 
 
 def test_no_two_schema_classes_share_a_name():
