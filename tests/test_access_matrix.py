@@ -294,7 +294,7 @@ API_PUBLIC_READS |= {"GET /commerce/feed", "GET /commerce/feed.csv"}
 API_PUBLIC_READS |= {"GET /impact/public/values"}
 
 # webhooks (no token; an HMAC signature is the credential): every caller's unsigned or
-# badly signed event for an OUT payment is refused (400) and changes nothing; the
+# badly signed event for an OUT payment is refused (401) and changes nothing; the
 # control sends it correctly signed and the OUT order is paid (_signed_webhook)
 API_SIGNED_WEBHOOKS = {
     "POST /commerce/payments/{provider}/webhook",
@@ -822,7 +822,7 @@ def marketplace_order_body(w: World) -> dict[str, Any]:
 
 def _signed_webhook(op: Operation, w: World, client: Client, *, control: bool) -> None:
     """A signed event aimed at the OUT county (paying its open payment; a marketplace
-    order of its produce): unsigned and badly signed it is refused (400, nothing
+    order of its produce): unsigned and badly signed it is refused (401, nothing
     changes) for every caller; the control signs it correctly and the OUT rows change
     once (a replay changes nothing more)."""
     from django.conf import settings
@@ -844,7 +844,7 @@ def _signed_webhook(op: Operation, w: World, client: Client, *, control: bool) -
         before = out_snapshot()
         extra = {header: signature} if signature else {}
         r = client.post(url, body, content_type="application/json", **extra)
-        assert r.status_code == 400, f"{op.key} {code} -> {r.status_code}: {_text(r)[:300]}"
+        assert r.status_code == 401, f"{op.key} {code} -> {r.status_code}: {_text(r)[:300]}"
         assert r.json()["code"] == code
         assert out_snapshot() == before
     if control:

@@ -86,20 +86,22 @@ def test_rejection_lists_the_failing_criteria(client, producer, kiwi):
         ([{"weight_g": -1, "brix": 15, "defect_pct": 1}], "out_of_physical_range"),
         ([{"weight_g": 100, "brix": 15, "defect_pct": 120}], "out_of_physical_range"),
         ([{"weight_g": 100, "brix": 15}], "missing_measurement"),
-        ([], "no_samples"),
+        # rules of one value alone are in the schema
+        ([], "validation_error"),
+        ([{"weight_g": 100, "brix": 15, "defect_pct": 1, "colour": 3}], "validation_error"),
     ],
 )
-def test_bad_measurements_are_400_and_write_nothing(client, producer, kiwi, samples, code):
+def test_bad_measurements_are_422_and_write_nothing(client, producer, kiwi, samples, code):
     lot = make_lot(producer, kiwi)
     r = post(client, f"{API}/lots/{lot.uuid}/grade", {"samples": samples})
-    assert r.status_code == 400, r.content
+    assert r.status_code == 422, r.content
     assert r.json()["code"] == code
     lot.refresh_from_db()
     assert lot.status == "harvested" and not lot.gradings.exists()
 
 
 @pytest.mark.parametrize("quantity", [0, -3])
-def test_zero_or_negative_quantity_is_400(client, producer, catalogue, quantity):
+def test_zero_or_negative_quantity_is_422(client, producer, catalogue, quantity):
     r = post(
         client,
         f"{API}/lots",
@@ -110,9 +112,9 @@ def test_zero_or_negative_quantity_is_400(client, producer, catalogue, quantity)
             "quantity": quantity,
         },
     )
-    assert r.status_code == 400
-    assert r.json()["code"] == "invalid_quantity"
-    assert r.json()["details"] == {"field": "quantity"}
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_error"
+    assert [e["loc"] for e in r.json()["details"]["errors"]] == [["body", "payload", "quantity"]]
     assert not Lot.objects.exists()
 
 
@@ -304,5 +306,5 @@ def test_a_network_admin_replaces_a_standard(api_client, make_user, client, cata
         ],
     }
     r = post(api_client(admin), f"{API}/standards", bad)
-    assert r.status_code == 400 and r.json()["code"] == "invalid_standard"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_standard"
     assert GradeStandard.objects.filter(product__code="potato").count() == 2

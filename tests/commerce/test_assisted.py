@@ -269,7 +269,8 @@ def test_api_record_list_link_and_mask(station, operator, api_client):
         {**body, "price_yuan": "0"},
         content_type="application/json",
     )
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_price"
+    # more than 0, at most two decimals: the schema's pattern
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
     parcel_to_station(station, tracking_number="ZT4001")
     pid = out["id"]
     r = client.post(
@@ -283,7 +284,7 @@ def test_api_record_list_link_and_mask(station, operator, api_client):
         {"tracking_number": "NOPE9999"},
         content_type="application/json",
     )
-    assert r.status_code == 400 and r.json()["code"] == "unknown_tracking"
+    assert r.status_code == 422 and r.json()["code"] == "unknown_tracking"
     r = client.post(
         f"/api/v1/commerce/assisted/{pid}/link",
         {"tracking_number": "ZT4001"},

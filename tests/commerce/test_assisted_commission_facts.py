@@ -89,7 +89,7 @@ def test_the_three_call_fabrication_is_refused(station, operator, api_client):
         "shop": "taobao",
     }
     r = client.post("/api/v1/commerce/assisted", body, content_type="application/json")
-    assert r.status_code == 400 and r.json()["code"] == "price_over_limit", r.content
+    assert r.status_code == 422 and r.json()["code"] == "price_over_limit", r.content
     assert AssistedPurchase.objects.count() == 0
     r = client.post(
         "/api/v1/commerce/assisted",
@@ -102,7 +102,7 @@ def test_the_three_call_fabrication_is_refused(station, operator, api_client):
         r = client.post(
             f"/api/v1/commerce/assisted/{pid}/link", link, content_type="application/json"
         )
-        assert r.status_code == 400 and r.json()["code"] == "other_villager", r.content
+        assert r.status_code == 422 and r.json()["code"] == "other_villager", r.content
     client.post("/api/v1/commerce/assisted/sweep", {}, content_type="application/json")
     assert AssistedPurchase.objects.get().status == AssistedStatus.RECORDED
     no_commission(station)

@@ -113,7 +113,7 @@ def test_api_anomalies_for_the_county_only(history, people, api_client):
     r = api_client(people["jumper"]).get("/api/v1/commerce/assisted/anomalies")
     assert r.status_code == 403
     r = api_client(people["manager"]).get("/api/v1/commerce/assisted/anomalies?month=june")
-    assert r.status_code == 400 and r.json()["code"] == "invalid_filter"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
 
 
 def _login(user) -> Client:

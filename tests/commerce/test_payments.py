@@ -57,17 +57,19 @@ def _post(client, body: bytes, sig: str | None):
 
 
 def test_unsigned_bad_signature_and_stale_are_refused(payment, client):
+    """The signature is the webhook's credential: missing or wrong, 401; a signed event
+    out of its time, 422."""
     body, sig = signed_event(payment)
     cases = [
-        (body, None, "unsigned"),
-        (body, "sha256=" + "0" * 64, "bad_signature"),
-        (body + b" ", sig, "bad_signature"),  # the body was changed after signing
+        (body, None, "unsigned", 401),
+        (body, "sha256=" + "0" * 64, "bad_signature", 401),
+        (body + b" ", sig, "bad_signature", 401),  # the body was changed after signing
     ]
     old_body, old_sig = signed_event(payment, at=timezone.now() - dt.timedelta(minutes=6))
-    cases.append((old_body, old_sig, "stale_timestamp"))
-    for b, s, code in cases:
+    cases.append((old_body, old_sig, "stale_timestamp", 422))
+    for b, s, code, status in cases:
         r = _post(client, b, s)
-        assert r.status_code == 400, (code, r.content)
+        assert r.status_code == status, (code, r.content)
         assert r.json()["code"] == code
     assert not PaymentEvent.objects.exists()
     payment.refresh_from_db()
@@ -81,16 +83,18 @@ def _signed(data: dict) -> tuple[bytes, str]:
 
 def test_other_currency_wrong_amount_unknown_payment_are_refused(payment, client):
     base = json.loads(payments.SandboxProvider().event_body(payment))
-    for change, code in (
-        ({"currency": "USD"}, "unsupported_currency"),
-        ({"amount_fen": 1}, "amount_mismatch"),
-        ({"payment_ref": "san_nope"}, "unknown_payment"),
-        ({"amount_fen": "6000"}, "invalid_body"),
-        ({"type": "payment.failed"}, "unsupported_event"),
+    # a body that is not an event: 400; an event that does not agree with the stored
+    # payment: 422
+    for change, code, status in (
+        ({"currency": "USD"}, "unsupported_currency", 422),
+        ({"amount_fen": 1}, "amount_mismatch", 422),
+        ({"payment_ref": "san_nope"}, "unknown_payment", 422),
+        ({"amount_fen": "6000"}, "invalid_body", 400),
+        ({"type": "payment.failed"}, "unsupported_event", 422),
     ):
         body, sig = _signed({**base, **change})
         r = _post(client, body, sig)
-        assert r.status_code == 400, (code, r.content)
+        assert r.status_code == status, (code, r.content)
         assert r.json()["code"] == code
     r = client.post(
         "/api/v1/commerce/payments/nosuch/webhook", b"{}", content_type="application/json"

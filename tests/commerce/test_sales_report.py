@@ -51,7 +51,7 @@ def test_report_rows_and_poor_share(sales, make_user, api_client):
     r = api_client(user).get("/api/v1/commerce/sales/report")
     assert r.status_code == 200 and r.json()[0]["poor_share"] == 0.4
     r = api_client(user).get("/api/v1/commerce/sales/report?month=2020-13")
-    assert r.status_code == 400 and r.json()["code"] == "invalid_month"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
     other = make_user(Role.COUNTY_MANAGER, regions=["520203"])
     assert api_client(other).get("/api/v1/commerce/sales/report").json() == []
 

@@ -11,26 +11,31 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.commerce import codes, epcis, grading, selectors, services
 from cunzhan.commerce.models import (
+    Aggregation,
     Grade,
     Lot,
     LotGrading,
+    LotStatus,
     PriceTier,
     Producer,
     ProducerKind,
     Product,
+    Unit,
 )
+from cunzhan.commerce.schema_rules import COUNTY_CODE, PHONE_OR_EMPTY, Moment, text, typed
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import NotFound
+from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.network.models import Station
 from cunzhan.registry.selectors import household_get
 
@@ -41,16 +46,18 @@ router = Router(tags=["commerce"])
 
 
 class MemberIn(Schema):
+    """A cooperative's member: a ``name`` or a registry ``household`` (or both)."""
+
     name: str = Field("", max_length=80)
-    phone: str = Field("", max_length=20)
+    phone: str = Field("", max_length=20, pattern=PHONE_OR_EMPTY)
     household: uuid.UUID | None = None
 
 
 class ProducerIn(Schema):
     station_id: int
-    kind: str = Field(..., max_length=12)
-    name: str = Field(..., max_length=80)
-    phone: str = Field("", max_length=20)
+    kind: ProducerKind
+    name: str = text(80)
+    phone: str = Field("", max_length=20, pattern=PHONE_OR_EMPTY)
     household: uuid.UUID | None = None
     credit_code: str = Field("", max_length=18)
     members: list[MemberIn] = Field(default_factory=list, max_length=500)
@@ -116,33 +123,45 @@ class ProductOut(Schema):
     standard: StandardOut | None
 
 
+# a measurement's bound: inside every physical range (grading.MAX_VALUE)
+Bound = Field(None, gt=-grading.MAX_VALUE, lt=grading.MAX_VALUE)
+if TYPE_CHECKING:
+    Measured = str
+else:  # a quantity the standards measure (grading.QUANTITIES)
+    Measured = Literal[tuple(grading.QUANTITIES)]
+
+
 class CriterionIn(Schema):
-    quantity: str = Field(..., max_length=30)
-    aggregation: str = Field("", max_length=8)
-    min: Decimal | None = None
-    max: Decimal | None = None
+    """A criterion: ``min``/``max`` (at least one) inside the quantity's physical range."""
+
+    quantity: Measured
+    # empty: the quantity's usual aggregation
+    aggregation: Aggregation | Literal[""] = ""
+    min: Decimal | None = Bound
+    max: Decimal | None = Bound
 
 
 class GradeDefIn(Schema):
-    code: str = Field(..., max_length=20)
-    name: str = Field(..., max_length=30)
-    criteria: list[CriterionIn] = Field(..., max_length=50)
+    code: str = text(20)
+    name: str = text(30)
+    criteria: list[CriterionIn] = Field(..., min_length=1, max_length=50)
 
 
 class StandardIn(Schema):
     product: str = Field(..., max_length=40)
-    name: str = Field(..., max_length=120)
+    name: str = text(120)
     reference: str = Field("", max_length=120)
     valid_from: dt.date
-    grades: list[GradeDefIn] = Field(..., max_length=20)
+    grades: list[GradeDefIn] = Field(..., min_length=1, max_length=20)
 
 
 class LotIn(Schema):
     producer: uuid.UUID
     product: str = Field(..., max_length=40)
     harvest_date: dt.date
-    quantity: int
-    unit: str = Field("", max_length=8)
+    quantity: int = Field(..., ge=1, le=services.MAX_LOT_QUANTITY)
+    # empty: the product's default unit
+    unit: Unit | Literal[""] = ""
     note: str = Field("", max_length=200)
 
 
@@ -171,7 +190,9 @@ class LotOut(Schema):
 
 
 class GradeIn(Schema):
-    samples: list[dict[str, Decimal | float | int | str]] = Field(..., max_length=200)
+    samples: list[dict[Measured, Decimal | float | int | str]] = Field(
+        ..., min_length=1, max_length=grading.MAX_SAMPLES
+    )
 
 
 class GradingOut(Schema):
@@ -185,17 +206,19 @@ class GradingOut(Schema):
 
 
 class ShipIn(Schema):
-    destination: str = Field(..., max_length=200)
-    pieces: int
-    weight_g: int
+    destination: str = text(200)
+    pieces: int = Field(..., ge=1, le=logistics_shipments.MAX_PIECES)
+    weight_g: int = Field(..., ge=1, le=logistics_shipments.MAX_WEIGHT_G)
 
 
 class PriceIn(Schema):
     grade_id: int
-    county_code: str = Field(..., max_length=12)
-    price_fen: int
-    unit: str = Field("", max_length=8)
-    valid_from: dt.datetime | None = None
+    county_code: str = Field(..., pattern=COUNTY_CODE)
+    price_fen: int = Field(..., ge=1, le=services.MAX_PRICE_FEN)
+    # empty: the product's default unit
+    unit: Unit | Literal[""] = ""
+    # with its offset; default now
+    valid_from: Moment | None = None
 
 
 class PriceOut(Schema):
@@ -401,10 +424,13 @@ def _scope(request: HttpRequest, perm: str) -> tuple[Any, Any]:
 
 @router.get("/producers", response={200: list[ProducerOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def producers_list(request: HttpRequest, station_id: int | None = None, kind: str = ""):
+@typed
+def producers_list(
+    request: HttpRequest, station_id: int | None = None, kind: ProducerKind | None = None
+):
     """Producers in the caller's scope (station operators: their stations)."""
     _, scope = _scope(request, Perm.VIEW_COMMERCE)
-    qs = selectors.producer_list(scope=scope, station_id=station_id, kind=kind[:12])
+    qs = selectors.producer_list(scope=scope, station_id=station_id, kind=kind or "")
     return _Mapped(qs.prefetch_related("members").select_related("household"), producer_out)
 
 
@@ -525,13 +551,17 @@ def _lot_qs_out(qs: Any) -> Any:
 
 @router.get("/lots", response={200: list[LotOut], **ERROR_RESPONSES})
 @paginate(Pagination)
+@typed
 def lots_list(
-    request: HttpRequest, station_id: int | None = None, product: str = "", status: str = ""
+    request: HttpRequest,
+    station_id: int | None = None,
+    product: str = "",
+    status: LotStatus | None = None,
 ):
     """Lots in the caller's scope, newest harvest first."""
     _, scope = _scope(request, Perm.VIEW_COMMERCE)
     return _lot_qs_out(
-        selectors.lot_list(scope=scope, station_id=station_id, product=product, status=status[:12])
+        selectors.lot_list(scope=scope, station_id=station_id, product=product, status=status or "")
     )
 
 
@@ -613,14 +643,18 @@ def lot_ship(request: HttpRequest, lot_id: uuid.UUID, payload: ShipIn):
 
 
 @router.get("/prices", response={200: list[PriceOut], **ERROR_RESPONSES})
-def prices_published(request: HttpRequest, county: str = "", product: str = ""):
-    """The prices in force now per county, grade and unit (integer fen, CNY): what the
-    channels publish."""
+def prices_published(
+    request: HttpRequest,
+    county: str | None = Query(None, pattern=COUNTY_CODE),
+    product: str = "",
+):
+    """The prices in force now per county (its code), grade and unit (integer fen, CNY):
+    what the channels publish."""
     _, scope = _scope(request, Perm.VIEW_COMMERCE)
     return [
         price_out(t)
         for t in selectors.price_list_published(
-            scope=scope, county=county[:12], product=product[:40]
+            scope=scope, county=county or "", product=product[:40]
         )
     ]
 
@@ -653,7 +687,18 @@ def trace(request: HttpRequest, trace_code: str):
 
 
 @router.get(
-    "/trace/{trace_code}/epcis", auth=None, response={200: dict[str, Any], **ERROR_RESPONSES}
+    "/trace/{trace_code}/epcis",
+    auth=None,
+    # the 200 is JSON-LD, not application/json: documented by hand
+    response=ERROR_RESPONSES,
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "OK",
+                "content": {"application/ld+json": {"schema": {"type": "object"}}},
+            }
+        }
+    },
 )
 def trace_epcis(request: HttpRequest, trace_code: str):
     """PUBLIC (no token): the lot's story as a GS1 EPCIS 2.0 JSON-LD ``EPCISDocument``

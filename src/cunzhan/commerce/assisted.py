@@ -35,7 +35,13 @@ from cunzhan.commerce.assisted_models import (
     Shop,
 )
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.errors import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unprocessable,
+)
 from cunzhan.core.money import format_fen
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import clean_phone, is_ascii_digits, reject_nul
@@ -69,7 +75,13 @@ AUDIT_FIELDS = [
 
 
 def _error(field: str, message: str, code: str) -> ApplicationError:
-    return ApplicationError(message, code=code, details={"field": field})
+    """A value that breaks a rule (422, naming the field)."""
+    return Unprocessable(message, code=code, details={"field": field})
+
+
+def _state(field: str, message: str, code: str) -> ApplicationError:
+    """The state of the purchase, its station or its parcel forbids it now (409)."""
+    return Conflict(message, code=code, details={"field": field})
 
 
 def county_of(station: Station) -> str:
@@ -235,7 +247,7 @@ def _check_limits(station: Station, shop: str, fen: int) -> AssistedLimits:
     own where the county sets one)."""
     limits = assisted_limits(county_code=county_of(station))
     if fen > limits.max_price_fen:
-        raise ApplicationError(
+        raise Unprocessable(
             _("价格 %(p)s 超过本县单笔代购上限 %(m)s")
             % {"p": format_fen(fen), "m": format_fen(limits.max_price_fen)},
             code="price_over_limit",
@@ -243,7 +255,7 @@ def _check_limits(station: Station, shop: str, fen: int) -> AssistedLimits:
         )
     shop_max = (limits.shop_max_fen or {}).get(shop)
     if shop_max is not None and fen > int(shop_max):
-        raise ApplicationError(
+        raise Unprocessable(
             _("价格 %(p)s 超过本县在该店铺平台的单笔上限 %(m)s")
             % {"p": format_fen(fen), "m": format_fen(int(shop_max))},
             code="price_over_shop_limit",
@@ -302,7 +314,7 @@ def assisted_record(
     if not station_visible(scope, station):
         raise NotFound()
     if station.kind != StationKind.VILLAGE_STATION or station.status != StationStatus.ACTIVE:
-        raise _error("station", _("只有运营中的村级服务站可以代购"), "station_inactive")
+        raise _state("station", _("只有运营中的村级服务站可以代购"), "station_inactive")
     name = _text(villager_name, field="villager_name", max_len=80)
     phone = clean_phone(str(villager_phone or ""), field="villager_phone")
     item = _text(item, field="item", max_len=200)
@@ -355,7 +367,7 @@ def assisted_mark_ordered(
     it, the carrier's tracking number). Allowed while the parcel is not linked yet."""
     p = _locked(scope, purchase)
     if p.status not in LINKABLE:
-        raise ApplicationError(
+        raise Conflict(
             _("状态为“%(s)s”的代购不能再修改订单") % {"s": p.get_status_display()},
             code="invalid_status",
             details={"status": p.status},
@@ -390,7 +402,7 @@ def assisted_cancel(
     """Cancel before the villager picked the parcel up (no commission is owed)."""
     p = _locked(scope, purchase)
     if p.status in (AssistedStatus.PICKED_UP, AssistedStatus.CANCELLED):
-        raise ApplicationError(
+        raise Conflict(
             _("状态为“%(s)s”的代购不能取消") % {"s": p.get_status_display()},
             code="invalid_status",
             details={"status": p.status},
@@ -451,20 +463,20 @@ def _check_parcel(p: AssistedPurchase, parcel: Parcel) -> None:
     if refusal is not None:
         raise refusal
     if parcel.state == sm.PICKED_UP:
-        raise _error(
+        raise _state(
             "parcel",
             _("包裹 %(t)s 已经被取走，不能再关联代购") % {"t": parcel.tracking_number},
             "parcel_picked_up",
         )
     if parcel.state not in LINK_STATES:
-        raise _error(
+        raise _state(
             "parcel",
             _("包裹 %(t)s 还没有到站（状态：%(s)s）")
             % {"t": parcel.tracking_number, "s": parcel.state},
             "parcel_not_arrived",
         )
     if _parcel_linked(parcel, but=p):
-        raise _error(
+        raise _state(
             "parcel",
             _("包裹 %(t)s 已关联到另一笔代购") % {"t": parcel.tracking_number},
             "parcel_linked",
@@ -508,7 +520,7 @@ def assisted_link(
     with transaction.atomic():
         p = _locked(scope, purchase)
         if p.status not in LINKABLE:
-            raise ApplicationError(
+            raise Conflict(
                 _("状态为“%(s)s”的代购不能关联包裹") % {"s": p.get_status_display()},
                 code="invalid_status",
                 details={"status": p.status},
@@ -539,7 +551,7 @@ def assisted_link(
             with transaction.atomic():
                 _attach(p, parcel, how)
         except IntegrityError:
-            raise _error(
+            raise _state(
                 "parcel",
                 _("包裹 %(t)s 已关联到另一笔代购") % {"t": parcel.tracking_number},
                 "parcel_linked",
@@ -663,13 +675,13 @@ def assisted_review(
     with transaction.atomic():
         p = _locked(scope, purchase)
         if p.review_state != ReviewState.PENDING:
-            raise ApplicationError(
+            raise Conflict(
                 _("这笔代购不在待审核状态（%(s)s）") % {"s": p.get_review_state_display()},
                 code="not_pending",
                 details={"review_state": p.review_state},
             )
         if p.recorded_by_id == actor.pk:
-            raise ApplicationError(
+            raise Unprocessable(
                 _("登记代购的人不能审核自己的代购"),
                 code="same_person",
                 details={"field": "actor"},

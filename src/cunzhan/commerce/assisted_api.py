@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.commerce import assisted, assisted_selectors
-from cunzhan.commerce.assisted_models import AssistedPurchase
+from cunzhan.commerce.assisted_models import AssistedPurchase, AssistedStatus, Shop
+from cunzhan.commerce.schema_rules import MONTH, PHONE, PRICE_YUAN, TRACKING_OR_EMPTY, text, typed
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import NotFound
 from cunzhan.network.models import Station
@@ -26,28 +27,38 @@ from cunzhan.network.models import Station
 router = Router(tags=["commerce assisted purchase"])
 
 
+Tracking = Field("", max_length=40, pattern=TRACKING_OR_EMPTY)
+
+
 class AssistedIn(Schema):
     station_id: int
-    villager_name: str = Field(..., max_length=80)
-    villager_phone: str = Field(..., max_length=20)
-    item: str = Field(..., max_length=200)
-    price_yuan: str = Field(..., max_length=20, description="yuan as text, at most 2 decimals")
-    shop: str = Field(..., max_length=12, description="taobao, pinduoduo, jd, 1688, other")
+    villager_name: str = text(80)
+    villager_phone: str = Field(..., max_length=20, pattern=PHONE)
+    item: str = text(200)
+    price_yuan: str = Field(
+        ...,
+        max_length=20,
+        pattern=PRICE_YUAN,
+        description="yuan as text, more than 0, at most 2 decimals",
+    )
+    shop: Shop
     shop_order_no: str = Field("", max_length=64)
-    tracking_number: str = Field("", max_length=40)
+    tracking_number: str = Tracking
 
 
 class OrderedIn(Schema):
-    shop_order_no: str = Field(..., max_length=64)
-    tracking_number: str = Field("", max_length=40)
+    shop_order_no: str = text(64)
+    tracking_number: str = Tracking
 
 
 class LinkIn(Schema):
-    tracking_number: str = Field("", max_length=40)
+    """The parcel: ``parcel_id`` (one of the waiting parcels) or ``tracking_number``."""
+
+    tracking_number: str = Tracking
     parcel_id: uuid.UUID | None = None
 
 
-class CancelIn(Schema):
+class AssistedCancelIn(Schema):
     reason: str = Field("", max_length=200)
 
 
@@ -57,11 +68,16 @@ class ReviewIn(Schema):
 
 
 class LimitsIn(Schema):
-    max_price_fen: int | None = Field(None, ge=1, description="the most one purchase may cost")
-    review_above_fen: int | None = Field(
-        None, ge=0, description="above this the county reviews the purchase"
+    max_price_fen: int | None = Field(
+        None, ge=1, le=assisted.MAX_PRICE_FEN, description="the most one purchase may cost"
     )
-    shop_max_fen: dict[str, int] | None = Field(
+    review_above_fen: int | None = Field(
+        None,
+        ge=0,
+        le=assisted.MAX_PRICE_FEN,
+        description="above this the county reviews the purchase (at most max_price_fen)",
+    )
+    shop_max_fen: dict[Shop, Annotated[int, Field(ge=1, le=assisted.MAX_PRICE_FEN)]] | None = Field(
         None, description="shop platform -> the most one purchase there may cost"
     )
 
@@ -207,14 +223,18 @@ def _get(scope: Any, purchase_id: uuid.UUID) -> AssistedPurchase:
 
 @router.get("/assisted", response={200: list[AssistedOut], **ERROR_RESPONSES})
 @paginate(Pagination)
+@typed
 def assisted_list(
-    request: HttpRequest, station_id: int | None = None, status: str = "", q: str = ""
+    request: HttpRequest,
+    station_id: int | None = None,
+    status: AssistedStatus | None = None,
+    q: str = "",
 ):
     """Assisted purchases in the caller's scope, newest first."""
     _, scope = _scope(request, Perm.VIEW_COMMERCE)
     return _Mapped(
         assisted_selectors.assisted_list(
-            scope=scope, station_id=station_id, status=status[:12], q=q[:60]
+            scope=scope, station_id=station_id, status=status or "", q=q[:60]
         )
     )
 
@@ -260,12 +280,12 @@ def assisted_reviews(request: HttpRequest):
 
 
 @router.get("/assisted/anomalies", response={200: list[AnomalyOut], **ERROR_RESPONSES})
-def assisted_anomalies(request: HttpRequest, month: str = ""):
+def assisted_anomalies(request: HttpRequest, month: str | None = Query(None, pattern=MONTH)):
     """Operators whose assisted-purchase commission jumps in ``month`` (YYYY-MM, default
     this month): at least twice their own 3-month average, or three times the median of
     the county's other operators, and at least ¥50 above it (ADR 0016, issue 12)."""
     _, scope = _scope(request, Perm.REVIEW_ASSISTED)
-    return assisted_selectors.assisted_commission_anomalies(scope=scope, month=month[:7])
+    return assisted_selectors.assisted_commission_anomalies(scope=scope, month=month or "")
 
 
 def _limits_out(limits: Any, county: Any) -> dict[str, Any]:
@@ -290,8 +310,14 @@ def assisted_limits(request: HttpRequest, county_code: str):
 def assisted_limits_update(request: HttpRequest, county_code: str, payload: LimitsIn):
     """Set the county's most per purchase, its review threshold, the most per shop."""
     user, scope = _scope(request, Perm.EDIT_SETTLEMENT_RULES)
+    shops = payload.shop_max_fen
     limits = assisted.assisted_limits_update(
-        scope=scope, county_code=county_code, actor=user, **payload.dict()
+        scope=scope,
+        county_code=county_code,
+        max_price_fen=payload.max_price_fen,
+        review_above_fen=payload.review_above_fen,
+        shop_max_fen=None if shops is None else {str(k.value): v for k, v in shops.items()},
+        actor=user,
     )
     return _limits_out(limits, limits.county)
 
@@ -370,7 +396,7 @@ def assisted_review(request: HttpRequest, purchase_id: uuid.UUID, payload: Revie
 
 
 @router.post("/assisted/{purchase_id}/cancel", response={200: AssistedOut, **ERROR_RESPONSES})
-def assisted_cancel(request: HttpRequest, purchase_id: uuid.UUID, payload: CancelIn):
+def assisted_cancel(request: HttpRequest, purchase_id: uuid.UUID, payload: AssistedCancelIn):
     user, scope = _scope(request, Perm.EDIT_ASSISTED)
     p = assisted.assisted_cancel(
         scope=scope, purchase=_get(scope, purchase_id), reason=payload.reason, actor=user
@@ -379,7 +405,11 @@ def assisted_cancel(request: HttpRequest, purchase_id: uuid.UUID, payload: Cance
 
 
 @router.get("/stations/{station_id}/earnings", response={200: EarningsOut, **ERROR_RESPONSES})
-def station_earnings(request: HttpRequest, station_id: int, months: int = 12):
+def station_earnings(
+    request: HttpRequest,
+    station_id: int,
+    months: int = Query(12, ge=1, le=assisted_selectors.MAX_MONTHS),
+):
     """A station's earnings per month by source (fen): logistics fees down and up (and
     of them pending — owed, not yet posted to the ledger — and posted), assisted-purchase
     commission, sales commission (net of refunds)."""

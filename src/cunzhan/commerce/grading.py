@@ -10,7 +10,7 @@ first grade whose criteria ALL hold. A criterion reads the samples by its aggreg
 
 Every sample must carry a value for every quantity the standard measures; a value
 outside the quantity's PHYSICAL range (°Brix 0–40, a percentage 0–100, a weight > 0 ...)
-is bad input (``ApplicationError`` naming the sample and the quantity), never a failed
+is bad input (``Unprocessable``, 422, naming the sample and the quantity), never a failed
 criterion. A lot that meets no grade is rejected: for each grade, the criteria that
 failed with the measured and the required values.
 """
@@ -25,7 +25,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import Unprocessable
 
 MAX_SAMPLES = 200
 MAX_VALUE = Decimal(10) ** 9  # no physical range reaches it; beyond: not a measurement
@@ -80,7 +80,7 @@ QUANTITIES: dict[str, Quantity] = {
 def quantity(key: str) -> Quantity:
     q = QUANTITIES.get(key)
     if q is None:
-        raise ApplicationError(
+        raise Unprocessable(
             _("未知的测量项：%(q)s（可用：%(all)s）") % {"q": key, "all": ", ".join(QUANTITIES)},
             code="unknown_quantity",
             details={"quantity": key},
@@ -98,7 +98,7 @@ def to_decimal(value: Any, *, where: str, key: str) -> Decimal:
     except (ArithmeticError, ValueError):  # InvalidOperation, Overflow (1e999999999)
         d, ok = Decimal(0), False
     if not ok:
-        raise ApplicationError(
+        raise Unprocessable(
             _("%(where)s：%(q)s 不是数字：%(v)s")
             % {"where": where, "q": key, "v": str(value)[:40]},
             code="invalid_measurement",
@@ -141,11 +141,11 @@ def clean_samples(
     needed = sorted(set(needed))
     rows = list(samples)
     if not rows:
-        raise ApplicationError(
+        raise Unprocessable(
             _("至少需要一个样品的测量值"), code="no_samples", details={"field": "samples"}
         )
     if len(rows) > MAX_SAMPLES:
-        raise ApplicationError(
+        raise Unprocessable(
             _("样品太多：最多 %(n)s 个") % {"n": MAX_SAMPLES},
             code="too_many_samples",
             details={"field": "samples"},
@@ -154,7 +154,7 @@ def clean_samples(
     for i, row in enumerate(rows, start=1):
         where = _("样品 %(i)s") % {"i": i}
         if not isinstance(row, Mapping):
-            raise ApplicationError(
+            raise Unprocessable(
                 _("%(where)s：应为 测量项→数值 的对象") % {"where": where},
                 code="invalid_measurement",
                 details={"sample": i},
@@ -163,7 +163,7 @@ def clean_samples(
         for key, raw in row.items():
             q = quantity(str(key))
             if q.key not in needed:
-                raise ApplicationError(
+                raise Unprocessable(
                     _("%(where)s：该分级标准不测量 %(q)s（测量项：%(all)s）")
                     % {"where": where, "q": q.key, "all": ", ".join(needed)},
                     code="unused_quantity",
@@ -172,7 +172,7 @@ def clean_samples(
             value = to_decimal(raw, where=where, key=q.key)
             reason = q.check(value)
             if reason is not None:
-                raise ApplicationError(
+                raise Unprocessable(
                     _("%(where)s：%(label)s %(v)s %(unit)s 超出物理范围（%(range)s %(unit)s）")
                     % {
                         "where": where,
@@ -187,7 +187,7 @@ def clean_samples(
             clean[q.key] = value
         missing = [k for k in needed if k not in clean]
         if missing:
-            raise ApplicationError(
+            raise Unprocessable(
                 _("%(where)s：缺少测量项 %(q)s") % {"where": where, "q": ", ".join(missing)},
                 code="missing_measurement",
                 details={"sample": i, "missing": missing},
@@ -266,7 +266,7 @@ def validate_criterion(
     inside the physical range, at least one bound, min <= max."""
     q = quantity(quantity_key)
     if aggregation not in ("each", "mean", "max", "min"):
-        raise ApplicationError(
+        raise Unprocessable(
             _("%(where)s：未知的汇总方式 %(a)s（each/mean/max/min）")
             % {"where": where, "a": aggregation},
             code="invalid_standard",
@@ -274,19 +274,19 @@ def validate_criterion(
     lo = None if min_value in (None, "") else to_decimal(min_value, where=where, key=q.key)
     hi = None if max_value in (None, "") else to_decimal(max_value, where=where, key=q.key)
     if lo is None and hi is None:
-        raise ApplicationError(
+        raise Unprocessable(
             _("%(where)s：%(q)s 至少需要一个上限或下限") % {"where": where, "q": q.key},
             code="invalid_standard",
         )
     for bound in (lo, hi):
         if bound is not None and (bound < q.low or bound > q.high):
-            raise ApplicationError(
+            raise Unprocessable(
                 _("%(where)s：%(q)s 的界限 %(b)s 超出物理范围 %(lo)s–%(hi)s")
                 % {"where": where, "q": q.key, "b": bound, "lo": q.low, "hi": q.high},
                 code="invalid_standard",
             )
     if lo is not None and hi is not None and lo > hi:
-        raise ApplicationError(
+        raise Unprocessable(
             _("%(where)s：%(q)s 的下限大于上限") % {"where": where, "q": q.key},
             code="invalid_standard",
         )

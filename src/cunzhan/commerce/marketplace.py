@@ -24,7 +24,7 @@ from cunzhan.commerce import orders, orders_selectors, payments
 from cunzhan.commerce.models import Lot
 from cunzhan.commerce.orders_models import Channel, Order, Payment
 from cunzhan.core import tabular
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.scope import prefix_q
 
 FEED_FIELDS = [
@@ -137,7 +137,7 @@ def order_import(
                 actor=actor,
             )
             if order.total_fen != amount:
-                raise ApplicationError(
+                raise Unprocessable(
                     _("平台金额 %(a)s 分与按价格计算的 %(b)s 分不符")
                     % {"a": amount, "b": order.total_fen},
                     code="amount_mismatch",
@@ -166,10 +166,12 @@ def order_webhook(
         raise ApplicationError(_("回调内容过大"), code="invalid_body")
     if not signature:
         raise ApplicationError(
-            _("回调没有签名（%(h)s）") % {"h": payments.SIGNATURE_HEADER}, code="unsigned"
+            _("回调没有签名（%(h)s）") % {"h": payments.SIGNATURE_HEADER},
+            code="unsigned",
+            status=401,
         )
     if not hmac.compare_digest(payments.sign(secret, body), signature.strip()):
-        raise ApplicationError(_("回调签名不正确"), code="bad_signature")
+        raise ApplicationError(_("回调签名不正确"), code="bad_signature", status=401)
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -179,7 +181,7 @@ def order_webhook(
     ts = _field(data, "timestamp", int)
     sent = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
     if abs((now or timezone.now()) - sent) > payments.WEBHOOK_TOLERANCE:
-        raise ApplicationError(
+        raise Unprocessable(
             _("回调时间戳与当前时间相差超过 %(m)s 分钟") % {"m": 5}, code="stale_timestamp"
         )
     return order_import(marketplace=marketplace, data=data)

@@ -50,13 +50,13 @@ from cunzhan.commerce.orders_models import (
 )
 from cunzhan.commerce.orders_states import transition_check
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.ledger import services as ledger
 from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.logistics.models import ShipmentState
-from cunzhan.network.models import Level, Region
+from cunzhan.network.models import Level, Region, StationStatus
 
 CURRENCY = "CNY"
 MAX_LINES = 50
@@ -65,7 +65,8 @@ SELLABLE = (LotStatus.GRADED, LotStatus.PACKED)
 
 
 def _err(field: str, message: str, code: str) -> ApplicationError:
-    return ApplicationError(message, code=code, details={"field": field})
+    """A value that breaks a rule (422, naming the field)."""
+    return Unprocessable(message, code=code, details={"field": field})
 
 
 def _text(value: Any, *, field: str, max_len: int, required: bool = True) -> str:
@@ -99,7 +100,7 @@ def quantity_check(value: Any, *, field: str = "quantity") -> int:
 
 def currency_check(currency: Any) -> None:
     if currency != CURRENCY:
-        raise ApplicationError(
+        raise Unprocessable(
             _("只支持人民币（CNY），收到：%(c)s") % {"c": str(currency)[:10]},
             code="unsupported_currency",
             details={"field": "currency"},
@@ -266,7 +267,7 @@ def _allocate(
         )
         available = sum(lot.quantity_available for lot in pool)
         if available < req.quantity:
-            raise ApplicationError(
+            raise Conflict(
                 _("库存不足：%(p)s %(g)s 需要 %(n)s，可售 %(a)s")
                 % {"p": req.product.name, "g": req.grade.name, "n": req.quantity, "a": available},
                 code="insufficient_stock",
@@ -276,7 +277,6 @@ def _allocate(
                     "requested": req.quantity,
                     "available": available,
                 },
-                status=409,
             )
         need = req.quantity
         for lot in pool:
@@ -360,9 +360,7 @@ def order_place(
                     marketplace=marketplace, external_ref=external_ref
                 ).exists()
             ):  # the same marketplace order imported at the same moment
-                raise ApplicationError(
-                    _("该平台订单已导入"), code="duplicate_external_ref", status=409
-                ) from None
+                raise Conflict(_("该平台订单已导入"), code="duplicate_external_ref") from None
             continue  # an order number drawn twice: draw again
     else:  # pragma: no cover
         raise ApplicationError("could not draw a unique order number", code="number_clash")
@@ -551,12 +549,11 @@ def _handed_over_at(order: Order) -> dt.datetime:
     rows = list(order.shipments.values_list("shipment__state", "shipment__handed_over_at"))
     waiting = sum(1 for s, at in rows if s != ShipmentState.HANDED_OVER or at is None)
     if not rows or waiting:
-        raise ApplicationError(
+        raise Conflict(
             _("订单的上行发运还没有全部交给承运商（%(n)s 件未交接）")
             % {"n": waiting if rows else 0},
             code="shipments_not_handed_over",
             details={"shipments": len(rows), "waiting": waiting},
-            status=409,
         )
     return max(at for _s, at in rows if at is not None)
 
@@ -582,6 +579,17 @@ def order_fulfil(*, scope: RegionScope, order: Order, actor: Any = None) -> Orde
         .order_by("lot__station_id", "lot_id")
     ):
         groups.setdefault(a.lot.station_id, []).append(a)
+    inactive = sorted(
+        allocs[0].lot.station.name
+        for allocs in groups.values()
+        if allocs[0].lot.station.status != StationStatus.ACTIVE
+    )
+    if inactive:
+        raise Conflict(
+            _("服务站未在运营，不能预约上行：%(s)s") % {"s": "、".join(inactive)},
+            code="station_inactive",
+            details={"stations": inactive},
+        )
     national = RegionScope.national()  # the order's scope was checked above
     for allocs in groups.values():
         station = allocs[0].lot.station
@@ -699,7 +707,7 @@ def order_return(
         raise _err("amount_fen", _("退款金额必须是大于 0 的整数（分）"), "invalid_amount")
     left = locked.paid_fen - locked.refunded_fen
     if amount_fen > left:
-        raise ApplicationError(
+        raise Unprocessable(
             _("退款 %(a)s 分超过可退金额 %(l)s 分") % {"a": amount_fen, "l": left},
             code="refund_exceeds_paid",
             details={"amount_fen": amount_fen, "refundable_fen": left},
@@ -725,7 +733,7 @@ def order_return(
         a.save(update_fields=["refunded_fen", "updated_at"])
         need -= take
     if need:  # paid but never settled (cannot happen for a delivered order)
-        raise ApplicationError(
+        raise Unprocessable(
             _("没有可退的已结算销售"), code="refund_exceeds_paid", details={"left_fen": need}
         )
     locked.refunded_fen += amount_fen
@@ -775,11 +783,10 @@ def order_expire(*, order: Order, now: dt.datetime | None = None) -> Order:
             if locked.expires_at
             else "—"
         )
-        raise ApplicationError(
+        raise Conflict(
             _("订单尚未到期，到期时间：%(t)s") % {"t": when},
             code="not_yet_expired",
             details={"expires_at": locked.expires_at.isoformat() if locked.expires_at else None},
-            status=409,
         )
     _expire(locked, now=now)
     return locked

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.http.request import RawPostDataException
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
@@ -28,7 +28,8 @@ from cunzhan.commerce import (
     wholesale,
 )
 from cunzhan.commerce.api import mask_phone
-from cunzhan.commerce.orders_models import Buyer, Order
+from cunzhan.commerce.orders_models import Buyer, BuyerKind, Channel, Order, OrderState
+from cunzhan.commerce.schema_rules import COUNTY_CODE, MONTH, PHONE, text, typed
 from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
 from cunzhan.core.errors import ApplicationError, NotFound
 
@@ -36,19 +37,26 @@ router = Router(tags=["commerce orders"])
 
 
 class LineIn(Schema):
+    """A product (its code) of one grade (its code); an unknown one: 422 naming the line."""
+
     product: str = Field(..., max_length=40)
     grade: str = Field(..., max_length=20)
-    quantity: int
+    quantity: int = Field(..., ge=1, le=orders.MAX_LINE_QUANTITY)
+
+
+Lines = Field(..., min_length=1, max_length=orders.MAX_LINES)
+# the only currency
+Currency = Literal["CNY"]
 
 
 class OrderIn(Schema):
-    channel: str = Field("wholesale", max_length=12)
-    county_code: str = Field(..., max_length=12)
-    lines: list[LineIn] = Field(..., max_length=50)
-    buyer_name: str = Field(..., max_length=80)
-    buyer_phone: str = Field(..., max_length=20)
-    address: str = Field(..., max_length=200)
-    currency: str = Field("CNY", max_length=10)
+    channel: Channel = Channel.WHOLESALE
+    county_code: str = Field(..., pattern=COUNTY_CODE)
+    lines: list[LineIn] = Lines
+    buyer_name: str = text(80)
+    buyer_phone: str = Field(..., max_length=20, pattern=PHONE)
+    address: str = text(200)
+    currency: Currency = "CNY"
     note: str = Field("", max_length=200)
 
 
@@ -57,14 +65,14 @@ class AllocationOut(Schema):
     quantity: int
 
 
-class ShipmentOut(Schema):
+class OrderShipmentOut(Schema):
     id: uuid.UUID
     station_code: str
     state: str
     outbound_tracking: str
 
 
-class LineOut(Schema):
+class OrderLineOut(Schema):
     product: str
     grade: str
     unit: str
@@ -95,16 +103,17 @@ class OrderOut(Schema):
 
 
 class OrderDetailOut(OrderOut):
-    lines: list[LineOut]
-    shipments: list[ShipmentOut]
+    lines: list[OrderLineOut]
+    shipments: list[OrderShipmentOut]
 
 
-class CancelIn(Schema):
+class OrderCancelIn(Schema):
     reason: str = Field("", max_length=200)
 
 
 class ReturnIn(Schema):
-    amount_fen: int
+    # at most what was paid and not yet refunded (else 422 refund_exceeds_paid)
+    amount_fen: int = Field(..., ge=1)
     reason: str = Field("", max_length=200)
 
 
@@ -185,10 +194,13 @@ def _scope(request: HttpRequest, perm: str):
 
 @router.get("/orders", response={200: list[OrderOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def orders_list(request: HttpRequest, state: str = "", channel: str = ""):
+@typed
+def orders_list(
+    request: HttpRequest, state: OrderState | None = None, channel: Channel | None = None
+):
     """The orders of the caller's counties, newest first (buyers masked)."""
     _, scope = _scope(request, Perm.VIEW_ORDERS)
-    qs = orders_selectors.order_list(scope=scope, state=state[:16], channel=channel[:12])
+    qs = orders_selectors.order_list(scope=scope, state=state or "", channel=channel or "")
     return [order_out(o) for o in qs[:500]]
 
 
@@ -225,7 +237,7 @@ def order_detail(request: HttpRequest, order_id: uuid.UUID):
 
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderDetailOut, **ERROR_RESPONSES})
-def order_cancel(request: HttpRequest, order_id: uuid.UUID, payload: CancelIn):
+def order_cancel(request: HttpRequest, order_id: uuid.UUID, payload: OrderCancelIn):
     """Cancel before shipping: stock released, a paid order refunded."""
     user, scope = _scope(request, Perm.MANAGE_ORDERS)
     o = orders_selectors.order_get(scope=scope, order_id=order_id)
@@ -294,12 +306,12 @@ def payment_webhook(request: HttpRequest, provider: str):
 
 
 class BuyerIn(Schema):
-    county_code: str = Field(..., max_length=12)
-    kind: str = Field("other", max_length=12)
-    organisation: str = Field(..., max_length=120)
-    contact_name: str = Field(..., max_length=80)
-    contact_phone: str = Field(..., max_length=20)
-    address: str = Field(..., max_length=200)
+    county_code: str = Field(..., pattern=COUNTY_CODE)
+    kind: BuyerKind = BuyerKind.OTHER
+    organisation: str = text(120)
+    contact_name: str = text(80)
+    contact_phone: str = Field(..., max_length=20, pattern=PHONE)
+    address: str = text(200)
 
 
 class BuyerOut(Schema):
@@ -313,9 +325,10 @@ class BuyerOut(Schema):
 
 
 class PurchaseOrderIn(Schema):
-    lines: list[LineIn] = Field(..., max_length=50)
-    delivery_date: str = Field(..., max_length=10)
-    currency: str = Field("CNY", max_length=10)
+    lines: list[LineIn] = Lines
+    # today or later, within a year (else 422 invalid_date)
+    delivery_date: dt.date
+    currency: Currency = "CNY"
     note: str = Field("", max_length=200)
 
 
@@ -382,14 +395,15 @@ class FeedRowOut(Schema):
 
 
 class MarketplaceOrderIn(Schema):
-    order_id: str = Field(..., max_length=64)
-    county_code: str = Field(..., max_length=12)
-    lines: list[LineIn] = Field(..., max_length=50)
-    buyer_name: str = Field(..., max_length=80)
-    buyer_phone: str = Field(..., max_length=20)
-    address: str = Field(..., max_length=200)
-    amount_fen: int
-    currency: str = Field("CNY", max_length=10)
+    order_id: str = text(64)
+    county_code: str = Field(..., pattern=COUNTY_CODE)
+    lines: list[LineIn] = Lines
+    buyer_name: str = text(80)
+    buyer_phone: str = Field(..., max_length=20, pattern=PHONE)
+    address: str = text(200)
+    # the total the marketplace charged: it must equal the order's (else 422)
+    amount_fen: int = Field(..., ge=1)
+    currency: Currency = "CNY"
 
 
 class ImportOut(Schema):
@@ -404,7 +418,17 @@ def feed_json(request: HttpRequest):
     return marketplace.feed_rows()
 
 
-@router.get("/feed.csv", auth=None, response={200: str, **ERROR_RESPONSES})
+@router.get(
+    "/feed.csv",
+    auth=None,
+    # the 200 is CSV, not JSON: documented by hand
+    response=ERROR_RESPONSES,
+    openapi_extra={
+        "responses": {
+            200: {"description": "OK", "content": {"text/csv": {"schema": {"type": "string"}}}}
+        }
+    },
+)
 def feed_csv(request: HttpRequest):
     """The product feed as CSV (trace codes space-separated)."""
     return HttpResponse(
@@ -472,8 +496,9 @@ class SalesRowOut(Schema):
 
 
 @router.get("/sales/report", response={200: list[SalesRowOut], **ERROR_RESPONSES})
-def sales_report(request: HttpRequest, month: str = ""):
-    """Sales by month, county, village and product in the caller's counties, with the
-    part sold by registered-poor households (``poor_fen``, ``poor_share``)."""
+def sales_report(request: HttpRequest, month: str | None = Query(None, pattern=MONTH)):
+    """Sales by month (``YYYY-MM``; default every month), county, village and product in
+    the caller's counties, with the part sold by registered-poor households
+    (``poor_fen``, ``poor_share``)."""
     _, scope = _scope(request, Perm.VIEW_ORDERS)
-    return orders_selectors.sales_report(scope=scope, month=month[:7])
+    return orders_selectors.sales_report(scope=scope, month=month or "")

@@ -48,7 +48,7 @@ from cunzhan.commerce.orders_models import (
     PaymentEvent,
     PaymentStatus,
 )
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 
 WEBHOOK_TOLERANCE = dt.timedelta(minutes=5)
 SIGNATURE_HEADER = "X-Cunzhan-Signature"
@@ -169,7 +169,19 @@ class WebhookResult:
 
 
 def _bad(code: str, message: str, **details: Any) -> ApplicationError:
+    """The body is not an event this API reads (400)."""
     return ApplicationError(message, code=code, details=details)
+
+
+def _unsigned(code: str, message: str) -> ApplicationError:
+    """The signature, the webhook's credential, is missing or wrong (401)."""
+    return ApplicationError(message, code=code, status=401)
+
+
+def _refused(code: str, message: str, **details: Any) -> ApplicationError:
+    """A well-formed, signed event that does not agree with the clock or with the
+    stored payment (422)."""
+    return Unprocessable(message, code=code, details=details)
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -203,28 +215,30 @@ def payment_webhook(
     if len(body) > MAX_BODY:
         raise _bad("invalid_body", _("回调内容过大"))
     if not signature:
-        raise _bad("unsigned", _("回调没有签名（%(h)s）") % {"h": SIGNATURE_HEADER})
+        raise _unsigned("unsigned", _("回调没有签名（%(h)s）") % {"h": SIGNATURE_HEADER})
     if not hmac.compare_digest(sign(provider.secret(), body), signature.strip()):
-        raise _bad("bad_signature", _("回调签名不正确"))
+        raise _unsigned("bad_signature", _("回调签名不正确"))
     data = _parse(body)
     now = now or timezone.now()
     sent = dt.datetime.fromtimestamp(data["timestamp"], tz=dt.UTC)
     if abs(now - sent) > WEBHOOK_TOLERANCE:
-        raise _bad(
+        raise _refused(
             "stale_timestamp",
             _("回调时间戳与当前时间相差超过 %(m)s 分钟") % {"m": 5},
             timestamp=data["timestamp"],
         )
     orders.currency_check(data["currency"])
     if data["type"] != "payment.succeeded":
-        raise _bad("unsupported_event", _("不支持的事件类型：%(t)s") % {"t": data["type"][:40]})
+        raise _refused("unsupported_event", _("不支持的事件类型：%(t)s") % {"t": data["type"][:40]})
     payment = Payment.objects.filter(
         provider=provider.code, provider_ref=data["payment_ref"][:64]
     ).first()
     if payment is None:
-        raise _bad("unknown_payment", _("找不到该支付：%(r)s") % {"r": data["payment_ref"][:64]})
+        raise _refused(
+            "unknown_payment", _("找不到该支付：%(r)s") % {"r": data["payment_ref"][:64]}
+        )
     if data["amount_fen"] != payment.amount_fen:
-        raise _bad(
+        raise _refused(
             "amount_mismatch",
             _("支付金额 %(a)s 分与订单应付 %(b)s 分不符")
             % {"a": data["amount_fen"], "b": payment.amount_fen},

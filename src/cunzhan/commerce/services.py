@@ -1,6 +1,8 @@
 """Every write of the commerce catalogue. Each service runs in a transaction, checks the
 caller's scope (outside it: NotFound, never "exists elsewhere"), records an audit event
-and raises ApplicationError with a stable code for bad input (nothing half-written).
+and raises ApplicationError with a stable code for bad input (nothing half-written):
+Unprocessable (422) for values that break a rule, Conflict (409) when the state of an
+object forbids the write (ADR 0032).
 
 Products and grade standards are national reference data (loaded from
 ``commerce/data/catalogue.json`` by ``cunzhan commerce-seed`` and by the demo). Producers
@@ -37,7 +39,7 @@ from cunzhan.commerce.models import (
     Unit,
 )
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import clean_phone, reject_nul
 from cunzhan.logistics import shipments as logistics_shipments
@@ -50,7 +52,7 @@ GRADABLE = (LotStatus.HARVESTED, LotStatus.GRADED, LotStatus.REJECTED)
 
 
 def _field_error(field: str, message: str, code: str = "invalid") -> ApplicationError:
-    return ApplicationError(message, code=code, details={"field": field})
+    return Unprocessable(message, code=code, details={"field": field})
 
 
 def station_visible(scope: RegionScope, station: Station) -> bool:
@@ -142,7 +144,7 @@ def producer_register(
     if not station_visible(scope, station):
         raise NotFound()
     if station.status != StationStatus.ACTIVE:
-        raise ApplicationError(_("该服务站未在运营，不能登记生产者"), code="station_inactive")
+        raise Conflict(_("该服务站未在运营，不能登记生产者"), code="station_inactive")
     if kind not in ProducerKind.values:
         raise _field_error(
             "kind",
@@ -204,10 +206,16 @@ def producer_member_add(
     if not station_visible(scope, cooperative.station):
         raise NotFound()
     if cooperative.kind != ProducerKind.COOPERATIVE:
-        raise ApplicationError(_("只有合作社可以添加成员"), code="invalid_kind")
+        raise Unprocessable(
+            _("只有合作社可以添加成员（该生产者的类型：%(k)s）")
+            % {"k": cooperative.get_kind_display()},
+            code="invalid_kind",
+        )
     m = _member_fields({"name": name, "phone": phone, "household": household}, scope=scope, i=1)
     if m["household"] is not None and cooperative.members.filter(household=m["household"]).exists():
-        raise _field_error("household", _("该农户已是本社成员"), "duplicate_member")
+        raise Conflict(
+            _("该农户已是本社成员"), code="duplicate_member", details={"field": "household"}
+        )
     member = ProducerMember.objects.create(cooperative=cooperative, **m)
     _audit("create", member, cooperative.village_id, None, snapshot(member), actor)
     return member
@@ -388,9 +396,9 @@ def lot_record(
     if not station_visible(scope, producer.station):
         raise NotFound()
     if not producer.active:
-        raise ApplicationError(_("该生产者已停用"), code="producer_inactive")
+        raise Conflict(_("该生产者已停用"), code="producer_inactive")
     if not product.active:
-        raise ApplicationError(_("该产品已停用"), code="product_inactive")
+        raise Conflict(_("该产品已停用"), code="product_inactive")
     unit = unit or product.default_unit
     if unit not in Unit.values:
         raise _field_error(
@@ -489,16 +497,15 @@ def lot_grade(
     measurements (outside the physical range, missing, unknown) write nothing."""
     locked = _locked(scope, lot)
     if locked.status not in GRADABLE:
-        raise ApplicationError(
+        raise Conflict(
             _("批次状态为“%(s)s”，不能再分级") % {"s": locked.get_status_display()},
             code="wrong_state",
-            status=409,
         )
     if locked.quantity_available != locked.quantity:
-        raise ApplicationError(_("批次已有预订，不能重新分级"), code="lot_reserved", status=409)
+        raise Conflict(_("批次已有预订，不能重新分级"), code="lot_reserved")
     standard = locked.product.standards.filter(active=True).first()
     if standard is None:
-        raise ApplicationError(
+        raise Conflict(
             _("产品“%(p)s”没有生效的分级标准") % {"p": locked.product.name},
             code="no_standard",
         )
@@ -553,10 +560,9 @@ def lot_pack(
     """The graded lot is packed at the station (once)."""
     locked = _locked(scope, lot)
     if locked.status != LotStatus.GRADED:
-        raise ApplicationError(
+        raise Conflict(
             _("只有已分级的批次可以包装（当前：%(s)s）") % {"s": locked.get_status_display()},
             code="wrong_state",
-            status=409,
         )
     locked.status = LotStatus.PACKED
     locked.save(update_fields=["status", "updated_at"])
@@ -586,8 +592,11 @@ def lot_ship(
     story are read from that shipment from then on."""
     locked = _locked(scope, lot)
     if locked.status != LotStatus.PACKED or locked.shipment_id is not None:
-        raise ApplicationError(
-            _("只有已包装且未发运的批次可以预约上行"), code="wrong_state", status=409
+        raise Conflict(_("只有已包装且未发运的批次可以预约上行"), code="wrong_state")
+    if locked.station.status != StationStatus.ACTIVE:
+        raise Conflict(
+            _("服务站“%(s)s”未在运营，不能预约上行") % {"s": locked.station.name},
+            code="station_inactive",
         )
     producer = locked.producer
     shipment = logistics_shipments.shipment_book(

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from cunzhan.commerce import orders
 from cunzhan.commerce.orders_models import Buyer, BuyerKind, Channel, Order
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import clean_phone
 from cunzhan.network.models import Level, Region
@@ -26,6 +26,12 @@ MAX_LEAD_DAYS = 366
 
 def _county_in_scope(scope: RegionScope, county_code: str) -> Region:
     county = Region.objects.filter(code=str(county_code)[:12], level=Level.COUNTY).first()
+    if county is None and scope.everything:
+        raise Unprocessable(
+            _("未知的县：%(c)s") % {"c": str(county_code)[:12]},
+            code="unknown_county",
+            details={"field": "county_code"},
+        )
     if county is None or not scope.contains_code(county.code):
         raise NotFound()
     if not scope.everything and scope.station_ids is not None:
@@ -47,18 +53,18 @@ def buyer_create(
 ) -> Buyer:
     county = _county_in_scope(scope, county_code)
     if kind not in BuyerKind.values:
-        raise ApplicationError(
-            _("未知的买方类型：%(k)s") % {"k": str(kind)[:20]},
+        raise Unprocessable(
+            _("未知的买方类型：%(k)s（可选：%(all)s）")
+            % {"k": str(kind)[:20], "all": ", ".join(BuyerKind.values)},
             code="invalid_kind",
             details={"field": "kind"},
         )
     org = orders._text(organisation, field="organisation", max_len=120)
     if Buyer.objects.filter(county=county, organisation=org).exists():
-        raise ApplicationError(
+        raise Conflict(
             _("本县已有该单位：%(o)s") % {"o": org},
             code="duplicate_buyer",
             details={"field": "organisation"},
-            status=409,
         )
     buyer = Buyer.objects.create(
         county=county,
@@ -96,7 +102,7 @@ def purchase_order_place(
     (today or later, within a year)."""
     _county_in_scope(scope, buyer.county_id)
     if not buyer.active:
-        raise ApplicationError(_("该买方已停用"), code="buyer_inactive")
+        raise Conflict(_("该买方已停用"), code="buyer_inactive")
     if isinstance(delivery_date, str):
         try:
             delivery_date = dt.date.fromisoformat(delivery_date)
@@ -106,7 +112,7 @@ def purchase_order_place(
     if not isinstance(delivery_date, dt.date) or not (
         today <= delivery_date <= today + dt.timedelta(days=MAX_LEAD_DAYS)
     ):
-        raise ApplicationError(
+        raise Unprocessable(
             _("交货日期须在今天（%(d)s）到一年之内") % {"d": today},
             code="invalid_date",
             details={"field": "delivery_date"},
