@@ -2,8 +2,8 @@
 (ADR 0032): ninja refuses a value that breaks one with 422 ``validation_error`` naming
 the field, before a service sees it. The services keep their own checks as defence.
 
-Patterns use explicit character classes only: ``\\s`` and ``\\d`` mean different things
-to the schema's readers (ECMA-262), to the validator (Rust regex) and to Python.
+Patterns use explicit character classes only: the shorthand classes for spaces and
+digits mean different things to the schema's readers (ECMA-262), to the validator (Rust regex) and to Python.
 """
 
 from __future__ import annotations
