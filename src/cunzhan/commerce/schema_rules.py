@@ -3,7 +3,8 @@
 the field, before a service sees it. The services keep their own checks as defence.
 
 Patterns use explicit character classes only: the shorthand classes for spaces and
-digits mean different things to the schema's readers (ECMA-262), to the validator (Rust regex) and to Python.
+digits mean different things to the schema's readers (ECMA-262), to the validator
+(Rust regex) and to Python.
 """
 
 from __future__ import annotations
