@@ -42,7 +42,7 @@ from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.impact.sources import tz
 
@@ -322,7 +322,7 @@ def check_months(first: str, last: str, today: dt.date | None = None) -> tuple[d
     lo = parse("first", first) if first else a_year_back
     months = (hi.year - lo.year) * 12 + hi.month - lo.month + 1
     if months < 1 or months > MAX_MONTHS or lo.year < 2000:
-        raise ApplicationError(
+        raise Unprocessable(
             f"the month range {lo:%Y-%m}..{hi:%Y-%m} is out of range (at most "
             f"{MAX_MONTHS} months, from 2000, first before last)",
             code="period_out_of_range",
