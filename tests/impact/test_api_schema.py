@@ -96,3 +96,9 @@ def test_exports_document_their_content_types():
     ):
         content = paths[path]["get"]["responses"]["200"]["content"]
         assert "text/csv" in content and "application/vnd.apache.parquet" in content
+
+
+def test_the_columnar_source_without_a_snapshot_is_422(manager, settings, tmp_path):
+    settings.COLUMNAR_DIR = tmp_path / "columnar"
+    r = manager.get(f"{API}/rollup", {"source": "columnar"})
+    refused(r, "no_snapshot")

@@ -508,7 +508,7 @@ def rollup(
     if source != "database" and snapshot_info() is not None:
         return "columnar", rollup_columnar(scope=scope, region=region, first=first, end=end)
     if source == "columnar":
-        raise ApplicationError(
+        raise Unprocessable(
             "no columnar snapshot yet: run `cunzhan columnar-export`",
             code="no_snapshot",
         )
