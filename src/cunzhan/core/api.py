@@ -111,6 +111,10 @@ def _not_bool_or_text(value: Any) -> Any:
 # a JSON body's number: ``Annotated[int, JsonNumber]`` refuses true and "12"
 JsonNumber = BeforeValidator(_not_bool_or_text)
 
+# a row's id in a path or a filter: a database integer (a bigger one would overflow the
+# database driver: 500)
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
 # "HH:MM" or "HH:MM:SS", a local wall-clock time without a zone (JSON Schema's "time"
 # format needs an offset, which a shift or a cut-off does not have)
 HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"

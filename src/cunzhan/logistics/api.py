@@ -19,6 +19,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import (
     ERROR_RESPONSES,
     ErrorOut,
+    Id,
     IsoDateTime,
     Pagination,
     require,
@@ -241,7 +242,7 @@ def parcels_list(
     request: HttpRequest,
     state: Literal["", schemas.ParcelState] = "",
     village: str = Query("", pattern=schemas.REGION_PREFIX_PATTERN),
-    station_id: int | None = None,
+    station_id: Id | None = None,
     carrier: str = Query("", max_length=20),
     q: str = Query("", max_length=80),
 ):
@@ -299,7 +300,7 @@ def parcel_detail(request: HttpRequest, parcel_id: uuid.UUID):
     "/stations/{station_id}/pickup",
     response={200: schemas.PickupOut, 429: ErrorOut, **ERROR_RESPONSES},
 )
-def pickup_post(request: HttpRequest, station_id: int, payload: schemas.PickupIn):
+def pickup_post(request: HttpRequest, station_id: Id, payload: schemas.PickupIn):
     """Hand out what waits at the station: by pickup ``code``, or by ``phone_last4``
     plus the recipient's ``name``. Two operators at once: exactly one succeeds. After
     too many failed attempts at the station or against a parcel within the window, 429

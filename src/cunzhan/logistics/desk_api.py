@@ -17,7 +17,7 @@ from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require, resolved_annotations
+from cunzhan.core.api import ERROR_RESPONSES, Id, Pagination, require, resolved_annotations
 from cunzhan.core.errors import PermissionDenied
 from cunzhan.logistics import desk
 from cunzhan.logistics.models import ParcelException
@@ -120,7 +120,7 @@ def exceptions_list(
 
 
 @router.post("/exceptions/{exception_id}/resolve", response={200: ExceptionOut, **ERROR_RESPONSES})
-def exception_resolve(request: HttpRequest, exception_id: int, payload: ExceptionResolveIn):
+def exception_resolve(request: HttpRequest, exception_id: Id, payload: ExceptionResolveIn):
     """Resolve an open exception with a ``note``. For an unmatched parcel,
     ``station_code`` gives it an active village station of its village or of another
     village of its township (before it reaches a station). Audited."""

@@ -21,6 +21,7 @@ from cunzhan.core.api import (
     ERROR_RESPONSES,
     HHMM_PATTERN,
     ErrorOut,
+    Id,
     IsoDate,
     JsonNumber,
     require,
@@ -417,13 +418,13 @@ def vehicle_post(request: HttpRequest, payload: VehicleIn):
 
 
 @router.get("/vehicles/{vehicle_id}", response={200: VehicleOut, **ERROR_RESPONSES})
-def vehicle_detail(request: HttpRequest, vehicle_id: int):
+def vehicle_detail(request: HttpRequest, vehicle_id: Id):
     user = _user(request, READ_ROLES)
     return vehicle_out(plans.vehicle_get(scope=scope_for_user(user), vehicle_id=vehicle_id))
 
 
 @router.patch("/vehicles/{vehicle_id}", response={200: VehicleOut, **ERROR_RESPONSES})
-def vehicle_patch(request: HttpRequest, vehicle_id: int, payload: VehiclePatch):
+def vehicle_patch(request: HttpRequest, vehicle_id: Id, payload: VehiclePatch):
     """Change some fields; the whole vehicle is validated again. ``driver_id: null``
     with other fields keeps the driver; send ``driver_id: 0`` to remove him."""
     user = _user(request, MANAGE_ROLES)
@@ -473,7 +474,7 @@ def plan_post(request: HttpRequest, payload: PlanIn):
 
 
 @router.get("/plans/{plan_id}", response={200: PlanOut, **ERROR_RESPONSES})
-def plan_detail(request: HttpRequest, plan_id: int):
+def plan_detail(request: HttpRequest, plan_id: Id):
     """The plan: routes in order with their stops, loads (pieces, grams), planned
     times, metres and cost, and the stations left out with the reason."""
     user = _user(request, READ_ROLES)
@@ -481,7 +482,7 @@ def plan_detail(request: HttpRequest, plan_id: int):
 
 
 @router.get("/plans/{plan_id}/geojson", response={200: dict, **ERROR_RESPONSES})
-def plan_geojson(request: HttpRequest, plan_id: int):
+def plan_geojson(request: HttpRequest, plan_id: Id):
     """The routes as a GeoJSON FeatureCollection (GCJ-02 lon/lat): a LineString per
     route (depot → stops → depot) and a Point per stop."""
     user = _user(request, READ_ROLES)
@@ -492,7 +493,7 @@ def plan_geojson(request: HttpRequest, plan_id: int):
 
 
 @router.post("/routes/{route_id}/start", response={201: RunOut, **ERROR_RESPONSES})
-def run_start(request: HttpRequest, route_id: int, payload: OdometerIn):
+def run_start(request: HttpRequest, route_id: Id, payload: OdometerIn):
     """The driver starts the route's run (optionally with the odometer reading)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -502,7 +503,7 @@ def run_start(request: HttpRequest, route_id: int, payload: OdometerIn):
 
 
 @router.get("/runs/{run_id}", response={200: RunOut, **ERROR_RESPONSES})
-def run_detail(request: HttpRequest, run_id: int):
+def run_detail(request: HttpRequest, run_id: Id):
     """Planned vs actual: per stop the planned and actual arrival, drops and pickups
     planned and done; km planned and driven (from the odometer readings)."""
     user = _user(request, READ_ROLES)
@@ -510,7 +511,7 @@ def run_detail(request: HttpRequest, run_id: int):
 
 
 @router.post("/runs/{run_id}/load", response={200: ScanOut, **ERROR_RESPONSES})
-def run_load(request: HttpRequest, run_id: int, payload: ScanIn):
+def run_load(request: HttpRequest, run_id: Id, payload: ScanIn):
     """装车: ``loaded`` scans at the depot for the route's parcels (all, or those listed)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -521,7 +522,7 @@ def run_load(request: HttpRequest, run_id: int, payload: ScanIn):
 
 
 @router.post("/runs/{run_id}/stops/{stop_id}/arrive", response={200: StopOut, **ERROR_RESPONSES})
-def run_arrive(request: HttpRequest, run_id: int, stop_id: int):
+def run_arrive(request: HttpRequest, run_id: Id, stop_id: Id):
     """到达: the arrival time at the stop (the first tap counts)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -531,7 +532,7 @@ def run_arrive(request: HttpRequest, run_id: int, stop_id: int):
 
 
 @router.post("/runs/{run_id}/stops/{stop_id}/drop", response={200: ScanOut, **ERROR_RESPONSES})
-def run_drop(request: HttpRequest, run_id: int, stop_id: int, payload: ScanIn):
+def run_drop(request: HttpRequest, run_id: Id, stop_id: Id, payload: ScanIn):
     """卸货: ``at_station`` scans for the stop's parcels (all, or those listed)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -545,7 +546,7 @@ def run_drop(request: HttpRequest, run_id: int, stop_id: int, payload: ScanIn):
 @router.post(
     "/runs/{run_id}/stops/{stop_id}/pickup", response={200: RunPickupOut, **ERROR_RESPONSES}
 )
-def run_pickup(request: HttpRequest, run_id: int, stop_id: int):
+def run_pickup(request: HttpRequest, run_id: Id, stop_id: Id):
     """揽收: the shipments booked at the station are collected, returns get a
     ``collected`` scan."""
     user = _user(request, DRIVE_ROLES)
@@ -556,7 +557,7 @@ def run_pickup(request: HttpRequest, run_id: int, stop_id: int):
 
 
 @router.post("/runs/{run_id}/finish", response={200: RunOut, **ERROR_RESPONSES})
-def run_finish(request: HttpRequest, run_id: int, payload: FinishIn):
+def run_finish(request: HttpRequest, run_id: Id, payload: FinishIn):
     """The run ends (optionally with the odometer reading and a note)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)

@@ -19,6 +19,7 @@ from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.core.api import (
     ERROR_RESPONSES,
     HHMM_PATTERN,
+    Id,
     JsonNumber,
     Pagination,
     resolved_annotations,
@@ -202,7 +203,7 @@ def manifest_csv_post(
 def shipments_list(
     request: HttpRequest,
     state: Literal["", "booked", "collected", "at_county", "handed_over", "cancelled"] = "",
-    station_id: int | None = None,
+    station_id: Id | None = None,
 ):
     """Upward shipments in the caller's scope, newest first; filters ``state`` and
     ``station_id``."""
@@ -291,7 +292,7 @@ def shipment_hand_over(request: HttpRequest, shipment_id: uuid.UUID, payload: Ha
 @router.get("/fees", response={200: list[FeeRowOut], **ERROR_RESPONSES})
 def fees_list(
     request: HttpRequest,
-    station_id: int | None = None,
+    station_id: Id | None = None,
     month: str = Query("", pattern=r"^([0-9]{4}-(0[1-9]|1[0-2]))?$", description="YYYY-MM"),
 ):
     """Station fees per station and month (``month`` YYYY-MM): counts and fen, down
