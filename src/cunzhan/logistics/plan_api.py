@@ -398,7 +398,10 @@ def run_out(run: Run) -> dict[str, Any]:
 
 
 @router.get("/vehicles", response={200: list[VehicleOut], **ERROR_RESPONSES})
-def vehicles_list(request: HttpRequest, county: str = Query("", pattern=r"^([0-9]{6})?$")):
+def vehicles_list(
+    request: HttpRequest,
+    county: str = Query("", pattern=r"^[0-9]{0,12}$", description="a county code"),
+):
     """The vehicles in the caller's scope (``county``: a county code to narrow it)."""
     user = _user(request, READ_ROLES)
     qs = plans.vehicles_in_scope(scope=scope_for_user(user))
@@ -443,7 +446,7 @@ def vehicle_patch(request: HttpRequest, vehicle_id: Id, payload: VehiclePatch):
 @router.get("/plans", response={200: list[PlanSummaryOut], **ERROR_RESPONSES})
 def plans_list(
     request: HttpRequest,
-    county: str = Query("", pattern=r"^([0-9]{6})?$"),
+    county: str = Query("", pattern=r"^[0-9]{0,12}$", description="a county code"),
     date: IsoDate | None = None,
 ):
     """Plans in the caller's scope, newest day first (at most 200)."""
