@@ -124,17 +124,28 @@ def test_roles_without_the_permission_are_refused(refreshed, make_user, api_clie
 @pytest.mark.parametrize(
     ("path", "query", "code"),
     [
-        ("values", {"period_type": "fortnight"}, "invalid_period"),
+        # values the published schema refuses
+        ("values", {"period_type": "fortnight"}, "validation_error"),
+        ("values", {"start": "1990-01-01", "end": "1990-02-01"}, "validation_error"),
+        (
+            "rows",
+            {"period_type": "day", "period_start": "2026-10-05", "part": "x"},
+            "validation_error",
+        ),
+        # rules the schema cannot state
         ("values", {"start": "2026-10-07", "end": "2026-10-01"}, "period_out_of_range"),
-        ("values", {"start": "1990-01-01", "end": "1990-02-01"}, "period_out_of_range"),
         ("values", {"start": "2000-01-01", "end": "2026-10-01"}, "period_out_of_range"),
         ("children", {"period_type": "month", "period_start": "2026-10-05"}, "period_not_aligned"),
-        ("rows", {"period_type": "day", "period_start": "2026-10-05", "part": "x"}, "invalid_part"),
+        (
+            "rows",
+            {"period_type": "day", "period_start": "2026-10-05", "part": "denominator"},
+            "invalid_part",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error(refreshed, manager, path, query, code):
     r = manager.get(f"{API}/indicators/parcels_down/regions/520204/{path}", query)
-    assert r.status_code == 400, r.content
+    assert r.status_code == 422, r.content
     assert r.json()["code"] == code
     assert r.json()["message"]
 
@@ -143,13 +154,13 @@ def test_stock_indicator_has_no_day_series(refreshed, manager):
     r = manager.get(
         f"{API}/indicators/village_stations_active/regions/520204/values", {"period_type": "day"}
     )
-    assert r.status_code == 400 and r.json()["code"] == "invalid_period"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_period"
 
 
 def test_unknown_indicator_and_region(refreshed, manager):
     assert manager.get(f"{API}/indicators/nope/regions/520204/values").status_code == 404
     r = manager.get(f"{API}/indicators/parcels_down/regions/52x/values")
-    assert r.status_code == 400 and r.json()["code"] == "invalid_region"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
 
 
 def test_jobs_count_operators_and_drivers_without_names(refreshed, make_user, manager):

@@ -185,15 +185,15 @@ def test_rollup_api_scope_and_bad_input(sold, snapshot_dir, make_user, api_clien
     for region in ("520204", "5202", V1):
         assert other.get("/api/v1/impact/rollup", {"region": region}).status_code == 404
     for params, code in (
-        ({"first": "2026-13"}, "invalid_month"),
-        ({"last": "26-1x"}, "invalid_month"),
+        ({"first": "2026-13"}, "validation_error"),
+        ({"last": "26-1x"}, "validation_error"),
         ({"first": "2026-11", "last": "2026-10"}, "period_out_of_range"),
         ({"first": "2000-01", "last": "2026-10"}, "period_out_of_range"),
-        ({"source": "duck"}, "invalid_source"),
-        ({"region": "52a"}, "invalid_region"),
+        ({"source": "duck"}, "validation_error"),
+        ({"region": "52a"}, "validation_error"),
     ):
         r = other.get("/api/v1/impact/rollup", params)
-        assert r.status_code == 400 and r.json()["code"] == code, params
+        assert r.status_code == 422 and r.json()["code"] == code, params
 
 
 def test_a_range_inside_a_month_filters_the_days(sold, tmp_path):

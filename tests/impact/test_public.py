@@ -219,9 +219,11 @@ def test_public_api_suppresses_like_the_page(regions):
 def test_bad_input_is_a_clear_error(regions):
     c = Client()
     r = c.get("/api/v1/impact/public/values", {"region": "52x"})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_region"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
     r = c.get("/api/v1/impact/public/values", {"year": 1990})
-    assert r.status_code == 400 and r.json()["code"] == "period_out_of_range"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = c.get("/api/v1/impact/public/values", {"year": dt.date.today().year + 1})
+    assert r.status_code == 422 and r.json()["code"] == "period_out_of_range"
     r = c.get("/api/v1/impact/public/values", {"region": "529999"})
     assert r.status_code == 404
     r = c.get("/api/v1/impact/public/values", {"indicator": "nope"})

@@ -9,6 +9,7 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from cunzhan.accounts.roles import Role
 from cunzhan.core.models import AuditEvent
@@ -72,8 +73,11 @@ def test_list_is_scoped_and_filtered(world, api_client):
     assert client.get(f"{API}/cases", {"region": V2}).json()["count"] == 1
     assert client.get(f"{API}/cases", {"region": "520203"}).json()["count"] == 0
     assert client.get(f"{API}/cases", {"status": "closed"}).json()["count"] == 0
+    # the statuses are an enum of the published schema
     bad = client.get(f"{API}/cases", {"status": "lost"})
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_status"
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
+    bad = client.get(f"{API}/townships", {"region": "5x"})
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
     towns = client.get(f"{API}/townships").json()
     assert towns == [
         {
@@ -139,13 +143,23 @@ def test_follow_up_through_the_api(world, api_client):
         object_type="impact.RiskCase", action="read", personal_data=True, actor_name="cm"
     ).exists()
     r = post(client, f"{url}/visits", {"day": "2026-11-01", "findings": "x"})
-    assert r.status_code == 400 and r.json()["code"] == "case_not_assigned"
+    assert r.status_code == 409 and r.json()["code"] == "case_not_assigned"
     r = post(client, f"{url}/assign", {"assignee_id": world["out_ro"].pk})
-    assert r.status_code == 400 and r.json()["code"] == "assignee_out_of_scope"
+    assert r.status_code == 422 and r.json()["code"] == "assignee_out_of_scope"
+    r = post(client, f"{url}/assign", {"assignee_id": 0})
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = post(client, f"{url}/assign", {"assignee_id": 2**40})
+    assert r.status_code == 422 and r.json()["code"] == "assignee_out_of_scope"
     r = post(client, f"{url}/assign", {"assignee_id": world["ro"].pk})
     assert r.status_code == 200 and r.json()["status"] == "assigned"
     assert r.json()["assignee_username"] == "ro"
     ro = api_client(world["ro"])
+    r = post(ro, f"{url}/visits", {"day": "2026-11-02", "findings": ""})
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = post(ro, f"{url}/visits", {"day": "2099-01-01", "findings": "明天"})
+    assert r.status_code == 422 and r.json()["code"] == "date_in_future"
+    r = post(ro, f"{url}/close", {"outcome": "stabilised"})
+    assert r.status_code == 409 and r.json()["code"] == "case_not_visited"
     r = post(ro, f"{url}/visits", {"day": "2026-11-02", "findings": "务工收入中断"})
     assert r.status_code == 200 and r.json()["status"] == "visited"
     r = post(
@@ -157,7 +171,11 @@ def test_follow_up_through_the_api(world, api_client):
     assert r.json()["events"][-1]["assistance_kind"] == "employment"
     assert r.json()["events"][-1]["amount_fen"] == 80_000
     r = post(ro, f"{url}/assistance", {"kind": "cash", "day": "2026-11-03"})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_choice"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = post(ro, f"{url}/close", {"outcome": ""})
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = post(ro, f"{url}/close", {"outcome": "other", "note": " "})
+    assert r.status_code == 422 and r.json()["code"] == "required"
     r = post(ro, f"{url}/close", {"outcome": "stabilised", "note": "已就业"})
     assert r.status_code == 200 and r.json()["status"] == "closed"
     assert [e["kind"] for e in r.json()["events"]] == [
@@ -168,9 +186,9 @@ def test_follow_up_through_the_api(world, api_client):
         "closed",
     ]
     r = post(ro, f"{url}/close", {"outcome": "stabilised"})
-    assert r.status_code == 400 and r.json()["code"] == "case_closed"
+    assert r.status_code == 409 and r.json()["code"] == "case_closed"
     r = post(ro, f"{url}/visits", {"day": "2026-11-04", "findings": "again"})
-    assert r.status_code == 400 and r.json()["code"] == "case_closed"
+    assert r.status_code == 409 and r.json()["code"] == "case_closed"
     r = client.get(f"{API}/cases", {"status": "closed"})
     assert r.json()["count"] == 1
 
@@ -188,7 +206,11 @@ def test_scan_through_the_api_is_idempotent(world, api_client):
     r = post(client, f"{API}/scan/520204", {"year": YEAR, "threshold": 1000})
     assert r.json()["flagged"] == 0
     r = post(client, f"{API}/scan/520204", {"year": 1999})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_year"
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = post(client, f"{API}/scan/520204", {"year": timezone.localdate().year + 1})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_year"
+    r = post(client, f"{API}/scan/52x", {"year": YEAR})
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
     assert RiskCase.objects.filter(village__code__startswith="520204").count() == 2
 
 

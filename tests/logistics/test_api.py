@@ -78,9 +78,11 @@ def test_manifest_events_list_detail_and_pickup(station, manager, api_client):
 def test_bad_manifest_row_is_named_and_nothing_written(station, manager, api_client):
     c = api_client(manager)
     r = post(
-        c, "/api/v1/logistics/manifests", {"carrier": "ZTO", "rows": [row(0), row(1, phone="x")]}
+        c,
+        "/api/v1/logistics/manifests",
+        {"carrier": "ZTO", "rows": [row(0), row(1, phone="1234567890123456")]},
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["details"]["errors"] == [{"row": 2, "field": "phone", "message": "7-15 digits"}]
     assert Parcel.objects.count() == 0
 
@@ -93,9 +95,9 @@ def test_malformed_and_oversized_batches(station, manager, api_client):
     assert r.status_code == 422
     big = [ev("ZT1", "sorted", 1)] * 10_001
     r = post(c, "/api/v1/logistics/events", big)
-    assert r.status_code == 400 and r.json()["code"] == "batch_too_large"
+    assert r.status_code == 422 and r.json()["code"] == "batch_too_large"
     r = post(c, "/api/v1/logistics/events", [ev("ZT0000009999", "sorted", 1)])
-    assert r.status_code == 400 and "unknown parcel" in r.json()["message"]
+    assert r.status_code == 422 and "unknown parcel" in r.json()["message"]
     assert ScanEvent.objects.count() == 0
 
 
@@ -107,7 +109,7 @@ def test_scope_and_roles(station, manager, make_user, api_client):
     assert outsider.get(f"/api/v1/logistics/parcels/{pid}").status_code == 404
     assert outsider.get("/api/v1/logistics/parcels").json()["count"] == 0
     r = post(outsider, "/api/v1/logistics/events", [ev("ZT0000000000", "received_at_county", 1)])
-    assert r.status_code == 400
+    assert r.status_code == 422
     officer = api_client(make_user(Role.REGISTRY_OFFICER, regions=["520204"]))
     assert officer.get("/api/v1/logistics/parcels").status_code == 403
     operator = api_client(make_user(Role.STATION_OPERATOR, stations=[station.pk]))
@@ -123,7 +125,7 @@ def test_resend_code(station, manager, api_client):
     post(c, "/api/v1/logistics/manifests", {"carrier": "ZTO", "rows": [row(0), row(1)]})
     pid = Parcel.objects.get(tracking_number="ZT0000000001").uuid
     r = post(c, f"/api/v1/logistics/parcels/{pid}/resend-code", {})
-    assert r.status_code == 400 and r.json()["code"] == "not_waiting"
+    assert r.status_code == 409 and r.json()["code"] == "not_waiting"
     arrive(c, station, "ZT0000000001")
     assert SmsMessage.objects.count() == 1
     r = post(c, f"/api/v1/logistics/parcels/{pid}/resend-code", {})

@@ -74,7 +74,7 @@ def test_api(regions, make_user, api_client):
     assert (r.json()["return_days"], r.json()["cutoff"], r.json()["saved"]) == (10, "06:45", True)
     assert selectors.county_settings(county_code="520204").return_days == 10
     r = put(c, "/api/v1/logistics/settings/520204", {"reminder_days": 12})
-    assert r.status_code == 400 and r.json()["details"]["field"] == "return_days"
+    assert r.status_code == 422 and r.json()["details"]["field"] == "return_days"
     driver = make_user(Role.DRIVER, regions=["520204"])
     assert put(api_client(driver), "/api/v1/logistics/settings/520204", {}).status_code == 403
     assert api_client(driver).get("/api/v1/logistics/settings/520204").status_code == 200

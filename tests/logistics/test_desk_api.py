@@ -41,14 +41,14 @@ def test_list_and_resolve_an_unmatched_parcel_with_a_station(
     assert item["recipient_name"] == "王二" and item["station_code"] is None
     assert manager.get(URL, {"problem": "illegal_transition"}).json()["count"] == 0
     assert manager.get(URL, {"county": "520203"}).json()["count"] == 0
-    assert manager.get(URL, {"problem": "nope"}).status_code == 400
+    assert manager.get(URL, {"problem": "nope"}).status_code == 422
     for county in ("52a", "²", "５２０２", "5202٣"):  # digits, but not ASCII: no code
         r = manager.get(URL, {"county": county})
-        assert r.status_code == 400 and r.json()["code"] == "invalid_filter", (county, r.content)
+        assert r.status_code == 422 and r.json()["code"] == "validation_error", (county, r.content)
 
     resolve = f"{URL}/{unmatched.pk}/resolve"
     r = post(manager, resolve, {"note": "改派", "station_code": "NOPE"})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_station"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_station"
     r = post(manager, resolve, {"note": ""})
     assert r.status_code == 422
     unmatched.refresh_from_db()
@@ -60,7 +60,7 @@ def test_list_and_resolve_an_unmatched_parcel_with_a_station(
     assert Parcel.objects.get(tracking_number="ZT0000000007").station == station
     assert AuditEvent.objects.filter(object_type="logistics.ParcelException").count() == 1
     r = post(manager, resolve, {"note": "again"})
-    assert r.status_code == 400 and r.json()["code"] == "already_resolved"
+    assert r.status_code == 409 and r.json()["code"] == "already_resolved"
     assert manager.get(URL).json()["count"] == 0
     assert manager.get(URL, {"status": "resolved"}).json()["count"] == 1
 

@@ -135,8 +135,8 @@ def test_export_document(station, manager, api_client):
     assert json.loads(r.content)["epcisBody"]["eventList"] == []
     for village in ("52a", "²", "５２０２"):
         r = c.get("/api/v1/logistics/epcis", {"village": village})
-        assert r.status_code == 400 and r.json()["code"] == "invalid_filter", village
-    assert c.get("/api/v1/logistics/epcis?limit=0").status_code == 400
+        assert r.status_code == 422 and r.json()["code"] == "validation_error", village
+    assert c.get("/api/v1/logistics/epcis?limit=0").status_code == 422
 
 
 def test_export_is_scoped(station, make_user, api_client):
@@ -248,14 +248,14 @@ def test_unmappable_epcis_events_are_named_and_nothing_is_written(station, manag
     ]
     for bad, field, word in cases:
         r = c.post(URL, json.dumps(_carrier_doc([good, bad])), content_type="application/ld+json")
-        assert r.status_code == 400, r.content
+        assert r.status_code == 422, r.content
         body = r.json()
         assert body["code"] == "invalid_epcis"
         err = body["details"]["errors"][0]
         assert err["row"] == 2 and err["event"] == bad["eventID"] and err["field"] == field
         assert word in err["message"] and bad["eventID"] in body["message"]
     r = c.post(URL, json.dumps({"type": "EPCISDocument"}), content_type="application/ld+json")
-    assert r.status_code == 400 and "epcisBody" in r.json()["message"]
+    assert r.status_code == 422 and "epcisBody" in r.json()["message"]
     assert ScanEvent.objects.count() == 1  # the announcement only
 
 
@@ -274,7 +274,7 @@ def test_a_full_size_epcis_document_is_read_not_refused_by_the_body_cap(
     body = json.dumps(_carrier_doc(events))
     assert len(body) > 2_621_440
     r = c.post(URL, body, content_type="application/ld+json")
-    assert r.status_code == 400, r.content[:300]
+    assert r.status_code == 422, r.content[:300]
     err = r.json()
     assert err["code"] == "invalid_epcis"
     assert err["details"]["errors"][0]["row"] == services.MAX_BATCH

@@ -94,7 +94,7 @@ def test_summary_and_api_per_station_and_month(station, regions, make_user, api_
     manager = make_user(Role.COUNTY_MANAGER, regions=["520204"])
     r = api_client(manager).get("/api/v1/logistics/fees?month=2026-11")
     assert [x["owed_fen"] for x in r.json()] == [50, 50]
-    assert api_client(manager).get("/api/v1/logistics/fees?month=11-2026").status_code == 400
+    assert api_client(manager).get("/api/v1/logistics/fees?month=11-2026").status_code == 422
     outsider = make_user(Role.COUNTY_MANAGER, regions=["520203"])
     assert api_client(outsider).get("/api/v1/logistics/fees").json() == []
 

@@ -91,7 +91,7 @@ def test_a_malformed_ndjson_line_is_named_and_nothing_is_written(station, manage
     # a valid line with a bad field: the row (event) is named
     bad = ndjson([ev("ZT0000000000", sm.RECEIVED_AT_COUNTY, 1), ev("ZT0000000000", "flew", 2)])
     r = c.post(URL, bad, content_type="application/x-ndjson")
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["details"]["errors"][0]["row"] == 2
     assert ScanEvent.objects.count() == 1  # the announcement only
 
@@ -101,14 +101,14 @@ def test_over_the_limit_and_wrong_content_type(station, manager, api_client):
     c = api_client(manager)
     line = json.dumps(ev("ZT0000000000", sm.RECEIVED_AT_COUNTY, 1)).encode() + b"\n"
     r = c.post(URL, line * (services.MAX_BATCH + 1), content_type="application/x-ndjson")
-    assert r.status_code == 400 and r.json()["code"] == "batch_too_large"
+    assert r.status_code == 422 and r.json()["code"] == "batch_too_large"
     assert "10001" in r.json()["message"]
     r = c.post(URL, line, content_type="text/csv")
     assert r.status_code == 415 and "application/x-ndjson" in r.json()["message"]
     r = c.post(URL, b'{"event_id": "x"}', content_type="application/json")
     assert r.status_code == 422
     r = c.post(URL, b"[]", content_type="application/json")
-    assert r.status_code == 400 and r.json()["code"] == "invalid_batch"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_batch"
     assert ScanEvent.objects.count() == 1
 
 

@@ -154,7 +154,7 @@ def test_api_upload(station, make_user, api_client):
     assert body["unmatched"] == ["ZT1000000003"]
     bad = zh_csv(f"ZT3000000001,张三,13812345678,{VILLAGE},abc,M,")
     r = c.post(url, {"carrier": "ZTO", "file": SimpleUploadedFile("b.csv", bad.encode())})
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["details"]["errors"][0] == {
         "line": 2,
         "column": "重量(kg)",
@@ -164,7 +164,7 @@ def test_api_upload(station, make_user, api_client):
     other = make_user(Role.COUNTY_MANAGER, regions=["520203"])
     f = SimpleUploadedFile("m.csv", GOOD.replace("ZT1", "ZT9").encode(), "text/csv")
     r = api_client(other).post(url, {"carrier": "ZTO", "file": f})
-    assert r.status_code == 400 and r.json()["details"]["errors"][0]["column"] == "村代码"
+    assert r.status_code == 422 and r.json()["details"]["errors"][0]["column"] == "村代码"
     op = make_user(Role.STATION_OPERATOR, stations=[station.pk])
     f = SimpleUploadedFile("m.csv", GOOD.encode(), "text/csv")
     assert api_client(op).post(url, {"carrier": "ZTO", "file": f}).status_code == 403

@@ -46,7 +46,7 @@ def test_manager_adds_a_van_builds_a_plan_and_the_driver_runs_it(county, api_cli
         {"shift_start": "19:00"},
         content_type="application/json",
     )
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_vehicle"
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_vehicle"
 
     r = m.post(
         f"{API}/plans",
@@ -117,7 +117,7 @@ def test_building_without_vehicles_says_so(county, api_client):
         {"county_code": COUNTY, "date": DAY.isoformat(), "time_limit": 1},
         content_type="application/json",
     )
-    assert r.status_code == 400 and r.json()["code"] == "no_vehicles"
+    assert r.status_code == 422 and r.json()["code"] == "no_vehicles"
 
 
 def test_station_operator_sees_no_plans(county, api_client, make_user):

@@ -5,18 +5,26 @@ outside the caller's scope: 404."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Path, Query, Router, Schema
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, require
+from cunzhan.core.api import ERROR_RESPONSES, IsoDate, require
 from cunzhan.impact import selectors
 
 router = Router(tags=["impact"])
+
+# A region in an impact URL: CN (the nation) or a 2, 4, 6, 9 or 12-digit code.
+REGION_CODE_PATTERN = r"^(CN|[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$"
+REGION_CODE_OR_EMPTY = r"^(CN|[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$"
+RegionPath = Path(..., pattern=REGION_CODE_PATTERN, description="CN or a region code")
+# "" means the indicator's own period type; a finer one than the indicator is computed
+# at is refused with 422 ``invalid_period``
+PeriodType = Literal["", "day", "week", "month", "quarter", "year"]
 
 
 class IndicatorOut(Schema):
@@ -105,10 +113,10 @@ def indicators_list(request: HttpRequest):
 def region_values(
     request: HttpRequest,
     indicator_code: str,
-    code: str,
-    period_type: str = "",
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    code: str = RegionPath,
+    period_type: PeriodType = "",
+    start: IsoDate | None = None,
+    end: IsoDate | None = None,
 ):
     """The region's series, one cell per period (zeros included); default: the
     indicator's period type, the last 30 days / 12 weeks / 12 months ..."""
@@ -138,9 +146,9 @@ def region_values(
 def region_children_values(
     request: HttpRequest,
     indicator_code: str,
-    code: str,
-    period_type: str = "",
-    period_start: dt.date | None = None,
+    code: str = RegionPath,
+    period_type: PeriodType = "",
+    period_start: IsoDate | None = None,
 ):
     """The child regions' cells for one period (default: the current one)."""
     user = require(request, Perm.VIEW_IMPACT)
@@ -170,10 +178,10 @@ def region_children_values(
 def region_rows(
     request: HttpRequest,
     indicator_code: str,
-    code: str,
-    period_type: str = "",
-    period_start: dt.date | None = None,
-    part: str = "numerator",
+    code: str = RegionPath,
+    period_type: PeriodType = "",
+    period_start: IsoDate | None = None,
+    part: Literal["numerator", "denominator"] = "numerator",
 ):
     """The drill-down: the rows that make the number (parcels, shipments, stations,
     households without names), inside the caller's scope; at most 500 rows, ``total``
@@ -240,7 +248,10 @@ class PublicValuesOut(Schema):
 
 @router.get("/public/values", auth=None, response={200: PublicValuesOut, **ERROR_RESPONSES})
 def public_values(
-    request: HttpRequest, region: str = "", year: int | None = None, indicator: str = ""
+    request: HttpRequest,
+    region: str = Query("", pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$"),
+    year: int | None = Query(None, ge=2000, le=9999),
+    indicator: str = Query("", max_length=60),
 ):
     """The public transparency data (no token): every indicator's value for the region
     (``""``: the nation) and year, and the child regions' values of one indicator

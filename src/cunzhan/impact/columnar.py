@@ -42,7 +42,7 @@ from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.sources import tz
@@ -323,7 +323,7 @@ def check_months(first: str, last: str, today: dt.date | None = None) -> tuple[d
     lo = parse("first", first) if first else a_year_back
     months = (hi.year - lo.year) * 12 + hi.month - lo.month + 1
     if months < 1 or months > MAX_MONTHS or lo.year < 2000:
-        raise ApplicationError(
+        raise Unprocessable(
             f"the month range {lo:%Y-%m}..{hi:%Y-%m} is out of range (at most "
             f"{MAX_MONTHS} months, from 2000, first before last)",
             code="period_out_of_range",
@@ -509,7 +509,7 @@ def rollup(
     if source != "database" and snapshot_info() is not None:
         return "columnar", rollup_columnar(scope=scope, region=region, first=first, end=end)
     if source == "columnar":
-        raise ApplicationError(
+        raise Unprocessable(
             "no columnar snapshot yet: run `cunzhan columnar-export`",
             code="no_snapshot",
         )

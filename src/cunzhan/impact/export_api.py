@@ -13,31 +13,49 @@ kind or range: 400 naming it."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Path, Query, Router, Schema
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, require
+from cunzhan.core.api import ERROR_RESPONSES, IsoDate, require
 from cunzhan.impact import columnar, exports, selectors
+from cunzhan.impact.api import REGION_CODE_OR_EMPTY, PeriodType, RegionPath
 
 router = Router(tags=["impact"])
+
+ExportFormat = Literal["csv", "xlsx", "parquet"]
+# the file, in the content type of its format
+_FILE_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "the file (csv, xlsx or parquet, as ``format`` asks)",
+            "content": {
+                ctype.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                for ctype in exports.FORMATS.values()
+            },
+        }
+    }
+}
+MONTH_PATTERN = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$"
 
 
 @router.get(
     "/indicators/{indicator_code}/regions/{code}/export",
     response={200: None, **ERROR_RESPONSES},
+    openapi_extra=_FILE_RESPONSE,
 )
 def indicator_export(
     request: HttpRequest,
     indicator_code: str,
-    code: str,
-    table: str = "series",
-    period_type: str = "",
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    format: str = "csv",
+    code: str = RegionPath,
+    table: Literal["series", "children"] = "series",
+    period_type: PeriodType = "",
+    start: IsoDate | None = None,
+    end: IsoDate | None = None,
+    format: ExportFormat = "csv",
 ):
     """An indicator's cells for the region itself (``table=series``, the default: one row
     per period) or for its children (``table=children``: one row per child and period),
@@ -58,14 +76,22 @@ def indicator_export(
     return exports.response(out, format)
 
 
-@router.get("/regions/{code}/events", response={200: None, **ERROR_RESPONSES})
+@router.get(
+    "/regions/{code}/events",
+    response={200: None, **ERROR_RESPONSES},
+    openapi_extra=_FILE_RESPONSE,
+)
 def events_export(
     request: HttpRequest,
-    code: str,
-    kind: str = "scans",
-    first: dt.date | None = None,
-    last: dt.date | None = None,
-    format: str = "csv",
+    code: str = Path(
+        ...,
+        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$",
+        description="a province or smaller region",
+    ),
+    kind: Literal["scans", "lots"] = "scans",
+    first: IsoDate | None = None,
+    last: IsoDate | None = None,
+    format: ExportFormat = "csv",
 ):
     """The scan events of the region's parcels (``kind=scans``) or its lots' events
     (``kind=lots``) from ``first`` to ``last`` (local days, default the last 30, at most
@@ -99,10 +125,10 @@ class RollupOut(Schema):
 @router.get("/rollup", response={200: RollupOut, **ERROR_RESPONSES})
 def rollup(
     request: HttpRequest,
-    region: str = "",
-    first: str = "",
-    last: str = "",
-    source: str = "",
+    region: str = Query("", pattern=REGION_CODE_OR_EMPTY),
+    first: str = Query("", pattern=MONTH_PATTERN, description="YYYY-MM"),
+    last: str = Query("", pattern=MONTH_PATTERN, description="YYYY-MM"),
+    source: Literal["", "columnar", "database"] = "",
 ):
     """Parcels that reached a village station (count, weight) and sales (fen, units) by
     county and month, for the caller's scope or ``region`` within it; ``first`` /

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from cunzhan.core import tabular
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Unprocessable
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.impact import periods, selectors
 from cunzhan.impact.models import Indicator
@@ -78,14 +78,14 @@ def event_range(
     last = last or today
     first = first or last - dt.timedelta(days=29)
     if first > last or (last - first).days >= MAX_EVENT_DAYS:
-        raise ApplicationError(
+        raise Unprocessable(
             f"the date range {first}..{last} is out of range: first on or before last, "
             f"at most {MAX_EVENT_DAYS} days",
             code="period_out_of_range",
             details={"first": str(first), "last": str(last)},
         )
     if first < periods.MIN_DATE or last > today + dt.timedelta(days=366):
-        raise ApplicationError(
+        raise Unprocessable(
             f"the date range {first}..{last} is out of range (from {periods.MIN_DATE})",
             code="period_out_of_range",
             details={"first": str(first), "last": str(last)},
@@ -264,7 +264,7 @@ def event_table(
         raise ApplicationError(f"kind: 'scans' or 'lots', got {kind[:20]!r}", code="invalid_kind")
     region = selectors.region_get(scope=scope, code=region_code)
     if not region.code:
-        raise ApplicationError(
+        raise Unprocessable(
             "the raw event history is exported per province or smaller region; choose a province",
             code="region_too_large",
         )

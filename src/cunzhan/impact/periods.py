@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Unprocessable
 from cunzhan.impact.models import PERIOD_ORDER
 
 MIN_DATE = dt.date(2000, 1, 1)
@@ -63,13 +63,13 @@ def period_starts(first: dt.date, last: dt.date, period_type: str) -> list[dt.da
     ``last``; a clear error when the range is reversed, too old or too long."""
     check_period_type(period_type)
     if first > last:
-        raise ApplicationError(
+        raise Unprocessable(
             f"the period range is reversed: {first} is after {last}",
             code="period_out_of_range",
             details={"start": str(first), "end": str(last)},
         )
     if first < MIN_DATE or last > timezone.localdate() + dt.timedelta(days=366):
-        raise ApplicationError(
+        raise Unprocessable(
             f"the period range {first}..{last} is out of range (from {MIN_DATE}, "
             "at most a year ahead)",
             code="period_out_of_range",
@@ -80,7 +80,7 @@ def period_starts(first: dt.date, last: dt.date, period_type: str) -> list[dt.da
     while s <= last:
         out.append(s)
         if len(out) > MAX_PERIODS:
-            raise ApplicationError(
+            raise Unprocessable(
                 f"more than {MAX_PERIODS} {period_type} periods requested; "
                 "narrow the range or use a longer period type",
                 code="period_out_of_range",
@@ -92,12 +92,12 @@ def period_starts(first: dt.date, last: dt.date, period_type: str) -> list[dt.da
 
 def check_aligned(start: dt.date, period_type: str) -> dt.date:
     if period_start(start, period_type) != start:
-        raise ApplicationError(
+        raise Unprocessable(
             f"{start} is not the first day of a {period_type} period "
             f"(that period starts on {period_start(start, period_type)})",
             code="period_not_aligned",
             details={"period_start": str(start), "period_type": period_type},
         )
     if start < MIN_DATE or start > timezone.localdate() + dt.timedelta(days=366):
-        raise ApplicationError(f"the period {start} is out of range", code="period_out_of_range")
+        raise Unprocessable(f"the period {start} is out of range", code="period_out_of_range")
     return start

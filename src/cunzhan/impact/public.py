@@ -25,7 +25,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.models import Indicator, IndicatorValue
 from cunzhan.impact.services import cell_value
@@ -110,7 +110,7 @@ def check_year(year: int | None, today: dt.date | None = None) -> int:
     if year is None:
         return today.year
     if not (2000 <= year <= today.year):
-        raise ApplicationError(
+        raise Unprocessable(
             f"year {year} is out of range (2000 .. {today.year})",
             code="period_out_of_range",
             details={"year": year},

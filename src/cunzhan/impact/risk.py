@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact.risk_models import (
@@ -87,7 +87,7 @@ class RiskConfig:
         if self.sales_min_fen < 0:
             problems["sales_min_fen"] = "not negative"
         if problems:
-            raise ApplicationError(
+            raise Unprocessable(
                 "invalid risk rule parameters: "
                 + "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())),
                 code="invalid_risk_config",
@@ -413,7 +413,7 @@ def _check_year(year: Any) -> int:
     except (TypeError, ValueError):
         y = 0
     if not 2000 <= y <= timezone.localdate().year:
-        raise ApplicationError(
+        raise Unprocessable(
             f"year: 2000 to this year, got {year!r}", code="invalid_year", details={"year": year}
         )
     return y
@@ -645,7 +645,7 @@ def _locked(case: RiskCase) -> RiskCase:
 
 def _not_closed(case: RiskCase, step: str) -> None:
     if case.status == CaseStatus.CLOSED:
-        raise ApplicationError(
+        raise Conflict(
             f"the case is closed: cannot {step}",
             code="case_closed",
             details={"status": case.status, "step": step},
@@ -663,7 +663,7 @@ def _day(value: Any, name: str) -> dt.date:
                 f"{name}: a date YYYY-MM-DD", code="invalid_date", details={"field": name}
             ) from exc
     if value > timezone.localdate():
-        raise ApplicationError(
+        raise Unprocessable(
             f"{name}: not in the future", code="date_in_future", details={"field": name}
         )
     return value
@@ -672,9 +672,9 @@ def _day(value: Any, name: str) -> dt.date:
 def _text(value: Any, name: str, *, required: bool, limit: int = 1000) -> str:
     text = " ".join(str(value or "").split())
     if required and not text:
-        raise ApplicationError(f"{name}: required", code="required", details={"field": name})
+        raise Unprocessable(f"{name}: required", code="required", details={"field": name})
     if len(text) > limit:
-        raise ApplicationError(
+        raise Unprocessable(
             f"{name}: at most {limit} characters", code="too_long", details={"field": name}
         )
     return text
@@ -701,7 +701,7 @@ def case_assign(*, case: RiskCase, assignee: Any, actor: Any, scope: RegionScope
     case = _locked(case)
     _not_closed(case, "assign")
     if assignee is None or not assignee_ok(assignee, case):
-        raise ApplicationError(
+        raise Unprocessable(
             "the assignee must be an active user who may follow up risk cases and whose "
             "regions hold this household",
             code="assignee_out_of_scope",
@@ -711,7 +711,7 @@ def case_assign(*, case: RiskCase, assignee: Any, actor: Any, scope: RegionScope
     if not scope.everything and not (
         theirs.prefixes and all(scope.contains_code(p) for p in theirs.prefixes)
     ):
-        raise ApplicationError(
+        raise Unprocessable(
             "the assignee works outside your regions",
             code="assignee_out_of_scope",
             details={"assignee": assignee.pk},
@@ -744,7 +744,7 @@ def case_visit(*, case: RiskCase, day: Any, findings: str, actor: Any) -> RiskCa
     case = _locked(case)
     _not_closed(case, "record a visit")
     if case.assignee_id is None:
-        raise ApplicationError(
+        raise Conflict(
             "assign the case before recording a visit", code="case_not_assigned", details={}
         )
     visit_day = _day(day, "day")
@@ -778,7 +778,7 @@ def case_assistance(
     case = _locked(case)
     _not_closed(case, "record assistance")
     if case.assignee_id is None:
-        raise ApplicationError(
+        raise Conflict(
             "assign the case before recording assistance", code="case_not_assigned", details={}
         )
     if kind not in AssistanceKind.values:
@@ -830,7 +830,7 @@ def case_close(*, case: RiskCase, outcome: str, note: str = "", actor: Any) -> R
             details={"field": "outcome"},
         )
     if not case.events.filter(kind=CaseEventKind.VISIT).exists():
-        raise ApplicationError(
+        raise Conflict(
             "record a visit before closing the case", code="case_not_visited", details={}
         )
     text = _text(note, "note", required=outcome == CaseOutcome.OTHER, limit=400)

@@ -9,21 +9,35 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.api import (
+    ERROR_RESPONSES,
+    IsoDate,
+    JsonNumber,
+    Pagination,
+    require,
+    resolved_annotations,
+)
 from cunzhan.core.audit import audit_record
 from cunzhan.core.errors import NotFound
 from cunzhan.impact import risk, risk_selectors
-from cunzhan.impact.risk_models import RiskCase
+from cunzhan.impact.risk_models import AssistanceKind, CaseOutcome, RiskCase
 
 router = Router(tags=["impact relapse risk"])
+
+# a region code prefix: a county, a township, a village ("" every region in scope)
+REGION_PREFIX = Query("", pattern=r"^[0-9]{0,12}$", description="a region code prefix")
+# CaseStatus' values, and "active" for every one but closed
+CaseStatusFilter = Literal["", "active", "open", "assigned", "visited", "closed"]
+# text that is more than white space
+TEXT_PATTERN = r"\S"
 
 
 class RiskReasonOut(Schema):
@@ -90,41 +104,35 @@ class RiskTownshipOut(Schema):
 
 
 class RiskAssignIn(Schema):
-    assignee_id: int
+    assignee_id: Annotated[int, JsonNumber] = Field(..., ge=1, le=2**63 - 1)
 
 
 class RiskVisitIn(Schema):
-    day: dt.date
-    findings: str = Field(..., max_length=1000)
+    day: IsoDate = Field(..., description="not in the future")
+    findings: str = Field(..., min_length=1, max_length=1000, pattern=TEXT_PATTERN)
 
 
 class RiskAssistanceIn(Schema):
-    kind: str = Field(
-        ...,
-        max_length=16,
-        description="employment, industry, education, health, social_security, consumption, other",
-    )
-    day: dt.date
-    amount_fen: int | None = Field(None, ge=0)
+    kind: AssistanceKind
+    day: IsoDate = Field(..., description="not in the future")
+    amount_fen: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=2**53)
     note: str = Field("", max_length=1000)
 
 
 class RiskCloseIn(Schema):
-    outcome: str = Field(
-        ...,
-        max_length=16,
-        description="risk_removed, stabilised, transferred, not_confirmed, other",
-    )
-    note: str = Field("", max_length=400)
+    outcome: CaseOutcome
+    note: str = Field("", max_length=400, description="required when the outcome is other")
 
 
 class RiskScanIn(Schema):
-    year: int | None = Field(None, description="default: last year")
-    as_of: dt.date | None = Field(None, description="the sales trend's day (default today)")
-    threshold: int | None = Field(None, ge=1)
-    income_fall_bp: int | None = Field(None, ge=0, le=10_000)
-    sales_fall_bp: int | None = Field(None, ge=0, le=10_000)
-    sales_months: int | None = Field(None, ge=1, le=12)
+    year: Annotated[int | None, JsonNumber] = Field(
+        None, ge=2000, le=2100, description="default: last year; not after this year"
+    )
+    as_of: IsoDate | None = Field(None, description="the sales trend's day (default today)")
+    threshold: Annotated[int | None, JsonNumber] = Field(None, ge=1, le=1_000_000)
+    income_fall_bp: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=10_000)
+    sales_fall_bp: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=10_000)
+    sales_months: Annotated[int | None, JsonNumber] = Field(None, ge=1, le=12)
 
 
 class RiskScanOut(Schema):
@@ -232,7 +240,10 @@ def _user_scope(request: HttpRequest, perm: str) -> tuple[Any, Any]:
 
 @router.get("/risk/cases", response={200: list[RiskCaseOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def risk_case_list(request: HttpRequest, region: str = "", status: str = ""):
+@resolved_annotations
+def risk_case_list(
+    request: HttpRequest, region: str = REGION_PREFIX, status: CaseStatusFilter = ""
+):
     """Cases in the caller's scope, highest score first. ``region``: a code prefix (a
     county, a township, a village); ``status``: open, assigned, visited, closed, or
     ``active`` (every status but closed)."""
@@ -241,7 +252,7 @@ def risk_case_list(request: HttpRequest, region: str = "", status: str = ""):
 
 
 @router.get("/risk/townships", response={200: list[RiskTownshipOut], **ERROR_RESPONSES})
-def risk_townships(request: HttpRequest, region: str = ""):
+def risk_townships(request: HttpRequest, region: str = REGION_PREFIX):
     """Cases per township in the caller's scope (``region``: a code prefix), by status."""
     _, scope = _user_scope(request, Perm.VIEW_RISK)
     return risk_selectors.township_counts(scope=scope, region=region[:12])
@@ -312,7 +323,11 @@ def risk_case_close(request: HttpRequest, case_id: uuid.UUID, payload: RiskClose
 
 
 @router.post("/risk/scan/{county_code}", response={200: RiskScanOut, **ERROR_RESPONSES})
-def risk_scan(request: HttpRequest, county_code: str, payload: RiskScanIn):
+def risk_scan(
+    request: HttpRequest,
+    payload: RiskScanIn,
+    county_code: str = Path(..., pattern=r"^[0-9]{6}$", description="a county's 6 digits"),
+):
     """Scan a county (idempotent): open a case per newly flagged household, update the
     open ones. Optional rule parameters override the defaults for this scan."""
     user, scope = _user_scope(request, Perm.MANAGE_RISK)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from cunzhan.accounts.roles import Perm
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.impact import periods
@@ -95,7 +95,7 @@ def region_get(*, scope: RegionScope, code: str) -> Any:
 def check_period_type(indicator: Indicator, period_type: str) -> str:
     period_type = period_type or indicator.period_type
     if period_type not in periods.types_from(indicator.period_type):
-        raise ApplicationError(
+        raise Unprocessable(
             f"{indicator.code} is computed per {indicator.period_type}; period type "
             f"{period_type!r} is not one of {', '.join(periods.types_from(indicator.period_type))}",
             code="invalid_period",
@@ -273,7 +273,7 @@ def drilldown(
     if part not in ("numerator", "denominator") or (
         part == "denominator" and not indicator.is_ratio
     ):
-        raise ApplicationError(
+        raise Unprocessable(
             f"part: 'numerator'{' or denominator' if indicator.is_ratio else ''}, got {part!r}",
             code="invalid_part",
         )

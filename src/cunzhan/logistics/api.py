@@ -6,18 +6,25 @@ station); outside it, 404. Roles: see ``READ_ROLES`` and the write role sets bel
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Status
+from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, ErrorOut, Pagination, require
+from cunzhan.core.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    Id,
+    IsoDateTime,
+    Pagination,
+    require,
+    resolved_annotations,
+)
 from cunzhan.core.errors import NotFound, PermissionDenied
 from cunzhan.logistics import epcis, schemas, selectors, services
 from cunzhan.logistics.models import Parcel
@@ -114,6 +121,7 @@ _EVENTS_BODY = {
             "application/json": {
                 "schema": {
                     "type": "array",
+                    "minItems": 1,
                     "maxItems": services.MAX_BATCH,
                     "items": schemas.ScanEventIn.model_json_schema(),
                 }
@@ -162,15 +170,42 @@ def events_post(request: HttpRequest):
     )
 
 
-@router.get("/epcis", response={200: dict[str, Any], **ERROR_RESPONSES})
+_EPCIS_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "a GS1 EPCIS 2.0 JSON-LD EPCISDocument",
+            "content": {
+                "application/ld+json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["@context", "type", "schemaVersion", "epcisBody"],
+                        "properties": {
+                            "type": {"type": "string", "enum": ["EPCISDocument"]},
+                            "epcisBody": {
+                                "type": "object",
+                                "required": ["eventList"],
+                                "properties": {
+                                    "eventList": {"type": "array", "items": {"type": "object"}}
+                                },
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    }
+}
+
+
+@router.get("/epcis", response={200: None, **ERROR_RESPONSES}, openapi_extra=_EPCIS_RESPONSE)
 def epcis_export(
     request: HttpRequest,
     parcel: uuid.UUID | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    village: str = "",
-    after: int = 0,
-    limit: int = 1000,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
+    village: str = Query("", pattern=schemas.REGION_PREFIX_PATTERN),
+    after: int = Query(0, ge=0, le=2**63 - 1),
+    limit: int = Query(1000, ge=1, le=epcis.MAX_EXPORT),
 ):
     """Scan events as a GS1 EPCIS 2.0 JSON-LD ``EPCISDocument`` (one ``ObjectEvent``
     each; ``application/ld+json``), oldest stored first. Filters: ``parcel`` (its id),
@@ -202,13 +237,14 @@ def epcis_export(
 
 @router.get("/parcels", response={200: list[schemas.ParcelOut], **ERROR_RESPONSES})
 @paginate(Pagination)
+@resolved_annotations
 def parcels_list(
     request: HttpRequest,
-    state: str = "",
-    village: str = "",
-    station_id: int | None = None,
-    carrier: str = "",
-    q: str = "",
+    state: Literal["", schemas.ParcelState] = "",
+    village: str = Query("", pattern=schemas.REGION_PREFIX_PATTERN),
+    station_id: Id | None = None,
+    carrier: str = Query("", max_length=20),
+    q: str = Query("", max_length=80),
 ):
     """Parcels in the caller's scope, newest first; filters: ``state``, ``village``
     (region code prefix), ``station_id``, ``carrier`` (code), ``q`` (tracking number
@@ -264,7 +300,7 @@ def parcel_detail(request: HttpRequest, parcel_id: uuid.UUID):
     "/stations/{station_id}/pickup",
     response={200: schemas.PickupOut, 429: ErrorOut, **ERROR_RESPONSES},
 )
-def pickup_post(request: HttpRequest, station_id: int, payload: schemas.PickupIn):
+def pickup_post(request: HttpRequest, station_id: Id, payload: schemas.PickupIn):
     """Hand out what waits at the station: by pickup ``code``, or by ``phone_last4``
     plus the recipient's ``name``. Two operators at once: exactly one succeeds. After
     too many failed attempts at the station or against a parcel within the window, 429

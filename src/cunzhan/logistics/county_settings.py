@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import selectors
@@ -90,7 +90,7 @@ def county_settings_update(
         )
     if errors:
         first = errors[0]
-        raise ApplicationError(
+        raise Unprocessable(
             f"the settings are not valid: {first['field']}: {first['message']}",
             code="invalid_settings",
             details={"field": first["field"], "errors": errors},

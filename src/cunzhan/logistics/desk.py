@@ -24,7 +24,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from cunzhan.core.audit import audit_record, snapshot
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope, prefix_q
 from cunzhan.logistics import selectors, services
 from cunzhan.logistics import statemachine as sm
@@ -521,9 +521,9 @@ def exception_resolve_with_station(
     Audited."""
     note = (note or "").strip()
     if not note:
-        raise ApplicationError("a note is required", code="note_required")
+        raise Unprocessable("a note is required", code="note_required")
     if len(note) > 300:
-        raise ApplicationError("the note has at most 300 characters", code="invalid_note")
+        raise Unprocessable("the note has at most 300 characters", code="invalid_note")
     station_code = (station_code or "").strip()
     with transaction.atomic():
         x = exception_get(scope=scope, exception_id=exception_id)
@@ -532,24 +532,24 @@ def exception_resolve_with_station(
         parcel = Parcel.objects.select_for_update().get(pk=x.parcel_id)
         x = ParcelException.objects.select_for_update().get(pk=x.pk)
         if x.status != ExceptionStatus.OPEN:
-            raise ApplicationError("the exception is already resolved", code="already_resolved")
+            raise Conflict("the exception is already resolved", code="already_resolved")
         x.parcel = parcel
         before = snapshot(parcel, fields=["station"])
         if station_code:
             if x.problem != ParcelException.Problem.UNMATCHED:
-                raise ApplicationError(
+                raise Unprocessable(
                     "a station is given only to an unmatched parcel", code="invalid_station"
                 )
             allowed = {s.code: s for s in exception_station_choices(scope=scope, parcel=parcel)}
             station = allowed.get(station_code)
             if station is None:
-                raise ApplicationError(
+                raise Unprocessable(
                     f"station {station_code} is not an active village station of the "
                     f"parcel's township",
                     code="invalid_station",
                 )
             if parcel.state not in WAITING_BEFORE_STATION:
-                raise ApplicationError(
+                raise Conflict(
                     f"the parcel is already {parcel.state}: too late to change its station",
                     code="invalid_state",
                 )

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.core.api import ERROR_RESPONSES, Id, Pagination, require, resolved_annotations
 from cunzhan.core.errors import PermissionDenied
 from cunzhan.logistics import desk
 from cunzhan.logistics.models import ParcelException
@@ -48,8 +48,10 @@ class ExceptionOut(Schema):
 
 
 class ExceptionResolveIn(Schema):
-    note: str = Field(..., min_length=1, max_length=300)
-    station_code: str = Field("", max_length=30)
+    note: str = Field(..., min_length=1, max_length=300, pattern=r"\S")
+    station_code: str = Field(
+        "", max_length=30, description="only for an unmatched parcel (else 422)"
+    )
 
 
 def _user(request: HttpRequest, roles: frozenset[str]) -> Any:
@@ -94,12 +96,13 @@ class _Mapped:
 
 @router.get("/exceptions", response={200: list[ExceptionOut], **ERROR_RESPONSES})
 @paginate(Pagination)
+@resolved_annotations
 def exceptions_list(
     request: HttpRequest,
-    status: str = "open",
-    problem: str = "",
-    county: str = "",
-    q: str = "",
+    status: Literal["", "open", "resolved"] = "open",
+    problem: Literal["", "unmatched", "illegal_transition"] = "",
+    county: str = Query("", pattern=r"^[0-9]{0,12}$", description="a region code prefix"),
+    q: str = Query("", max_length=40),
 ):
     """Exceptions in the caller's scope, newest first: ``status`` (``open`` by default,
     ``resolved``, or empty for both), ``problem`` (``unmatched``,
@@ -117,7 +120,7 @@ def exceptions_list(
 
 
 @router.post("/exceptions/{exception_id}/resolve", response={200: ExceptionOut, **ERROR_RESPONSES})
-def exception_resolve(request: HttpRequest, exception_id: int, payload: ExceptionResolveIn):
+def exception_resolve(request: HttpRequest, exception_id: Id, payload: ExceptionResolveIn):
     """Resolve an open exception with a ``note``. For an unmatched parcel,
     ``station_code`` gives it an active village station of its village or of another
     village of its township (before it reaches a station). Audited."""

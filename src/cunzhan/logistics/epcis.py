@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import statemachine as sm
@@ -252,17 +252,17 @@ def document_export(
 def _event_list(doc: dict[str, Any]) -> list[Any]:
     body = doc.get("epcisBody")
     if not isinstance(body, dict):
-        raise ApplicationError("EPCIS document: epcisBody is missing", code="invalid_epcis")
+        raise Unprocessable("EPCIS document: epcisBody is missing", code="invalid_epcis")
     if doc.get("type") == "EPCISQueryDocument":
         results = body.get("queryResults")
         body = results.get("resultsBody") if isinstance(results, dict) else None
         if not isinstance(body, dict):
-            raise ApplicationError(
+            raise Unprocessable(
                 "EPCIS query document: queryResults.resultsBody is missing", code="invalid_epcis"
             )
     events = body.get("eventList")
     if not isinstance(events, list):
-        raise ApplicationError("EPCIS document: eventList is missing", code="invalid_epcis")
+        raise Unprocessable("EPCIS document: eventList is missing", code="invalid_epcis")
     return events
 
 
@@ -305,13 +305,13 @@ def events_from_document(doc: dict[str, Any]) -> list[dict[str, Any]]:
     (another event type, a business step with no event type, an EPC that is not a
     parcel) is an error naming the event (from 1) and its eventID; nothing is kept."""
     if not is_document(doc):
-        raise ApplicationError(
+        raise Unprocessable(
             "an EPCIS document has type EPCISDocument or EPCISQueryDocument",
             code="invalid_epcis",
         )
     raw_events = _event_list(doc)
     if len(raw_events) > 10_000:
-        raise ApplicationError(
+        raise Unprocessable(
             f"at most 10000 events per batch, got {len(raw_events)} EPCIS events",
             code="batch_too_large",
         )
@@ -383,7 +383,7 @@ def events_from_document(doc: dict[str, Any]) -> list[dict[str, Any]]:
             )
     if errors:
         first = errors[0]
-        raise ApplicationError(
+        raise Unprocessable(
             f"the EPCIS document is not valid: {len(errors)} error(s); first: event "
             f"{first['row']} ({first['event'] or 'no eventID'}), {first['field']}: "
             f"{first['message']}",
@@ -391,7 +391,7 @@ def events_from_document(doc: dict[str, Any]) -> list[dict[str, Any]]:
             details={"errors": errors[:1000]},
         )
     if len(out) > 10_000:
-        raise ApplicationError(
+        raise Unprocessable(
             f"at most 10000 events per batch, got {len(out)} (one per EPC)",
             code="batch_too_large",
         )

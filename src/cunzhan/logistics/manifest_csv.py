@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cunzhan.core import tabular
-from cunzhan.core.errors import ApplicationError
+from cunzhan.core.errors import ApplicationError, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import services
 
@@ -75,7 +75,7 @@ def _fail(errors: list[dict[str, Any]]) -> None:
     """Every problem found, up to ``IMPORT_MAX_ERRORS`` listed; nothing is written."""
     limit = tabular.ImportLimits.from_settings().max_errors
     first = errors[0]
-    raise ApplicationError(
+    raise Unprocessable(
         f"the CSV file is not valid: {len(errors)} error(s); first: line {first['line']}, "
         f"column {first['column']}: {first['message']}",
         code="invalid_manifest",
@@ -125,12 +125,12 @@ def _read(data: bytes, file_name: str) -> tabular.Table:
             code = "batch_too_large"
         if details.get("reason") == "empty":
             code = "invalid_manifest"
-        raise ApplicationError(exc.message, code=code, details=details) from exc
+        raise Unprocessable(exc.message, code=code, details=details) from exc
 
 
 def parse(data: bytes, file_name: str = "manifest.csv") -> CsvManifest:
     if b"\x00" in data[: MAX_BYTES + 1]:
-        raise ApplicationError("the file contains NUL bytes: not a CSV text", code="invalid_csv")
+        raise Unprocessable("the file contains NUL bytes: not a CSV text", code="invalid_csv")
     table = _read(data, file_name)
     encoding = table.encoding
     header = table.header
@@ -216,7 +216,7 @@ def parse(data: bytes, file_name: str = "manifest.csv") -> CsvManifest:
     if errors:
         _fail(errors)
     if not rows:
-        raise ApplicationError("the file has no data rows", code="invalid_manifest")
+        raise Unprocessable("the file has no data rows", code="invalid_manifest")
     return CsvManifest(rows=rows, lines=lines, columns=columns, encoding=encoding)
 
 

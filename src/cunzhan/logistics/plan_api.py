@@ -9,15 +9,23 @@ read. Station operators have no access. Outside the caller's scope: 404.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from cunzhan.accounts.roles import Perm, Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, ErrorOut, require
+from cunzhan.core.api import (
+    ERROR_RESPONSES,
+    HHMM_PATTERN,
+    ErrorOut,
+    Id,
+    IsoDate,
+    JsonNumber,
+    require,
+)
 from cunzhan.core.errors import PermissionDenied
 from cunzhan.logistics import plans, runs
 from cunzhan.logistics.plan_models import DailyPlan, PlanRoute, PlanStop, Run, Vehicle
@@ -40,32 +48,46 @@ def _user(request: HttpRequest, roles: frozenset[str]) -> Any:
 # --- schemas ------------------------------------------------------------------------------
 
 
+# A shift's start and end: a wall-clock time of the county, "HH:MM" (or "HH:MM:SS"),
+# without a time zone. The end must be after the start (else 422 invalid_vehicle).
+ShiftTime = Annotated[str, Field(pattern=HHMM_PATTERN, description="HH:MM, no time zone")]
+VEHICLE_NAME = r"\S"
+Capacity = Annotated[int, JsonNumber]
+
+
 class VehicleIn(Schema):
-    county_code: str = Field(..., max_length=12)
-    name: str = Field(..., max_length=60)
+    """The depot is the county's centre (the default; another station: 422
+    ``invalid_depot``); the driver an active driver of the county (else 422)."""
+
+    county_code: str = Field(..., pattern=r"^[0-9]{6}$")
+    name: str = Field(..., min_length=1, max_length=60, pattern=VEHICLE_NAME)
     plate: str = Field("", max_length=20)
-    capacity_kg: int
-    capacity_pieces: int
-    shift_start: dt.time = dt.time(7, 30)
-    shift_end: dt.time = dt.time(18, 30)
-    fixed_cost_fen: int = 0
-    cost_per_km_fen: int = 150
-    driver_id: int | None = None
-    depot_id: int | None = None
-    active: bool = True
+    capacity_kg: Capacity = Field(..., ge=1, le=plans.MAX_CAPACITY_KG)
+    capacity_pieces: Capacity = Field(..., ge=1, le=plans.MAX_CAPACITY_PIECES)
+    shift_start: ShiftTime = "07:30"
+    shift_end: ShiftTime = "18:30"
+    fixed_cost_fen: Annotated[int, JsonNumber] = Field(0, ge=0, le=10**9)
+    cost_per_km_fen: Annotated[int, JsonNumber] = Field(150, ge=1, le=10**9)
+    driver_id: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=2**63 - 1)
+    depot_id: Annotated[int | None, JsonNumber] = Field(None, ge=1, le=2**63 - 1)
+    active: bool = Field(True, strict=True)
 
 
 class VehiclePatch(Schema):
-    name: str | None = Field(None, max_length=60)
+    name: str | None = Field(None, min_length=1, max_length=60, pattern=VEHICLE_NAME)
     plate: str | None = Field(None, max_length=20)
-    capacity_kg: int | None = None
-    capacity_pieces: int | None = None
-    shift_start: dt.time | None = None
-    shift_end: dt.time | None = None
-    fixed_cost_fen: int | None = None
-    cost_per_km_fen: int | None = None
-    driver_id: int | None = None
-    active: bool | None = None
+    capacity_kg: Annotated[int | None, JsonNumber] = Field(None, ge=1, le=plans.MAX_CAPACITY_KG)
+    capacity_pieces: Annotated[int | None, JsonNumber] = Field(
+        None, ge=1, le=plans.MAX_CAPACITY_PIECES
+    )
+    shift_start: ShiftTime | None = None
+    shift_end: ShiftTime | None = None
+    fixed_cost_fen: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=10**9)
+    cost_per_km_fen: Annotated[int | None, JsonNumber] = Field(None, ge=1, le=10**9)
+    driver_id: Annotated[int | None, JsonNumber] = Field(
+        None, ge=0, le=2**63 - 1, description="0 removes the driver"
+    )
+    active: bool | None = Field(None, strict=True)
 
 
 class VehicleOut(Schema):
@@ -77,8 +99,8 @@ class VehicleOut(Schema):
     plate: str
     capacity_kg: int
     capacity_pieces: int
-    shift_start: dt.time
-    shift_end: dt.time
+    shift_start: ShiftTime
+    shift_end: ShiftTime
     fixed_cost_fen: int
     cost_per_km_fen: int
     driver_id: int | None
@@ -87,10 +109,10 @@ class VehicleOut(Schema):
 
 
 class PlanIn(Schema):
-    county_code: str = Field(..., max_length=12)
-    date: dt.date
+    county_code: str = Field(..., pattern=r"^[0-9]{6}$")
+    date: IsoDate
     # the request waits for the solver: at most CUNZHAN_PLAN_MAX_TIME_LIMIT_S (30 s)
-    time_limit: float = Field(
+    time_limit: Annotated[float, JsonNumber] = Field(
         min(10.0, settings.CUNZHAN_PLAN_MAX_TIME_LIMIT_S),
         gt=0,
         le=min(plans.MAX_TIME_LIMIT_S, settings.CUNZHAN_PLAN_MAX_TIME_LIMIT_S),
@@ -177,17 +199,22 @@ class PlanOut(Schema):
 
 
 class OdometerIn(Schema):
-    odometer_km: float | None = Field(None, ge=0, le=9_999_999)
+    odometer_km: Annotated[float | None, JsonNumber] = Field(None, ge=0, le=9_999_999)
 
 
 class FinishIn(OdometerIn):
+    """At the end the odometer reads at least what it read at the start (else 422)."""
+
     note: str = Field("", max_length=300)
 
 
 class ScanIn(Schema):
-    """``tracking_numbers``: the parcels scanned one by one; omitted: all of them."""
+    """``tracking_numbers``: the parcels scanned one by one; omitted: all of them. One
+    that is not on the list: 422 ``not_on_route``."""
 
-    tracking_numbers: list[str] | None = Field(None, max_length=5000)
+    tracking_numbers: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,40}$")]] | None = Field(
+        None, min_length=1, max_length=5000
+    )
 
 
 class ScanOut(Schema):
@@ -196,7 +223,7 @@ class ScanOut(Schema):
     illegal: int
 
 
-class PickupOut(Schema):
+class RunPickupOut(Schema):
     shipments: int
     returns: int
     illegal: int
@@ -249,8 +276,8 @@ def vehicle_out(v: Vehicle) -> dict[str, Any]:
         "plate": v.plate,
         "capacity_kg": v.capacity_kg,
         "capacity_pieces": v.capacity_pieces,
-        "shift_start": v.shift_start,
-        "shift_end": v.shift_end,
+        "shift_start": v.shift_start.strftime("%H:%M"),
+        "shift_end": v.shift_end.strftime("%H:%M"),
         "fixed_cost_fen": v.fixed_cost_fen,
         "cost_per_km_fen": v.cost_per_km_fen,
         "driver_id": v.driver_id,
@@ -371,7 +398,10 @@ def run_out(run: Run) -> dict[str, Any]:
 
 
 @router.get("/vehicles", response={200: list[VehicleOut], **ERROR_RESPONSES})
-def vehicles_list(request: HttpRequest, county: str = ""):
+def vehicles_list(
+    request: HttpRequest,
+    county: str = Query("", pattern=r"^[0-9]{0,12}$", description="a county code"),
+):
     """The vehicles in the caller's scope (``county``: a county code to narrow it)."""
     user = _user(request, READ_ROLES)
     qs = plans.vehicles_in_scope(scope=scope_for_user(user))
@@ -391,13 +421,13 @@ def vehicle_post(request: HttpRequest, payload: VehicleIn):
 
 
 @router.get("/vehicles/{vehicle_id}", response={200: VehicleOut, **ERROR_RESPONSES})
-def vehicle_detail(request: HttpRequest, vehicle_id: int):
+def vehicle_detail(request: HttpRequest, vehicle_id: Id):
     user = _user(request, READ_ROLES)
     return vehicle_out(plans.vehicle_get(scope=scope_for_user(user), vehicle_id=vehicle_id))
 
 
 @router.patch("/vehicles/{vehicle_id}", response={200: VehicleOut, **ERROR_RESPONSES})
-def vehicle_patch(request: HttpRequest, vehicle_id: int, payload: VehiclePatch):
+def vehicle_patch(request: HttpRequest, vehicle_id: Id, payload: VehiclePatch):
     """Change some fields; the whole vehicle is validated again. ``driver_id: null``
     with other fields keeps the driver; send ``driver_id: 0`` to remove him."""
     user = _user(request, MANAGE_ROLES)
@@ -414,7 +444,11 @@ def vehicle_patch(request: HttpRequest, vehicle_id: int, payload: VehiclePatch):
 
 
 @router.get("/plans", response={200: list[PlanSummaryOut], **ERROR_RESPONSES})
-def plans_list(request: HttpRequest, county: str = "", date: dt.date | None = None):
+def plans_list(
+    request: HttpRequest,
+    county: str = Query("", pattern=r"^[0-9]{0,12}$", description="a county code"),
+    date: IsoDate | None = None,
+):
     """Plans in the caller's scope, newest day first (at most 200)."""
     user = _user(request, READ_ROLES)
     qs = plans.plan_list(scope=scope_for_user(user))
@@ -443,7 +477,7 @@ def plan_post(request: HttpRequest, payload: PlanIn):
 
 
 @router.get("/plans/{plan_id}", response={200: PlanOut, **ERROR_RESPONSES})
-def plan_detail(request: HttpRequest, plan_id: int):
+def plan_detail(request: HttpRequest, plan_id: Id):
     """The plan: routes in order with their stops, loads (pieces, grams), planned
     times, metres and cost, and the stations left out with the reason."""
     user = _user(request, READ_ROLES)
@@ -451,7 +485,7 @@ def plan_detail(request: HttpRequest, plan_id: int):
 
 
 @router.get("/plans/{plan_id}/geojson", response={200: dict, **ERROR_RESPONSES})
-def plan_geojson(request: HttpRequest, plan_id: int):
+def plan_geojson(request: HttpRequest, plan_id: Id):
     """The routes as a GeoJSON FeatureCollection (GCJ-02 lon/lat): a LineString per
     route (depot → stops → depot) and a Point per stop."""
     user = _user(request, READ_ROLES)
@@ -462,7 +496,7 @@ def plan_geojson(request: HttpRequest, plan_id: int):
 
 
 @router.post("/routes/{route_id}/start", response={201: RunOut, **ERROR_RESPONSES})
-def run_start(request: HttpRequest, route_id: int, payload: OdometerIn):
+def run_start(request: HttpRequest, route_id: Id, payload: OdometerIn):
     """The driver starts the route's run (optionally with the odometer reading)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -472,7 +506,7 @@ def run_start(request: HttpRequest, route_id: int, payload: OdometerIn):
 
 
 @router.get("/runs/{run_id}", response={200: RunOut, **ERROR_RESPONSES})
-def run_detail(request: HttpRequest, run_id: int):
+def run_detail(request: HttpRequest, run_id: Id):
     """Planned vs actual: per stop the planned and actual arrival, drops and pickups
     planned and done; km planned and driven (from the odometer readings)."""
     user = _user(request, READ_ROLES)
@@ -480,7 +514,7 @@ def run_detail(request: HttpRequest, run_id: int):
 
 
 @router.post("/runs/{run_id}/load", response={200: ScanOut, **ERROR_RESPONSES})
-def run_load(request: HttpRequest, run_id: int, payload: ScanIn):
+def run_load(request: HttpRequest, run_id: Id, payload: ScanIn):
     """装车: ``loaded`` scans at the depot for the route's parcels (all, or those listed)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -491,7 +525,7 @@ def run_load(request: HttpRequest, run_id: int, payload: ScanIn):
 
 
 @router.post("/runs/{run_id}/stops/{stop_id}/arrive", response={200: StopOut, **ERROR_RESPONSES})
-def run_arrive(request: HttpRequest, run_id: int, stop_id: int):
+def run_arrive(request: HttpRequest, run_id: Id, stop_id: Id):
     """到达: the arrival time at the stop (the first tap counts)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -501,7 +535,7 @@ def run_arrive(request: HttpRequest, run_id: int, stop_id: int):
 
 
 @router.post("/runs/{run_id}/stops/{stop_id}/drop", response={200: ScanOut, **ERROR_RESPONSES})
-def run_drop(request: HttpRequest, run_id: int, stop_id: int, payload: ScanIn):
+def run_drop(request: HttpRequest, run_id: Id, stop_id: Id, payload: ScanIn):
     """卸货: ``at_station`` scans for the stop's parcels (all, or those listed)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)
@@ -512,8 +546,10 @@ def run_drop(request: HttpRequest, run_id: int, stop_id: int, payload: ScanIn):
     ).as_dict()
 
 
-@router.post("/runs/{run_id}/stops/{stop_id}/pickup", response={200: PickupOut, **ERROR_RESPONSES})
-def run_pickup(request: HttpRequest, run_id: int, stop_id: int):
+@router.post(
+    "/runs/{run_id}/stops/{stop_id}/pickup", response={200: RunPickupOut, **ERROR_RESPONSES}
+)
+def run_pickup(request: HttpRequest, run_id: Id, stop_id: Id):
     """揽收: the shipments booked at the station are collected, returns get a
     ``collected`` scan."""
     user = _user(request, DRIVE_ROLES)
@@ -524,7 +560,7 @@ def run_pickup(request: HttpRequest, run_id: int, stop_id: int):
 
 
 @router.post("/runs/{run_id}/finish", response={200: RunOut, **ERROR_RESPONSES})
-def run_finish(request: HttpRequest, run_id: int, payload: FinishIn):
+def run_finish(request: HttpRequest, run_id: Id, payload: FinishIn):
     """The run ends (optionally with the odometer reading and a note)."""
     user = _user(request, DRIVE_ROLES)
     scope = scope_for_user(user)

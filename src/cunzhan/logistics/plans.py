@@ -27,7 +27,7 @@ from django.utils import timezone
 from cunzhan.accounts.models import User
 from cunzhan.accounts.roles import Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import selectors
@@ -76,14 +76,18 @@ def _secs(t: dt.time) -> int:
 
 
 def _as_time(value: Any, what: str) -> dt.time:
-    if isinstance(value, dt.time):
-        return value
-    try:
-        return dt.time.fromisoformat(str(value))
-    except ValueError:
-        raise ApplicationError(
-            f"{what}: a time of day like 07:30", code="invalid_vehicle"
-        ) from None
+    if not isinstance(value, dt.time):
+        try:
+            value = dt.time.fromisoformat(str(value))
+        except ValueError:
+            value = None
+    # a shift is a wall-clock time of the county: no zone (comparing an aware time with
+    # the stored naive one would fail)
+    if value is None or value.tzinfo is not None:
+        raise Unprocessable(
+            f"{what}: a time of day like 07:30, without a time zone", code="invalid_vehicle"
+        )
+    return value
 
 
 # --- counties and vehicles ----------------------------------------------------------------
@@ -146,29 +150,29 @@ def _clean_vehicle(county: Region, data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     name = str(out.get("name") or "").strip()
     if not name or len(name) > 60:
-        raise ApplicationError("name: 1-60 characters", code="invalid_vehicle")
+        raise Unprocessable("name: 1-60 characters", code="invalid_vehicle")
     out["name"] = name
     out["plate"] = str(out.get("plate") or "").strip()[:20]
     for key, top in (("capacity_kg", MAX_CAPACITY_KG), ("capacity_pieces", MAX_CAPACITY_PIECES)):
         value = out.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= top:
-            raise ApplicationError(f"{key}: a whole number from 1 to {top}", code="invalid_vehicle")
+            raise Unprocessable(f"{key}: a whole number from 1 to {top}", code="invalid_vehicle")
     for key in ("fixed_cost_fen", "cost_per_km_fen"):
         value = out.get(key, 0)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**9:
-            raise ApplicationError(f"{key}: a whole number of fen ≥ 0", code="invalid_vehicle")
+            raise Unprocessable(f"{key}: a whole number of fen ≥ 0", code="invalid_vehicle")
     if out.get("cost_per_km_fen", 1) < 1:
-        raise ApplicationError(
+        raise Unprocessable(
             "cost_per_km_fen: at least 1 fen (the plan minimises it)", code="invalid_vehicle"
         )
     start = _as_time(out.get("shift_start"), "shift_start")
     end = _as_time(out.get("shift_end"), "shift_end")
     if end <= start:
-        raise ApplicationError("shift_end must be after shift_start", code="invalid_vehicle")
+        raise Unprocessable("shift_end must be after shift_start", code="invalid_vehicle")
     out["shift_start"], out["shift_end"] = start, end
     depot_id = out.get("depot_id")
     if depot_id is not None and not _whole(depot_id):
-        raise ApplicationError(
+        raise Unprocessable(
             f"depot: the county centre of {county.name} ({county.code})", code="invalid_depot"
         )
     depot = Station.objects.filter(pk=depot_id or 0).first()
@@ -178,19 +182,19 @@ def _clean_vehicle(county: Region, data: dict[str, Any]) -> dict[str, Any]:
         or depot.region_id != county.code
         or depot.status == StationStatus.CLOSED
     ):
-        raise ApplicationError(
+        raise Unprocessable(
             f"depot: the county centre of {county.name} ({county.code})", code="invalid_depot"
         )
     driver_id = out.get("driver_id")
     if driver_id and not _whole(driver_id):
-        raise ApplicationError(
+        raise Unprocessable(
             f"driver: an active driver assigned to {county.name} (an id, not {driver_id!r})",
             code="invalid_driver",
         )
     if driver_id:
         driver = User.objects.filter(pk=driver_id, role=Role.DRIVER, is_active=True).first()
         if driver is None or not scope_for_user(driver).contains_code(county.code):
-            raise ApplicationError(
+            raise Unprocessable(
                 f"driver: an active driver assigned to {county.name}", code="invalid_driver"
             )
     else:
@@ -241,7 +245,7 @@ def vehicle_create(
         },
     )
     if _name_taken(county.code, data["name"]):
-        raise ApplicationError(
+        raise Conflict(
             f"the county already has a vehicle named {data['name']!r}", code="duplicate_vehicle"
         )
     try:
@@ -266,7 +270,7 @@ def vehicle_update(*, scope: RegionScope, vehicle: Vehicle, **changes: Any) -> V
     merged.update(changes)
     data = _clean_vehicle(vehicle.county, merged)
     if _name_taken(vehicle.county_id, data["name"], exclude_pk=vehicle.pk):
-        raise ApplicationError(
+        raise Conflict(
             f"the county already has a vehicle named {data['name']!r}", code="duplicate_vehicle"
         )
     for k, v in data.items():
@@ -430,7 +434,7 @@ def build_problem(
     depots: list[Station] = []
     for v in vehicles:
         if v.depot.longitude is None or v.depot.latitude is None:
-            raise ApplicationError(
+            raise Unprocessable(
                 f"the depot {v.depot.name} ({v.depot.code}) of vehicle {v.name} has no "
                 "coordinates: set them on the station page",
                 code="depot_without_coordinates",
@@ -603,7 +607,7 @@ def plan_build(
         .order_by("name", "id")
     )
     if not vehicles:
-        raise ApplicationError(
+        raise Unprocessable(
             f"{county.name} has no active vehicles: add one on the vehicles page first",
             code="no_vehicles",
         )

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cunzhan.accounts.roles import Role
-from cunzhan.core.errors import ApplicationError, NotFound, PermissionDenied
+from cunzhan.core.errors import Conflict, NotFound, PermissionDenied, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics import services, shipments
 from cunzhan.logistics import statemachine as sm
@@ -109,9 +109,9 @@ def _odometer(value: Any) -> Decimal | None:
             raise InvalidOperation
         km = raw.quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError):
-        raise ApplicationError("odometer: kilometres, like 12345.6", code="invalid_run") from None
+        raise Unprocessable("odometer: kilometres, like 12345.6", code="invalid_run") from None
     if not Decimal(0) <= km <= MAX_ODOMETER_KM:
-        raise ApplicationError("odometer: kilometres, 0 or more", code="invalid_run")
+        raise Unprocessable("odometer: kilometres, 0 or more", code="invalid_run")
     return km
 
 
@@ -120,7 +120,7 @@ def _open(run: Run) -> None:
     that it is still open."""
     status = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True)
     if next(iter(status), None) != RunStatus.STARTED:
-        raise ApplicationError("this run is finished", code="run_finished")
+        raise Conflict("this run is finished", code="run_finished")
 
 
 def _lock_stop(stop: PlanStop) -> PlanStop:
@@ -138,13 +138,13 @@ def run_start(*, scope: RegionScope, route: PlanRoute, actor: Any, odometer_km: 
         plan = DailyPlan.objects.select_for_update().filter(pk=route.plan_id).first()
         locked = PlanRoute.objects.select_for_update().filter(pk=route.pk).first()
         if plan is None or locked is None:
-            raise ApplicationError(
+            raise Conflict(
                 "the plan was rebuilt meanwhile: open today's routes again",
                 code="plan_rebuilt",
                 status=409,
             )
         if Run.objects.filter(route=locked).exists():
-            raise ApplicationError("this route's run has already started", code="run_started")
+            raise Conflict("this route's run has already started", code="run_started")
         run = Run.objects.create(
             route=locked,
             driver=actor if getattr(actor, "pk", None) else None,
@@ -162,14 +162,14 @@ def _pick_items(items: list[PlanItem], tracking_numbers: list[str] | None) -> li
         return items
     wanted = [t.strip() for t in tracking_numbers if t and t.strip()]
     if not wanted:
-        raise ApplicationError("no tracking number given", code="invalid_scan")
+        raise Unprocessable("no tracking number given", code="invalid_scan")
     by_tn: dict[str, PlanItem] = {}
     for it in items:
         assert it.parcel is not None
         by_tn[it.parcel.tracking_number] = it
     unknown = [t for t in wanted if t not in by_tn]
     if unknown:
-        raise ApplicationError(
+        raise Unprocessable(
             f"not on this stop's list: {', '.join(unknown[:10])}",
             code="not_on_route",
             details={"tracking_numbers": unknown},
@@ -436,7 +436,7 @@ def run_finish(
     _may_drive(run.route, actor)
     km = _odometer(odometer_km)
     if km is not None and run.odometer_start_km is not None and km < run.odometer_start_km:
-        raise ApplicationError(
+        raise Unprocessable(
             f"odometer at the end ({km} km) is below the start ({run.odometer_start_km} km)",
             code="invalid_run",
         )

@@ -4,24 +4,70 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 from pydantic import BaseModel
 
+from cunzhan.core.api import IsoDateTime, JsonNumber
+
+# The values the published schema allows (tests/logistics/test_api_schema.py checks them
+# against the state machine and the models' choices).
+ParcelState = Literal[
+    "announced",
+    "received_at_county",
+    "sorted",
+    "loaded",
+    "at_station",
+    "picked_up",
+    "returned",
+    "refused",
+    "damaged",
+    "lost",
+    "return_due",
+    "collected",
+]
+ScanType = Literal[
+    "announced",
+    "received_at_county",
+    "sorted",
+    "loaded",
+    "at_station",
+    "picked_up",
+    "returned",
+    "refused",
+    "damaged",
+    "lost",
+    "misrouted",
+    "return_due",
+    "collected",
+]
+SizeClassIn = Literal["S", "M", "L", "XL", "s", "m", "l", "xl"]
+# a carrier's code (the carriers are stored data: an unknown one is 422 unknown_carrier)
+CARRIER_PATTERN = r"^[A-Za-z0-9]{2,20}$"
+TRACKING_PATTERN = r"^[A-Za-z0-9-]{4,40}$"
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+# a region code prefix as a filter ("" no filter)
+REGION_PREFIX_PATTERN = r"^[0-9]{0,12}$"
+# text that is more than white space
+TEXT_PATTERN = r"\S"
+
 
 class ManifestRowIn(Schema):
-    tracking_number: str = Field(..., max_length=60)
-    recipient_name: str = Field(..., max_length=200)
-    phone: str = Field(..., max_length=40)
-    village_code: str = Field(..., max_length=20)
-    weight_g: int
-    size_class: str = Field("S", max_length=4)
-    cod_fen: int = 0
+    tracking_number: str = Field(..., pattern=TRACKING_PATTERN)
+    recipient_name: str = Field(..., min_length=1, max_length=80, pattern=TEXT_PATTERN)
+    phone: str = Field(
+        ..., pattern=r"^\+?[0-9][0-9 -]{6,39}$", description="7-15 digits (spaces, '-' ignored)"
+    )
+    village_code: str = Field(..., pattern=r"^[0-9]{12}$", description="a village's 12 digits")
+    weight_g: Annotated[int, JsonNumber] = Field(..., ge=1, le=100_000_000)
+    size_class: SizeClassIn = "S"
+    cod_fen: Annotated[int, JsonNumber] = Field(0, ge=0, le=10**10)
 
 
 class ManifestIn(Schema):
-    carrier: str = Field(..., max_length=20)
-    rows: list[ManifestRowIn] = Field(..., max_length=10_000)
+    carrier: str = Field(..., pattern=CARRIER_PATTERN)
+    rows: list[ManifestRowIn] = Field(..., min_length=1, max_length=10_000)
 
 
 class ManifestOut(Schema):
@@ -33,11 +79,13 @@ class ManifestOut(Schema):
 
 
 class ScanEventIn(Schema):
-    event_id: str = Field(..., max_length=64)
-    carrier: str = Field(..., max_length=20)
-    tracking_number: str = Field(..., max_length=60)
-    type: str = Field(..., max_length=30)
-    occurred_at: dt.datetime
+    event_id: str = Field(..., pattern=EVENT_ID_PATTERN)
+    carrier: str = Field(..., pattern=CARRIER_PATTERN)
+    tracking_number: str = Field(..., pattern=TRACKING_PATTERN)
+    type: ScanType
+    occurred_at: IsoDateTime = Field(
+        ..., description="with a time zone; from 2000 to two days from now"
+    )
     station_code: str = Field("", max_length=30)
     device: str = Field("", max_length=60)
 
@@ -58,7 +106,9 @@ EPCIS_DOCUMENT_SCHEMA = {
         "schemaVersion": {"type": "string"},
         "epcisBody": {
             "type": "object",
-            "properties": {"eventList": {"type": "array", "maxItems": 10_000}},
+            "properties": {
+                "eventList": {"type": "array", "maxItems": 10_000, "items": {"type": "object"}}
+            },
         },
     },
 }
@@ -106,7 +156,7 @@ class EventOut(Schema):
     recorded_at: dt.datetime
 
 
-class ExceptionOut(Schema):
+class ParcelExceptionOut(Schema):
     id: int
     problem: str
     detail: str
@@ -118,12 +168,14 @@ class ExceptionOut(Schema):
 class ParcelDetailOut(ParcelOut):
     pickup_code: str
     events: list[EventOut]
-    exceptions: list[ExceptionOut]
+    exceptions: list[ParcelExceptionOut]
 
 
 class PickupIn(Schema):
-    code: str = Field("", max_length=10)
-    phone_last4: str = Field("", max_length=10)
+    """The pickup ``code``, or ``phone_last4`` and ``name`` together (else 422)."""
+
+    code: str = Field("", pattern=r"^([0-9]{6})?$", description="the 6-digit pickup code")
+    phone_last4: str = Field("", pattern=r"^([0-9]{4})?$")
     name: str = Field("", max_length=80)
     device: str = Field("", max_length=60)
 

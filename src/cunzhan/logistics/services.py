@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 
 from cunzhan.accounts.roles import Role
 from cunzhan.core.audit import audit_record
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.core.validation import is_ascii_digits
 from cunzhan.logistics import scan_rights
@@ -72,7 +72,7 @@ def _err(errors: list[dict[str, Any]], row: int, fld: str, message: str) -> None
 def _raise_if(errors: list[dict[str, Any]], what: str, code: str) -> None:
     if errors:
         first = errors[0]
-        raise ApplicationError(
+        raise Unprocessable(
             f"{what}: {len(errors)} error(s); first: row {first['row']}, "
             f"{first['field']}: {first['message']}",
             code=code,
@@ -183,7 +183,7 @@ def _carrier(code: str) -> Carrier:
             code=code, defaults={"name": KNOWN_CARRIERS[code]}
         )
     if carrier is None:
-        raise ApplicationError(f"unknown carrier {code!r}", code="unknown_carrier")
+        raise Unprocessable(f"unknown carrier {code!r}", code="unknown_carrier")
     return carrier
 
 
@@ -273,9 +273,9 @@ def manifest_intake(
     a known tracking number with different data is an error."""
     carrier = _carrier(carrier_code)
     if not rows:
-        raise ApplicationError("the manifest has no rows", code="invalid_manifest")
+        raise Unprocessable("the manifest has no rows", code="invalid_manifest")
     if len(rows) > MAX_BATCH:
-        raise ApplicationError(
+        raise Unprocessable(
             f"at most {MAX_BATCH} rows per manifest, got {len(rows)}", code="batch_too_large"
         )
     errors: list[dict[str, Any]] = []
@@ -436,7 +436,7 @@ def event_batch_parse(*, body: bytes, content_type: str) -> list[Any]:
 
     ctype = (content_type or "").split(";")[0].strip().lower()
     if len(body) > MAX_BODY_BYTES:
-        raise ApplicationError(
+        raise Unprocessable(
             f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
             code="batch_too_large",
         )
@@ -458,7 +458,7 @@ def event_batch_parse(*, body: bytes, content_type: str) -> list[Any]:
     if isinstance(doc, dict) and (ctype in EPCIS_TYPES or epcis.is_document(doc)):
         return epcis.events_from_document(doc)
     if ctype in EPCIS_TYPES:
-        raise ApplicationError(
+        raise Unprocessable(
             "application/ld+json: the body must be an EPCISDocument", code="invalid_epcis"
         )
     if not isinstance(doc, list):
@@ -477,7 +477,7 @@ def _ndjson_parse(body: bytes) -> list[Any]:
     lines = body.split(b"\n")
     count = sum(1 for line in lines if line.strip())
     if count > MAX_BATCH:
-        raise ApplicationError(
+        raise Unprocessable(
             f"at most {MAX_BATCH} events per batch, got {count} lines", code="batch_too_large"
         )
     decode = _JSON.decode  # one decoder: json.loads per line costs twice as much
@@ -580,11 +580,11 @@ def scan_events_record(
     validated as a whole (unknown parcel or station, a reused id with other content:
     an error naming the event, nothing written) and applied in one transaction."""
     if len(events) > MAX_BATCH:
-        raise ApplicationError(
+        raise Unprocessable(
             f"at most {MAX_BATCH} events per batch, got {len(events)}", code="batch_too_large"
         )
     if not events:
-        raise ApplicationError("the batch has no events", code="invalid_batch")
+        raise Unprocessable("the batch has no events", code="invalid_batch")
     parsed, errors = _parse_events(events)
     _raise_if(errors, "the batch is not valid", "invalid_batch")
     _check_rights(parsed, actor)
@@ -1353,7 +1353,7 @@ def pickup_code_resend(*, scope: RegionScope, parcel: Parcel) -> None:
     if not _visible(scope, parcel):
         raise NotFound()
     if parcel.state != sm.AT_STATION or not parcel.pickup_code:
-        raise ApplicationError("the parcel is not waiting for pickup", code="not_waiting")
+        raise Conflict("the parcel is not waiting for pickup", code="not_waiting")
     _notify(parcel)
 
 
@@ -1446,21 +1446,21 @@ def parcel_pick_up(
     name = (name or "").strip()
     if code:
         if not re.fullmatch(r"[0-9]{6}", code):
-            raise ApplicationError("the pickup code has 6 digits", code="invalid_code")
+            raise Unprocessable("the pickup code has 6 digits", code="invalid_code")
         filters: dict[str, Any] = {"pickup_code": code}
         method = PickupFailure.Method.CODE
     elif phone_last4 and name:
         if not re.fullmatch(r"[0-9]{4}", phone_last4):
-            raise ApplicationError("phone_last4: 4 digits", code="invalid_code")
+            raise Unprocessable("phone_last4: 4 digits", code="invalid_code")
         filters = {"phone_last4": phone_last4, "recipient_name": name}
         method = PickupFailure.Method.PHONE_NAME
     else:
-        raise ApplicationError(
+        raise Unprocessable(
             "give the pickup code, or the phone's last 4 digits and the name",
             code="invalid_code",
         )
     if event_id and (not EVENT_ID_RE.match(event_id) or len(event_id) > HANDOUT_ID_MAX):
-        raise ApplicationError(
+        raise Unprocessable(
             gettext("event_id：1 到 %(n)s 个字母、数字或 _.:-") % {"n": HANDOUT_ID_MAX},
             code="invalid_event_id",
         )

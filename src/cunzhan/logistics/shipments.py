@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from cunzhan.core.errors import ApplicationError, NotFound
+from cunzhan.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from cunzhan.core.scope import RegionScope
 from cunzhan.logistics.models import Carrier, Shipment, ShipmentState
 from cunzhan.logistics.services import KNOWN_CARRIERS
@@ -81,16 +81,14 @@ def _carrier(code: str) -> Carrier:
             code=code, defaults={"name": KNOWN_CARRIERS[code]}
         )
     if carrier is None:
-        raise ApplicationError(
+        raise Unprocessable(
             f"unknown carrier {code!r}", code="unknown_carrier", details={"field": "carrier"}
         )
     return carrier
 
 
 def _field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(
-        f"{field}: {message}", code="invalid_shipment", details={"field": field}
-    )
+    return Unprocessable(f"{field}: {message}", code="invalid_shipment", details={"field": field})
 
 
 def shipment_book(
@@ -112,7 +110,7 @@ def shipment_book(
     if not _station_visible(scope, station):
         raise NotFound()
     if station.status != StationStatus.ACTIVE:
-        raise ApplicationError(
+        raise Conflict(
             "the station is not in operation: it cannot book shipments", code="station_inactive"
         )
     producer_name = (producer_name or "").strip()
@@ -269,7 +267,7 @@ def shipment_hand_over(
         raise NotFound()
     tn = (tracking_number or "").strip()
     if not TRACKING_RE.match(tn):
-        raise ApplicationError(
+        raise Unprocessable(
             "tracking_number: 4-40 letters, digits or '-'",
             code="invalid_tracking",
             details={"field": "tracking_number"},

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from cunzhan.accounts.roles import Role
 from cunzhan.accounts.selectors import scope_for_user
-from cunzhan.core.api import ERROR_RESPONSES, Pagination
+from cunzhan.core.api import (
+    ERROR_RESPONSES,
+    HHMM_PATTERN,
+    Id,
+    JsonNumber,
+    Pagination,
+    resolved_annotations,
+)
 from cunzhan.core.errors import NotFound
 from cunzhan.logistics import aging, county_settings, fees, manifest_csv, schemas, shipments
 from cunzhan.logistics import selectors as parcel_selectors
@@ -34,20 +41,28 @@ FEE_ROLES = frozenset(
 )
 
 
+# a county in a URL: its 6 digits
+CountyPath = Path(..., pattern=r"^[0-9]{6}$", description="a county's 6 digits")
+
+
 class ShipmentIn(Schema):
-    station_id: int
-    producer_name: str = Field(..., max_length=200)
-    producer_phone: str = Field("", max_length=40)
-    contents: str = Field(..., max_length=400)
-    pieces: int
-    weight_g: int
-    destination: str = Field(..., max_length=400)
-    outbound_carrier: str = Field("", max_length=20)
+    """The station must be in operation (409 ``station_inactive``)."""
+
+    station_id: Annotated[int, JsonNumber] = Field(..., ge=1, le=2**63 - 1)
+    producer_name: str = Field(..., min_length=1, max_length=80, pattern=schemas.TEXT_PATTERN)
+    producer_phone: str = Field(
+        "", pattern=r"^(\+?[0-9][0-9 -]{6,39})?$", description="7-15 digits (spaces, '-' ignored)"
+    )
+    contents: str = Field(..., min_length=1, max_length=200, pattern=schemas.TEXT_PATTERN)
+    pieces: Annotated[int, JsonNumber] = Field(..., ge=1, le=shipments.MAX_PIECES)
+    weight_g: Annotated[int, JsonNumber] = Field(..., ge=1, le=shipments.MAX_WEIGHT_G)
+    destination: str = Field(..., min_length=1, max_length=200, pattern=schemas.TEXT_PATTERN)
+    outbound_carrier: str = Field("", pattern=r"^([A-Za-z0-9]{2,20})?$")
 
 
 class HandOverIn(Schema):
-    carrier: str = Field(..., max_length=20)
-    tracking_number: str = Field(..., max_length=60)
+    carrier: str = Field(..., pattern=schemas.CARRIER_PATTERN)
+    tracking_number: str = Field(..., pattern=schemas.TRACKING_PATTERN)
 
 
 class ShipmentOut(Schema):
@@ -105,13 +120,15 @@ class SettingsOut(Schema):
 
 
 class SettingsIn(Schema):
-    cutoff: str | None = Field(None, max_length=8)
-    reminder_days: int | None = None
-    return_days: int | None = None
-    fee_down_fen: int | None = None
-    fee_up_fen: int | None = None
-    circuity_pct: int | None = None
-    speed_kmh: int | None = None
+    """``return_days`` must stay above ``reminder_days`` (else 422)."""
+
+    cutoff: str | None = Field(None, pattern=HHMM_PATTERN, description="HH:MM")
+    reminder_days: Annotated[int | None, JsonNumber] = Field(None, ge=1, le=60)
+    return_days: Annotated[int | None, JsonNumber] = Field(None, ge=2, le=90)
+    fee_down_fen: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=100_000)
+    fee_up_fen: Annotated[int | None, JsonNumber] = Field(None, ge=0, le=100_000)
+    circuity_pct: Annotated[int | None, JsonNumber] = Field(None, ge=100, le=300)
+    speed_kmh: Annotated[int | None, JsonNumber] = Field(None, ge=5, le=120)
 
 
 class CsvManifestOut(schemas.ManifestOut):
@@ -153,7 +170,7 @@ class _Mapped:
 @router.post("/manifests/csv", response={201: CsvManifestOut, **ERROR_RESPONSES})
 def manifest_csv_post(
     request: HttpRequest,
-    carrier: Form[str],
+    carrier: str = Form(..., pattern=schemas.CARRIER_PATTERN),
     file: UploadedFile = File(...),  # noqa: B008
 ):
     """A carrier's manifest as a CSV file (multipart: ``file`` and ``carrier``). UTF-8
@@ -182,7 +199,12 @@ def manifest_csv_post(
 
 @router.get("/shipments", response={200: list[ShipmentOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-def shipments_list(request: HttpRequest, state: str = "", station_id: int | None = None):
+@resolved_annotations
+def shipments_list(
+    request: HttpRequest,
+    state: Literal["", "booked", "collected", "at_county", "handed_over", "cancelled"] = "",
+    station_id: Id | None = None,
+):
     """Upward shipments in the caller's scope, newest first; filters ``state`` and
     ``station_id``."""
     user = _user(request, READ_ROLES)
@@ -268,7 +290,11 @@ def shipment_hand_over(request: HttpRequest, shipment_id: uuid.UUID, payload: Ha
 
 
 @router.get("/fees", response={200: list[FeeRowOut], **ERROR_RESPONSES})
-def fees_list(request: HttpRequest, station_id: int | None = None, month: str = ""):
+def fees_list(
+    request: HttpRequest,
+    station_id: Id | None = None,
+    month: str = Query("", pattern=r"^([0-9]{4}-(0[1-9]|1[0-2]))?$", description="YYYY-MM"),
+):
     """Station fees per station and month (``month`` YYYY-MM): counts and fen, down
     and up, owed and posted. Station operators see their own stations."""
     user = _user(request, FEE_ROLES)
@@ -276,7 +302,7 @@ def fees_list(request: HttpRequest, station_id: int | None = None, month: str = 
 
 
 @router.post("/aging/{county_code}/run", response={200: AgingOut, **ERROR_RESPONSES})
-def aging_run(request: HttpRequest, county_code: str):
+def aging_run(request: HttpRequest, county_code: str = CountyPath):
     """Run aging now for the county: one reminder SMS per parcel waiting the reminder
     days, ``return_due`` for those waiting the return days, then the fee sweep."""
     user = _user(request, COUNTY_ROLES)
@@ -303,7 +329,7 @@ def settings_out(county: Region) -> dict[str, Any]:
 
 
 @router.get("/settings/{county_code}", response={200: SettingsOut, **ERROR_RESPONSES})
-def settings_get(request: HttpRequest, county_code: str):
+def settings_get(request: HttpRequest, county_code: str = CountyPath):
     """The county's logistics settings (the defaults until it saves its own)."""
     user = _user(request, READ_ROLES)
     county = county_settings.county_get(scope=scope_for_user(user), county_code=county_code[:12])
@@ -311,7 +337,7 @@ def settings_get(request: HttpRequest, county_code: str):
 
 
 @router.put("/settings/{county_code}", response={200: SettingsOut, **ERROR_RESPONSES})
-def settings_put(request: HttpRequest, county_code: str, payload: SettingsIn):
+def settings_put(request: HttpRequest, payload: SettingsIn, county_code: str = CountyPath):
     """Change some settings (fields left out stay as they are): the county's manager or
     a network admin. Validated as a whole (return days > reminder days ...); audited."""
     user = _user(request, COUNTY_ROLES)
