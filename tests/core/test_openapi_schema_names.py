@@ -13,10 +13,6 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-# Collisions between two apps that are not commerce, each renamed on the branch that
-# owns the app (ADR 0032). An entry whose collision is gone fails the test: remove it.
-PENDING_ELSEWHERE: frozenset[str] = frozenset({"ExceptionOut", "PickupOut"})
-
 
 def _walk(annotation: typing.Any, found: set[type]) -> None:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -77,16 +73,11 @@ def test_the_walk_reaches_nested_request_and_response_classes():
 
 
 def test_no_two_schema_classes_share_a_name():
-    collisions = {n: c for n, c in _collisions().items() if n not in PENDING_ELSEWHERE}
+    collisions = _collisions()
     assert not collisions, (
         "Schema classes sharing a name collide into one OpenAPI component; rename one of "
         f"each: {collisions}"
     )
-
-
-def test_pending_collisions_are_still_there():
-    stale = PENDING_ELSEWHERE - set(_collisions())
-    assert not stale, f"no longer colliding, remove from PENDING_ELSEWHERE: {sorted(stale)}"
 
 
 def test_order_detail_publishes_the_order_line():
