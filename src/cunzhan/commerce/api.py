@@ -32,8 +32,8 @@ from cunzhan.commerce.models import (
     Product,
     Unit,
 )
-from cunzhan.commerce.schema_rules import COUNTY_CODE, PHONE_OR_EMPTY, Moment, text, typed
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.commerce.schema_rules import COUNTY_CODE, PHONE_OR_EMPTY, Moment, text
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require, resolved_annotations
 from cunzhan.core.errors import NotFound
 from cunzhan.logistics import shipments as logistics_shipments
 from cunzhan.network.models import Station
@@ -424,7 +424,7 @@ def _scope(request: HttpRequest, perm: str) -> tuple[Any, Any]:
 
 @router.get("/producers", response={200: list[ProducerOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-@typed
+@resolved_annotations
 def producers_list(
     request: HttpRequest, station_id: int | None = None, kind: ProducerKind | None = None
 ):
@@ -551,7 +551,7 @@ def _lot_qs_out(qs: Any) -> Any:
 
 @router.get("/lots", response={200: list[LotOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-@typed
+@resolved_annotations
 def lots_list(
     request: HttpRequest,
     station_id: int | None = None,

@@ -19,8 +19,8 @@ from cunzhan.accounts.roles import Perm
 from cunzhan.accounts.selectors import scope_for_user
 from cunzhan.commerce import assisted, assisted_selectors
 from cunzhan.commerce.assisted_models import AssistedPurchase, AssistedStatus, Shop
-from cunzhan.commerce.schema_rules import MONTH, PHONE, PRICE_YUAN, TRACKING_OR_EMPTY, text, typed
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.commerce.schema_rules import MONTH, PHONE, PRICE_YUAN, TRACKING_OR_EMPTY, text
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require, resolved_annotations
 from cunzhan.core.errors import NotFound
 from cunzhan.network.models import Station
 
@@ -223,7 +223,7 @@ def _get(scope: Any, purchase_id: uuid.UUID) -> AssistedPurchase:
 
 @router.get("/assisted", response={200: list[AssistedOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-@typed
+@resolved_annotations
 def assisted_list(
     request: HttpRequest,
     station_id: int | None = None,

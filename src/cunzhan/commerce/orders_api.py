@@ -29,8 +29,8 @@ from cunzhan.commerce import (
 )
 from cunzhan.commerce.api import mask_phone
 from cunzhan.commerce.orders_models import Buyer, BuyerKind, Channel, Order, OrderState
-from cunzhan.commerce.schema_rules import COUNTY_CODE, MONTH, PHONE, text, typed
-from cunzhan.core.api import ERROR_RESPONSES, Pagination, require
+from cunzhan.commerce.schema_rules import COUNTY_CODE, MONTH, PHONE, text
+from cunzhan.core.api import ERROR_RESPONSES, Pagination, require, resolved_annotations
 from cunzhan.core.errors import ApplicationError, NotFound
 
 router = Router(tags=["commerce orders"])
@@ -194,7 +194,7 @@ def _scope(request: HttpRequest, perm: str):
 
 @router.get("/orders", response={200: list[OrderOut], **ERROR_RESPONSES})
 @paginate(Pagination)
-@typed
+@resolved_annotations
 def orders_list(
     request: HttpRequest, state: OrderState | None = None, channel: Channel | None = None
 ):

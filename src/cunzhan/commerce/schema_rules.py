@@ -10,8 +10,6 @@ digits mean different things to the schema's readers (ECMA-262), to the validato
 from __future__ import annotations
 
 import datetime as dt
-import typing
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field
@@ -51,11 +49,3 @@ Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 def text(max_length: int, **kw: Any) -> Any:
     """A required text that is not blank."""
     return Field(..., min_length=1, max_length=max_length, pattern=NONBLANK, **kw)
-
-
-def typed(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Resolve a view's annotations in its own module. ninja reads them in the module
-    of the outermost wrapper: under ``@paginate`` that is ninja's, where an enum named
-    in a (postponed) annotation is unknown. Apply below ``@paginate``."""
-    view.__annotations__ = typing.get_type_hints(view, include_extras=True)
-    return view
