@@ -117,10 +117,11 @@ def test_openapi_documents_the_files_and_a_ledger_line_of_its_own(client):
     assert list(csv_ok["content"]) == ["text/csv"]
     xml_ok = paths["/api/v1/ledger/payouts/{payout_id}/pain001"]["get"]["responses"]["200"]
     assert list(xml_ok["content"]) == ["application/xml"]
-    # commerce's order LineOut and the ledger's line are two components
+    # commerce's order line and the ledger's line are two components
     components = schema["components"]["schemas"]
-    assert "LedgerLineOut" in components
-    assert "account_id" not in components["LineOut"]["properties"]
+    assert "account_id" in components["LedgerLineOut"]["properties"]
+    assert "account_id" not in components["OrderLineOut"]["properties"]
+    assert "LineOut" not in components
 
 
 def test_station_operator_sees_only_their_station(books, make_user, api_client):
