@@ -72,21 +72,22 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*")
 
 
-def _date_text(value: Any) -> Any:
-    # pydantic would read "0" or 0 as a Unix time; the schema says "format: date"
-    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
-        raise ValueError("a date YYYY-MM-DD")
-    if isinstance(value, (int, float)):
-        raise ValueError("a date YYYY-MM-DD")
-    return value
+def _iso_text(pattern: re.Pattern[str], message: str) -> Callable[[Any], Any]:
+    """A validator taking only ISO text matching ``pattern``: pydantic would read "0" or
+    0 as a Unix time; the schema says "format: date" / "date-time"."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, (int, float)) or (
+            isinstance(value, str) and not pattern.fullmatch(value)
+        ):
+            raise ValueError(message)
+        return value
+
+    return check
 
 
-def _datetime_text(value: Any) -> Any:
-    if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
-        raise ValueError("a date and time YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
-    if isinstance(value, (int, float)):
-        raise ValueError("a date and time YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
-    return value
+_date_text = _iso_text(_ISO_DATE, "a date YYYY-MM-DD")
+_datetime_text = _iso_text(_ISO_DATETIME, "a date and time YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
 
 
 def _sane_year(value: Any) -> Any:
